@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One module per pipeline stage; data flows one way:
+// Capture → Reassembly → HTTP → (Detection → Alerts, later issues).
+// `Pipeline` composes the stages for each mode; `diffai` is the only executable.
+let package = Package(
+    name: "diffai",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "diffai", targets: ["diffai"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CPcap",
+            path: "Sources/CPcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
+        // Vocabulary shared by every stage: addresses, endpoints, timestamps, TCP segments.
+        .target(name: "NetworkTypes"),
+        // Byte-level JSON lines for every machine-readable output.
+        .target(name: "JSONOutput"),
+        // libpcap sources (offline files, live later) and link/IP/TCP decoding.
+        .target(name: "Capture", dependencies: ["CPcap", "NetworkTypes"]),
+        // TCP flow tracking and stream reassembly.
+        .target(name: "Reassembly", dependencies: ["NetworkTypes"]),
+        // Incremental HTTP/1.x parsing and request/response pairing.
+        .target(name: "HTTP", dependencies: ["NetworkTypes"]),
+        // Wires the stages together for replay (and, later, monitor).
+        .target(name: "Pipeline", dependencies: ["Capture", "Reassembly", "HTTP", "NetworkTypes", "JSONOutput"]),
+        // Writes pcap/pcapng files from synthetic conversations: fixtures and load captures.
+        .target(name: "CaptureSynthesis", dependencies: ["NetworkTypes", "Capture"]),
+        .executableTarget(
+            name: "diffai",
+            dependencies: [
+                "Pipeline", "Capture", "HTTP", "CaptureSynthesis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "DiffaiTests",
+            dependencies: ["Capture", "Reassembly", "HTTP", "Pipeline", "CaptureSynthesis", "NetworkTypes", "JSONOutput"],
+            path: "Tests/DiffaiTests"
+        ),
+    ]
+)

@@ -1,0 +1,101 @@
+import CPcap
+import NetworkTypes
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One captured frame as libpcap hands it over. `bytes` is valid only inside the callback.
+public struct CapturedFrame {
+    /// 1-based position in its file, for error messages an analyst can act on.
+    public var number: Int
+    public var timestamp: Timestamp
+    public var wireLength: Int
+    public var bytes: UnsafeRawBufferPointer
+}
+
+/// Reads a `.pcap` or `.pcapng` file through libpcap, optionally through a BPF filter.
+public final class PcapFileReader {
+    public let path: String
+    public let linkType: LinkType
+    public let datalinkName: String
+    private let handle: OpaquePointer
+
+    public init(path: String, filter: String? = nil) throws(CaptureError) {
+        self.path = path
+        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        guard let handle = pcap_open_offline_with_tstamp_precision(
+            path, UInt32(PCAP_TSTAMP_PRECISION_MICRO), &errorBuffer)
+        else {
+            throw .cannotOpen(file: path, reason: errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+        }
+        let dlt = pcap_datalink(handle)
+        let name = pcap_datalink_val_to_name(dlt).map { String(cString: $0) } ?? "unknown"
+        guard let linkType = LinkType(dlt: dlt) else {
+            pcap_close(handle)
+            throw .unsupportedLinkType(file: path, dlt: dlt, name: name)
+        }
+        self.handle = handle
+        self.linkType = linkType
+        self.datalinkName = name
+        if let filter, !filter.isEmpty {
+            do throws(CaptureError) {
+                try PcapFilter.apply(filter, to: handle)
+            } catch {
+                pcap_close(handle)
+                throw error
+            }
+        }
+    }
+
+    deinit {
+        pcap_close(handle)
+    }
+
+    /// Calls `body` for each frame in file order. Returns normally at the end of the file and
+    /// throws `.corrupt` (with packet number and offset) when libpcap cannot go on.
+    public func forEachFrame(_ body: (CapturedFrame) -> Void) throws(CaptureError) {
+        var number = 0
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var data: UnsafePointer<UInt8>?
+        while true {
+            let status = pcap_next_ex(handle, &header, &data)
+            if status == 1, let header, let data {
+                number += 1
+                let h = header.pointee
+                body(CapturedFrame(
+                    number: number,
+                    timestamp: Timestamp(seconds: Int64(h.ts.tv_sec), microseconds: Int64(h.ts.tv_usec)),
+                    wireLength: Int(h.len),
+                    bytes: UnsafeRawBufferPointer(start: data, count: Int(h.caplen))))
+            } else if status == PCAP_ERROR_BREAK || status == 0 {
+                return
+            } else {
+                let reason = String(cString: pcap_geterr(handle))
+                throw .corrupt(file: path, packet: number + 1, offset: currentOffset, reason: reason)
+            }
+        }
+    }
+
+    /// Byte position of libpcap's reader in the file, for error messages.
+    private var currentOffset: Int64? {
+        guard let file = pcap_file(handle) else { return nil }
+        let position = ftello(file)
+        return position >= 0 ? Int64(position) : nil
+    }
+}
+
+enum PcapFilter {
+    static func apply(_ filter: String, to handle: OpaquePointer) throws(CaptureError) {
+        var program = bpf_program()
+        guard pcap_compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+            throw .badFilter(filter: filter, reason: String(cString: pcap_geterr(handle)))
+        }
+        defer { pcap_freecode(&program) }
+        guard pcap_setfilter(handle, &program) == 0 else {
+            throw .badFilter(filter: filter, reason: String(cString: pcap_geterr(handle)))
+        }
+    }
+}

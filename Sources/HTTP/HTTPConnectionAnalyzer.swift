@@ -1,0 +1,272 @@
+import NetworkTypes
+
+/// Receives transactions as they complete.
+public protocol HTTPTransactionSink: AnyObject {
+    /// The request is complete (body included); its response may not have been seen yet.
+    /// Detection runs here so that alerts do not wait for the server.
+    func requestCompleted(_ transaction: HTTPTransaction)
+    /// Request and response are both done (or the response will never be seen); called in
+    /// request order for each connection.
+    func transactionCompleted(_ transaction: HTTPTransaction)
+}
+
+/// Counters shared by every connection of one pipeline (single-threaded use).
+public final class HTTPStatistics: @unchecked Sendable {
+    public var connections = 0
+    public var notHTTPConnections = 0
+    public var requests = 0
+    public var responses = 0
+    /// Responses with no request to pair with (the request was lost or never captured).
+    public var unpairedResponses = 0
+    public var incompleteRequests = 0
+    public var resyncs = 0
+    public var tunnels = 0
+    public init() {}
+}
+
+/// Follows one HTTP connection: parses both directions, pairs responses with requests in
+/// order, and hands finished transactions to the sink.
+public final class HTTPConnectionAnalyzer {
+    public let connection: HTTPConnectionInfo
+    public let limits: HTTPParserLimits
+    private unowned let sink: HTTPTransactionSink
+    private let statistics: HTTPStatistics
+    private let requestParser: HTTPMessageParser
+    private let responseParser: HTTPMessageParser
+    private let requestSide: Side
+    private let responseSide: Side
+
+    /// Transactions not yet handed to `transactionCompleted`, in request order.
+    private var inFlight: [HTTPTransaction] = []
+    /// Index into `inFlight` of the transaction the next final response answers.
+    private var awaitingResponse = 0
+    /// Transaction whose request is being parsed.
+    private var currentRequest: HTTPTransaction?
+    private var currentResponse: HTTPTransaction?
+    private var nextIndex = 0
+    private var isTunnel = false
+
+    public init(connection: HTTPConnectionInfo, limits: HTTPParserLimits = .init(),
+                statistics: HTTPStatistics = HTTPStatistics(), sink: HTTPTransactionSink) {
+        self.connection = connection
+        self.limits = limits
+        self.sink = sink
+        self.statistics = statistics
+        requestParser = HTTPMessageParser(kind: .request, limits: limits, midstream: connection.midstream)
+        responseParser = HTTPMessageParser(kind: .response, limits: limits, midstream: connection.midstream)
+        requestSide = Side()
+        responseSide = Side()
+        requestSide.owner = self
+        responseSide.owner = self
+        requestParser.delegate = requestSide
+        responseParser.delegate = responseSide
+        statistics.connections += 1
+    }
+
+    /// Bytes from the client (`fromClient`) or the server. Returns false when the connection
+    /// is not HTTP, so the caller can stop delivering it.
+    public func receive(_ bytes: UnsafeRawBufferPointer, fromClient: Bool, at time: Timestamp) -> Bool {
+        let parser = fromClient ? requestParser : responseParser
+        if !parser.parse(bytes, at: time) {
+            // A server that speaks first with something else (SMTP, SSH banners) or a client
+            // that opens with TLS: nothing for an HTTP inspector here.
+            if requestParser.messagesParsed == 0 {
+                statistics.notHTTPConnections += 1
+                return false
+            }
+        }
+        return true
+    }
+
+    public func gap(_ length: Int, fromClient: Bool, at time: Timestamp) {
+        (fromClient ? requestParser : responseParser).gap(length, at: time)
+    }
+
+    public func noteStreamAnomaly(_ anomaly: HTTPAnomalies, fromClient: Bool) {
+        (fromClient ? requestParser : responseParser).noteStreamAnomaly(anomaly)
+    }
+
+    public func endOfStream(fromClient: Bool, at time: Timestamp) {
+        (fromClient ? requestParser : responseParser).finish(at: time)
+    }
+
+    /// The connection is gone: finish both directions and flush every transaction.
+    public func close(at time: Timestamp) {
+        requestParser.finish(at: time)
+        responseParser.finish(at: time)
+        while let first = inFlight.first {
+            first.requestDone = true
+            first.responseDone = true
+            inFlight.removeFirst()
+            sink.transactionCompleted(first)
+        }
+        awaitingResponse = 0
+    }
+
+    // MARK: - Request side
+
+    fileprivate func requestHead(_ parsed: ParsedHead) -> HeadDisposition {
+        let request = HTTPRequest(head: parsed.head, version: parsed.version, anomalies: parsed.anomalies,
+                                  startTime: parsed.startTime, endTime: parsed.startTime)
+        let transaction = HTTPTransaction(connection: connection, index: nextIndex, request: request)
+        nextIndex += 1
+        currentRequest = transaction
+        inFlight.append(transaction)
+        if inFlight.count > limits.maxPipelinedRequests {
+            // The server is not answering; give up waiting for the oldest response.
+            inFlight[0].responseDone = true
+            if awaitingResponse == 0 { awaitingResponse = 1 }
+            emitFinished()
+        }
+        if isTunnel { return .tunnel }
+        return .framedByHeaders
+    }
+
+    fileprivate func requestBody(_ bytes: UnsafeRawBufferPointer) {
+        guard let transaction = currentRequest else { return }
+        transaction.request.bodyLength += bytes.count
+        let room = limits.maxInspectedBodyBytes - transaction.request.body.count
+        if room >= bytes.count {
+            transaction.request.body.append(contentsOf: bytes)
+            return
+        }
+        if room > 0 { transaction.request.body.append(contentsOf: bytes[0..<room]) }
+        transaction.request.bodyTruncated = true
+        // Keep the last bytes: filler then attack is the classic way past an inspection limit.
+        let tailLimit = limits.bodyTailBytes
+        guard tailLimit > 0 else { return }
+        if bytes.count >= tailLimit {
+            transaction.request.bodyTail = Array(bytes[(bytes.count - tailLimit)...])
+        } else {
+            transaction.request.bodyTail.append(contentsOf: bytes)
+            if transaction.request.bodyTail.count > 2 * tailLimit {
+                transaction.request.bodyTail.removeFirst(transaction.request.bodyTail.count - tailLimit)
+            }
+        }
+    }
+
+    fileprivate func requestTrailers(_ head: HTTPMessageHead) {
+        currentRequest?.request.trailers.append(contentsOf: head.headers)
+    }
+
+    fileprivate func requestFinished(_ anomalies: HTTPAnomalies, complete: Bool, at time: Timestamp) {
+        guard let transaction = currentRequest else { return }
+        currentRequest = nil
+        transaction.request.anomalies.formUnion(anomalies)
+        if !complete { transaction.request.anomalies.insert(.incomplete); statistics.incompleteRequests += 1 }
+        let tailLimit = limits.bodyTailBytes
+        if transaction.request.bodyTail.count > tailLimit {
+            transaction.request.bodyTail.removeFirst(transaction.request.bodyTail.count - tailLimit)
+        }
+        transaction.request.endTime = time
+        transaction.requestDone = true
+        statistics.requests += 1
+        sink.requestCompleted(transaction)
+        emitFinished()
+    }
+
+    // MARK: - Response side
+
+    fileprivate func responseHead(_ parsed: ParsedHead) -> HeadDisposition {
+        let response = HTTPResponse(head: parsed.head, version: parsed.version, status: parsed.status,
+                                    anomalies: parsed.anomalies, startTime: parsed.startTime, endTime: parsed.startTime)
+        let target = awaitingResponse < inFlight.count ? inFlight[awaitingResponse] : nil
+        if parsed.status >= 100 && parsed.status < 200 && parsed.status != 101 {
+            return .noBody  // interim: the final response is still to come
+        }
+        statistics.responses += 1
+        guard let target else {
+            statistics.unpairedResponses += 1
+            currentResponse = nil
+            return .framedByHeaders
+        }
+        target.response = response
+        currentResponse = target
+        // `Expect: 100-continue` answered with a final status: the client will not send the body.
+        if target === currentRequest, parsed.status >= 200, target.request.header("expect") != nil {
+            requestParser.abandonBody()
+        }
+        let method = target.request.methodBytes
+        if parsed.status == 101 || (method.elementsEqual("CONNECT".utf8) && parsed.status < 300 && parsed.status >= 200) {
+            isTunnel = true
+            statistics.tunnels += 1
+            requestParser.becomeOpaque()
+            return .tunnel
+        }
+        if method.elementsEqual("HEAD".utf8) { return .noBody }
+        return .framedByHeaders
+    }
+
+    fileprivate func responseBody(_ bytes: UnsafeRawBufferPointer) {
+        currentResponse?.response?.bodyLength += bytes.count
+    }
+
+    fileprivate func responseFinished(_ anomalies: HTTPAnomalies, complete: Bool, at time: Timestamp) {
+        guard let transaction = currentResponse else { return }
+        currentResponse = nil
+        transaction.response?.anomalies.formUnion(anomalies)
+        if !complete { transaction.response?.anomalies.insert(.incomplete) }
+        transaction.response?.endTime = time
+        transaction.responseDone = true
+        if let position = inFlight.firstIndex(where: { $0 === transaction }) {
+            awaitingResponse = max(awaitingResponse, position + 1)
+        }
+        emitFinished()
+    }
+
+    /// Responses were lost: requests already sent will not be paired reliably any more.
+    fileprivate func responseLostSync() {
+        statistics.resyncs += 1
+        awaitingResponse = min(awaitingResponse, inFlight.count)
+        for transaction in inFlight[awaitingResponse...] where transaction.requestDone {
+            transaction.responseDone = true
+        }
+        awaitingResponse = inFlight.count
+        if let current = currentRequest, let position = inFlight.firstIndex(where: { $0 === current }) {
+            awaitingResponse = position
+        }
+        currentResponse = nil
+        emitFinished()
+    }
+
+    fileprivate func requestLostSync() {
+        statistics.resyncs += 1
+    }
+
+    private func emitFinished() {
+        while let first = inFlight.first, first.requestDone, first.responseDone {
+            inFlight.removeFirst()
+            awaitingResponse = max(0, awaitingResponse - 1)
+            sink.transactionCompleted(first)
+        }
+    }
+
+    /// Routes one parser's callbacks to the analyzer.
+    private final class Side: HTTPMessageParserDelegate {
+        unowned(unsafe) var owner: HTTPConnectionAnalyzer!
+
+        func parser(_ parser: HTTPMessageParser, didParseHead head: ParsedHead) -> HeadDisposition {
+            parser.kind == .request ? owner.requestHead(head) : owner.responseHead(head)
+        }
+
+        func parser(_ parser: HTTPMessageParser, body: UnsafeRawBufferPointer) {
+            if parser.kind == .request { owner.requestBody(body) } else { owner.responseBody(body) }
+        }
+
+        func parser(_ parser: HTTPMessageParser, trailers: HTTPMessageHead) {
+            if parser.kind == .request { owner.requestTrailers(trailers) }
+        }
+
+        func parser(_ parser: HTTPMessageParser, didFinishMessageWith anomalies: HTTPAnomalies, complete: Bool, at time: Timestamp) {
+            if parser.kind == .request {
+                owner.requestFinished(anomalies, complete: complete, at: time)
+            } else {
+                owner.responseFinished(anomalies, complete: complete, at: time)
+            }
+        }
+
+        func parserLostSync(_ parser: HTTPMessageParser, at time: Timestamp) {
+            if parser.kind == .request { owner.requestLostSync() } else { owner.responseLostSync() }
+        }
+    }
+}

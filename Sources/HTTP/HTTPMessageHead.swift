@@ -1,0 +1,73 @@
+/// A half-open range of byte offsets into a head's storage. Int32 keeps field tables small.
+public struct ByteRange: Hashable, Sendable {
+    public var start: Int32
+    public var end: Int32
+
+    public init(_ start: Int, _ end: Int) {
+        self.start = Int32(start)
+        self.end = Int32(end)
+    }
+
+    public static let empty = ByteRange(0, 0)
+    public var isEmpty: Bool { start >= end }
+    public var count: Int { Int(end - start) }
+    var range: Range<Int> { Int(start)..<Int(end) }
+}
+
+/// One header line: name and value as offsets into the head's storage (wire case, wire order).
+public struct HTTPHeaderField: Hashable, Sendable {
+    public var name: ByteRange
+    public var value: ByteRange
+}
+
+/// A parsed start line and header block kept as one byte buffer plus offsets: one allocation
+/// per message instead of one per string. Values of folded headers are stored unfolded.
+public struct HTTPMessageHead: Sendable {
+    public internal(set) var storage: [UInt8]
+    /// Request: method, target, version. Response: version, status, reason.
+    public internal(set) var startLine: (ByteRange, ByteRange, ByteRange)
+    public internal(set) var fields: [HTTPHeaderField]
+
+    init(storage: [UInt8]) {
+        self.storage = storage
+        startLine = (.empty, .empty, .empty)
+        fields = []
+    }
+
+    public func string(_ range: ByteRange) -> String {
+        storage.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range.range]), as: UTF8.self) }
+    }
+
+    public func bytes(_ range: ByteRange) -> ArraySlice<UInt8> { storage[range.range] }
+
+    /// Headers as strings, in wire order and case.
+    public var headers: [(name: String, value: String)] {
+        fields.map { (string($0.name), string($0.value)) }
+    }
+
+    /// Every value of the header, matched case-insensitively.
+    public func values(named name: String) -> [String] {
+        let wanted = Array(name.utf8)
+        return fields.filter { nameEquals($0, wanted) }.map { string($0.value) }
+    }
+
+    public func firstValue(named name: String) -> String? {
+        let wanted = Array(name.utf8)
+        return fields.first { nameEquals($0, wanted) }.map { string($0.value) }
+    }
+
+    /// ASCII case-insensitive comparison of a field's name with a lowercase name.
+    func nameEquals(_ field: HTTPHeaderField, _ lowercaseName: [UInt8]) -> Bool {
+        guard field.name.count == lowercaseName.count else { return false }
+        var i = Int(field.name.start)
+        for expected in lowercaseName {
+            if asciiLower(storage[i]) != asciiLower(expected) { return false }
+            i += 1
+        }
+        return true
+    }
+}
+
+@inline(__always) func asciiLower(_ byte: UInt8) -> UInt8 {
+    byte &- 0x41 < 26 ? byte | 0x20 : byte
+}

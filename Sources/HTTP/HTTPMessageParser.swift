@@ -1,0 +1,672 @@
+import NetworkTypes
+
+/// A message head as the parser hands it over.
+public struct ParsedHead {
+    public var head: HTTPMessageHead
+    public var version: HTTPVersion
+    /// Response status code; 0 for requests.
+    public var status: Int
+    public var anomalies: HTTPAnomalies
+    public var startTime: Timestamp
+}
+
+/// How the body following a head is delimited, when only the other direction can tell.
+public enum HeadDisposition {
+    case framedByHeaders
+    /// Response to HEAD, or otherwise known to carry no body.
+    case noBody
+    /// The connection stops being HTTP after this message (101, CONNECT 2xx).
+    case tunnel
+}
+
+public protocol HTTPMessageParserDelegate: AnyObject {
+    func parser(_ parser: HTTPMessageParser, didParseHead head: ParsedHead) -> HeadDisposition
+    /// De-chunked body bytes, valid only during the call.
+    func parser(_ parser: HTTPMessageParser, body: UnsafeRawBufferPointer)
+    func parser(_ parser: HTTPMessageParser, trailers: HTTPMessageHead)
+    /// `complete` is false when the message was cut by a gap, bad framing or the end of the stream.
+    func parser(_ parser: HTTPMessageParser, didFinishMessageWith anomalies: HTTPAnomalies, complete: Bool, at time: Timestamp)
+    /// Framing was lost (gap or invalid chunking); messages may have been missed.
+    func parserLostSync(_ parser: HTTPMessageParser, at time: Timestamp)
+}
+
+/// Incremental, tolerant HTTP/1.x message parser for one direction of a connection.
+///
+/// Fed arbitrary slices of the byte stream, it copies only what it must hold across calls
+/// (an unfinished head or chunk-size line); bodies pass straight through to the delegate.
+/// State is an explicit enum; every transition happens in `parse`, `gap` or `finish`.
+public final class HTTPMessageParser {
+    public enum Kind: Sendable { case request, response }
+
+    enum BodyFraming: Equatable {
+        case none
+        case length(Int)
+        case chunked
+        case untilClose
+    }
+
+    enum State: Equatable {
+        /// Between messages; blank lines are skipped.
+        case idle
+        /// Collecting a head until its empty line.
+        case head
+        /// Looking for the next start line after lost or unparsable data.
+        case resync
+        case fixedBody(remaining: Int)
+        case chunkSize
+        case chunkData(remaining: Int)
+        case chunkDataEnd(sawCR: Bool)
+        case trailers
+        case bodyUntilClose
+        /// Not HTTP, a tunnel, or finished: bytes are ignored.
+        case opaque
+    }
+
+    public let kind: Kind
+    public let limits: HTTPParserLimits
+    public weak var delegate: HTTPMessageParserDelegate?
+    public private(set) var messagesParsed = 0
+    /// The stream turned out not to be HTTP.
+    public private(set) var isNotHTTP = false
+
+    private(set) var state: State
+    private var buffer: [UInt8] = []
+    private var bufferOverflowed = false
+    private var lineHasContent = false
+    private var startLineChecked = false
+    private var classified: Bool
+    private var messageAnomalies: HTTPAnomalies = []
+    private var pendingAnomalies: HTTPAnomalies = []
+    private var inMessage = false
+    private var bodyBytesSeen = 0
+    private var messageStart = Timestamp.zero
+    private var now = Timestamp.zero
+    private var resyncCandidate = true
+    private var skippedBytes = 0
+
+    public init(kind: Kind, limits: HTTPParserLimits = .init(), midstream: Bool = false) {
+        self.kind = kind
+        self.limits = limits
+        classified = false
+        state = midstream ? .resync : .idle
+    }
+
+    public var isIdle: Bool { state == .idle && buffer.isEmpty }
+    public var isInsideMessage: Bool { inMessage }
+
+    /// Anomalies seen below HTTP (TCP, IP) attach to the message in progress or the next one.
+    public func noteStreamAnomaly(_ anomaly: HTTPAnomalies) {
+        if inMessage { messageAnomalies.formUnion(anomaly) } else { pendingAnomalies.formUnion(anomaly) }
+    }
+
+    // MARK: - Input
+
+    /// Feeds the next bytes of the stream. Returns false once the stream is known not to be HTTP.
+    @discardableResult
+    public func parse(_ input: UnsafeRawBufferPointer, at time: Timestamp) -> Bool {
+        now = time
+        // Segments often start messages (a body ends without a newline, the next request gets
+        // its own packet), so while resynchronising each new delivery is a candidate too.
+        if state == .resync && buffer.isEmpty { resyncCandidate = true }
+        var i = 0
+        while i < input.count {
+            switch state {
+            case .idle:
+                let byte = input[i]
+                if byte == HTTPSyntax.cr || byte == HTTPSyntax.lf {
+                    i += 1
+                    continue
+                }
+                if !classified && !(kind == .request ? HTTPSyntax.isToken(byte) : byte == UInt8(ascii: "H")) {
+                    becomeNotHTTP()
+                    return false
+                }
+                beginHead()
+            case .head:
+                i = scanHead(input, from: i)
+                if isNotHTTP { return false }
+            case .resync:
+                i = scanResync(input, from: i)
+                if isNotHTTP { return false }
+            case .fixedBody(let remaining):
+                let n = min(remaining, input.count - i)
+                emitBody(input, i, n)
+                i += n
+                if n == remaining {
+                    finishMessage(complete: true)
+                } else {
+                    state = .fixedBody(remaining: remaining - n)
+                }
+            case .chunkSize:
+                i = scanChunkSize(input, from: i)
+            case .chunkData(let remaining):
+                let n = min(remaining, input.count - i)
+                emitBody(input, i, n)
+                i += n
+                state = n == remaining ? .chunkDataEnd(sawCR: false) : .chunkData(remaining: remaining - n)
+            case .chunkDataEnd(let sawCR):
+                let byte = input[i]
+                if !sawCR && byte == HTTPSyntax.cr {
+                    state = .chunkDataEnd(sawCR: true)
+                    i += 1
+                } else if byte == HTTPSyntax.lf {
+                    if !sawCR { messageAnomalies.insert(.bareLF) }
+                    state = .chunkSize
+                    i += 1
+                } else {
+                    messageAnomalies.insert(.missingChunkTerminator)
+                    state = .chunkSize
+                }
+            case .trailers:
+                i = scanTrailers(input, from: i)
+            case .bodyUntilClose:
+                emitBody(input, i, input.count - i)
+                i = input.count
+            case .opaque:
+                return !isNotHTTP
+            }
+        }
+        return !isNotHTTP
+    }
+
+    /// `length` bytes of the stream were lost.
+    public func gap(_ length: Int, at time: Timestamp) {
+        now = time
+        switch state {
+        case .fixedBody(let remaining) where length <= remaining:
+            // The hole lies inside the body: framing survives, only the bytes are missing.
+            messageAnomalies.insert(.streamGap)
+            bodyBytesSeen += length
+            if length == remaining { finishMessage(complete: true) } else { state = .fixedBody(remaining: remaining - length) }
+        case .chunkData(let remaining) where length <= remaining:
+            messageAnomalies.insert(.streamGap)
+            bodyBytesSeen += length
+            state = length == remaining ? .chunkDataEnd(sawCR: false) : .chunkData(remaining: remaining - length)
+        case .bodyUntilClose:
+            messageAnomalies.insert(.streamGap)
+        case .opaque:
+            break
+        case .resync:
+            resyncCandidate = false
+            buffer.removeAll(keepingCapacity: true)
+        default:
+            if inMessage {
+                messageAnomalies.insert(.streamGap)
+                finishMessage(complete: false)
+            } else {
+                pendingAnomalies.insert(.streamGap)
+            }
+            enterResync()
+            // The byte after a gap often starts a message (a whole packet was lost).
+            resyncCandidate = true
+        }
+    }
+
+    /// End of the stream (FIN, RST, timeout): a body delimited by close ends here; anything
+    /// else in progress is reported incomplete rather than lost.
+    public func finish(at time: Timestamp) {
+        now = time
+        switch state {
+        case .bodyUntilClose:
+            finishMessage(complete: true)
+        case .head where startLineChecked:
+            // A head that never ended (attacker closed early) is still worth inspecting.
+            if buffer.last != HTTPSyntax.lf { buffer.append(HTTPSyntax.lf) }
+            pendingAnomalies.insert(.incomplete)
+            let block = buffer
+            buffer = []
+            block.withUnsafeBytes { completeHead($0) }
+            if inMessage {
+                messageAnomalies.insert(.incomplete)
+                finishMessage(complete: false)
+            }
+        default:
+            if inMessage {
+                messageAnomalies.insert(.incomplete)
+                finishMessage(complete: false)
+            }
+        }
+        state = .opaque
+        buffer = []
+    }
+
+    /// The peer answered before the body was sent (`Expect: 100-continue` refused): the body
+    /// will not come, so the next bytes start a new message.
+    @discardableResult
+    public func abandonBody() -> Bool {
+        guard inMessage, bodyBytesSeen == 0 else { return false }
+        switch state {
+        case .fixedBody, .chunkSize:
+            guard buffer.isEmpty else { return false }
+            finishMessage(complete: true)
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Stop parsing: the connection became a tunnel.
+    public func becomeOpaque() {
+        state = .opaque
+        buffer = []
+    }
+
+    // MARK: - Heads
+
+    private func beginHead() {
+        state = .head
+        buffer.removeAll(keepingCapacity: true)
+        bufferOverflowed = false
+        lineHasContent = false
+        startLineChecked = false
+        messageStart = now
+    }
+
+    private func appendToBuffer(_ input: UnsafeRawBufferPointer, _ range: Range<Int>) {
+        let room = limits.maxHeaderBytes - buffer.count
+        if range.count > room {
+            bufferOverflowed = true
+            if room > 0 { buffer.append(contentsOf: input[range.lowerBound..<range.lowerBound + room]) }
+        } else {
+            buffer.append(contentsOf: input[range])
+        }
+    }
+
+    private func scanHead(_ input: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var position = start
+        while true {
+            guard let lf = HTTPHeadParser.indexOfLF(input, from: position) else {
+                let piece = input.count - position
+                if piece > 1 || (piece == 1 && input[position] != HTTPSyntax.cr) { lineHasContent = true }
+                appendToBuffer(input, start..<input.count)
+                if !startLineChecked && buffer.count >= 8192 {
+                    rejectStartLine()
+                    return input.count
+                }
+                return input.count
+            }
+            let piece = lf - position
+            let contentful = lineHasContent || piece > 1 || (piece == 1 && input[position] != HTTPSyntax.cr)
+            if !startLineChecked {
+                startLineChecked = true
+                let verdict: StartLineVerdict = withLine(input, start..<lf) { self.checkStartLine($0) }
+                switch verdict {
+                case .valid:
+                    break
+                case .simpleRequest:
+                    appendToBuffer(input, start..<lf + 1)
+                    finishHeadFromBuffer()
+                    return lf + 1
+                case .invalid:
+                    rejectStartLine()
+                    if isNotHTTP { return input.count }
+                    return lf + 1
+                }
+            } else if !contentful {
+                if buffer.isEmpty && lf + 1 - start <= limits.maxHeaderBytes {
+                    completeHead(UnsafeRawBufferPointer(rebasing: input[start...lf]))
+                } else {
+                    appendToBuffer(input, start..<lf + 1)
+                    finishHeadFromBuffer()
+                }
+                return lf + 1
+            }
+            lineHasContent = false
+            position = lf + 1
+        }
+    }
+
+    private enum StartLineVerdict { case valid, simpleRequest, invalid }
+
+    /// Runs `body` on the current line: buffered bytes plus `range` of the input.
+    private func withLine<R>(_ input: UnsafeRawBufferPointer, _ range: Range<Int>, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        if buffer.isEmpty { return body(UnsafeRawBufferPointer(rebasing: input[range])) }
+        var line = buffer
+        line.append(contentsOf: input[range])
+        return line.withUnsafeBytes(body)
+    }
+
+    private func checkStartLine(_ line: UnsafeRawBufferPointer) -> StartLineVerdict {
+        switch kind {
+        case .request:
+            if StartLineProbe.isRequestLine(line, strictMethod: false) { return .valid }
+            if StartLineProbe.isSimpleRequestLine(line) { return .simpleRequest }
+            return .invalid
+        case .response:
+            return StartLineProbe.isStatusLine(line) ? .valid : .invalid
+        }
+    }
+
+    /// The first line of a supposed message is not a start line.
+    private func rejectStartLine() {
+        buffer.removeAll(keepingCapacity: true)
+        if !classified {
+            becomeNotHTTP()
+            return
+        }
+        pendingAnomalies.insert(.skippedData)
+        enterResync()
+        resyncCandidate = true
+    }
+
+    private func becomeNotHTTP() {
+        isNotHTTP = true
+        state = .opaque
+        buffer = []
+    }
+
+    private func finishHeadFromBuffer() {
+        let block = buffer
+        buffer.removeAll(keepingCapacity: true)
+        block.withUnsafeBytes { completeHead($0) }
+    }
+
+    private func completeHead(_ block: UnsafeRawBufferPointer) {
+        var result = HTTPHeadParser.parse(block, isRequest: kind == .request)
+        result.anomalies.formUnion(pendingAnomalies)
+        if bufferOverflowed { result.anomalies.insert(.oversizeHeaders) }
+        pendingAnomalies = []
+        bufferOverflowed = false
+        classified = true
+        messagesParsed += 1
+        var framing = bodyFraming(result.head, version: result.version, status: result.status, anomalies: &result.anomalies)
+        inMessage = true
+        bodyBytesSeen = 0
+        messageAnomalies = result.anomalies
+        let disposition = delegate?.parser(self, didParseHead: ParsedHead(
+            head: result.head, version: result.version, status: result.status,
+            anomalies: result.anomalies, startTime: messageStart)) ?? .framedByHeaders
+        switch disposition {
+        case .framedByHeaders: break
+        case .noBody: framing = .none
+        case .tunnel:
+            finishMessage(complete: true)
+            becomeOpaque()
+            return
+        }
+        switch framing {
+        case .none: finishMessage(complete: true)
+        case .length(let n): if n == 0 { finishMessage(complete: true) } else { state = .fixedBody(remaining: n) }
+        case .chunked: state = .chunkSize
+        case .untilClose: state = .bodyUntilClose
+        }
+    }
+
+    /// RFC 9112 §6.3, recording every smuggling-relevant oddity on the way.
+    private func bodyFraming(_ head: HTTPMessageHead, version: HTTPVersion, status: Int, anomalies: inout HTTPAnomalies) -> BodyFraming {
+        if kind == .response && (status < 200 || status == 204 || status == 304) { return .none }
+        if version == .http09 { return kind == .request ? .none : .untilClose }
+        var contentLengths: [ByteRange] = []
+        var transferEncodings: [ByteRange] = []
+        var hosts = 0
+        for field in head.fields {
+            switch field.name.count {
+            case 14 where head.nameEquals(field, Self.contentLength): contentLengths.append(field.value)
+            case 17 where head.nameEquals(field, Self.transferEncoding): transferEncodings.append(field.value)
+            case 4 where head.nameEquals(field, Self.host): hosts += 1
+            default: break
+            }
+        }
+        if kind == .request {
+            if hosts == 0 && version == .http11 { anomalies.insert(.missingHost) }
+            if hosts > 1 { anomalies.insert(.duplicateHost) }
+        }
+        let lengthFraming = contentLengthFraming(head, contentLengths, &anomalies)
+        if !transferEncodings.isEmpty {
+            if transferEncodings.count > 1 { anomalies.insert(.duplicateTransferEncoding) }
+            if !contentLengths.isEmpty { anomalies.insert(.contentLengthWithTransferEncoding) }
+            var codings: [[UInt8]] = []
+            for value in transferEncodings {
+                let raw = head.bytes(value)
+                if raw.contains(HTTPSyntax.tab) || Self.hasUnusualWhitespace(around: value, in: head) {
+                    anomalies.insert(.obfuscatedTransferEncoding)
+                }
+                for piece in raw.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+                    var token = piece.drop { HTTPSyntax.isWhitespace($0) }
+                    while let last = token.last, HTTPSyntax.isWhitespace(last) { token = token.dropLast() }
+                    if token.isEmpty || token.contains(where: { !HTTPSyntax.isToken($0) }) {
+                        anomalies.insert(.obfuscatedTransferEncoding)
+                    }
+                    codings.append(token.map(asciiLower))
+                }
+            }
+            let chunked = Array("chunked".utf8)
+            if codings.last == chunked {
+                if codings.filter({ $0 == chunked }).count > 1 { anomalies.insert(.obfuscatedTransferEncoding) }
+                return .chunked
+            }
+            anomalies.insert(.invalidTransferEncoding)
+            if codings.contains(where: { $0.count > 0 && $0 != chunked && Self.contains($0, chunked) }) {
+                anomalies.insert(.obfuscatedTransferEncoding)
+            }
+            if kind == .response { return .untilClose }
+            return lengthFraming ?? .none
+        }
+        if let lengthFraming { return lengthFraming }
+        return kind == .request ? .none : .untilClose
+    }
+
+    private func contentLengthFraming(_ head: HTTPMessageHead, _ values: [ByteRange], _ anomalies: inout HTTPAnomalies) -> BodyFraming? {
+        guard !values.isEmpty else { return nil }
+        var lengths: [Int] = []
+        var items = 0
+        for value in values {
+            for piece in head.bytes(value).split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+                items += 1
+                var digits = piece.drop { HTTPSyntax.isWhitespace($0) }
+                while let last = digits.last, HTTPSyntax.isWhitespace(last) { digits = digits.dropLast() }
+                guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy(HTTPSyntax.isDigit) else {
+                    anomalies.insert(.invalidContentLength)
+                    continue
+                }
+                lengths.append(digits.reduce(0) { $0 * 10 + Int($1 - 0x30) })
+            }
+        }
+        if Set(lengths).count > 1 { anomalies.insert(.conflictingContentLength) } else if items > 1 { anomalies.insert(.duplicateContentLength) }
+        return lengths.first.map { .length($0) }
+    }
+
+    /// Tabs or several spaces before the value, or whitespace after it: legal OWS, but the
+    /// classic way to make one server see `chunked` and another not.
+    private static func hasUnusualWhitespace(around value: ByteRange, in head: HTTPMessageHead) -> Bool {
+        let storage = head.storage
+        var i = Int(value.start) - 1
+        var spaces = 0
+        while i >= 0, HTTPSyntax.isWhitespace(storage[i]) {
+            if storage[i] == HTTPSyntax.tab { return true }
+            spaces += 1
+            i -= 1
+        }
+        let end = Int(value.end)
+        return spaces > 1 || (end < storage.count && HTTPSyntax.isWhitespace(storage[end]))
+    }
+
+    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard haystack.count >= needle.count else { return false }
+        for start in 0...(haystack.count - needle.count) where haystack[start..<start + needle.count].elementsEqual(needle) {
+            return true
+        }
+        return false
+    }
+
+    private static let contentLength = Array("content-length".utf8)
+    private static let transferEncoding = Array("transfer-encoding".utf8)
+    private static let host = Array("host".utf8)
+
+    // MARK: - Bodies
+
+    private func emitBody(_ input: UnsafeRawBufferPointer, _ start: Int, _ count: Int) {
+        guard count > 0 else { return }
+        bodyBytesSeen += count
+        delegate?.parser(self, body: UnsafeRawBufferPointer(rebasing: input[start..<start + count]))
+    }
+
+    private func scanChunkSize(_ input: UnsafeRawBufferPointer, from start: Int) -> Int {
+        guard let lf = HTTPHeadParser.indexOfLF(input, from: start) else {
+            buffer.append(contentsOf: input[start...])
+            if buffer.count > 4096 {
+                messageAnomalies.insert(.invalidChunkSize)
+                loseFraming()
+            }
+            return input.count
+        }
+        let size: Int? = withLine(input, start..<lf) { parseChunkSize($0) }
+        buffer.removeAll(keepingCapacity: true)
+        guard let size else {
+            messageAnomalies.insert(.invalidChunkSize)
+            loseFraming()
+            return lf + 1
+        }
+        if size == 0 {
+            state = .trailers
+            lineHasContent = false
+        } else {
+            state = .chunkData(remaining: size)
+        }
+        return lf + 1
+    }
+
+    /// `1*HEXDIG [ BWS ";" ext ] [CR]`; leading zeros are fine, anything else odd is flagged.
+    private func parseChunkSize(_ line: UnsafeRawBufferPointer) -> Int? {
+        var end = line.count
+        if end > 0 && line[end - 1] == HTTPSyntax.cr { end -= 1 } else { messageAnomalies.insert(.bareLF) }
+        var i = 0
+        while i < end, HTTPSyntax.isWhitespace(line[i]) {
+            messageAnomalies.insert(.invalidChunkSize)
+            i += 1
+        }
+        var value = 0
+        var significant = 0
+        let digitsStart = i
+        while i < end, let digit = Self.hexValue(line[i]) {
+            if significant > 0 || digit != 0 { significant += 1 }
+            guard significant <= 15 else { return nil }
+            value = value << 4 | digit
+            i += 1
+        }
+        guard i > digitsStart else { return nil }
+        while i < end, HTTPSyntax.isWhitespace(line[i]) { i += 1 }
+        if i < end {
+            guard line[i] == UInt8(ascii: ";") else { return nil }
+            messageAnomalies.insert(.chunkExtension)
+        }
+        return value
+    }
+
+    @inline(__always) private static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case 0x30...0x39: Int(byte - 0x30)
+        case 0x41...0x46: Int(byte - 0x41 + 10)
+        case 0x61...0x66: Int(byte - 0x61 + 10)
+        default: nil
+        }
+    }
+
+    private func scanTrailers(_ input: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var position = start
+        while true {
+            guard let lf = HTTPHeadParser.indexOfLF(input, from: position) else {
+                let piece = input.count - position
+                if piece > 1 || (piece == 1 && input[position] != HTTPSyntax.cr) { lineHasContent = true }
+                appendToBuffer(input, start..<input.count)
+                return input.count
+            }
+            let piece = lf - position
+            let contentful = lineHasContent || piece > 1 || (piece == 1 && input[position] != HTTPSyntax.cr)
+            if !contentful {
+                appendToBuffer(input, start..<lf + 1)
+                let block = buffer
+                buffer.removeAll(keepingCapacity: true)
+                let result = block.withUnsafeBytes { HTTPHeadParser.parse($0, isRequest: nil) }
+                messageAnomalies.formUnion(result.anomalies)
+                if !result.head.fields.isEmpty { delegate?.parser(self, trailers: result.head) }
+                finishMessage(complete: true)
+                return lf + 1
+            }
+            lineHasContent = false
+            position = lf + 1
+        }
+    }
+
+    /// Framing inside a message is lost: end it as incomplete and search for the next one.
+    private func loseFraming() {
+        finishMessage(complete: false)
+        enterResync()
+        resyncCandidate = false
+    }
+
+    private func finishMessage(complete: Bool) {
+        inMessage = false
+        state = .idle
+        let anomalies = messageAnomalies
+        messageAnomalies = []
+        delegate?.parser(self, didFinishMessageWith: anomalies, complete: complete, at: now)
+    }
+
+    // MARK: - Resynchronisation
+
+    private func enterResync() {
+        state = .resync
+        buffer.removeAll(keepingCapacity: true)
+        delegate?.parserLostSync(self, at: now)
+    }
+
+    /// Finds the next line that plausibly starts a message. Only lines whose first byte could
+    /// begin one are copied; the rest is skipped at memchr speed.
+    private func scanResync(_ input: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var position = start
+        while position < input.count {
+            if resyncCandidate {
+                if buffer.isEmpty {
+                    let first = input[position]
+                    let plausible = kind == .request ? first &- 0x41 < 26 : first == UInt8(ascii: "H")
+                    if !plausible {
+                        resyncCandidate = false
+                        continue
+                    }
+                }
+                guard let lf = HTTPHeadParser.indexOfLF(input, from: position) else {
+                    buffer.append(contentsOf: input[position...])
+                    if buffer.count > 8192 {
+                        skippedBytes += buffer.count
+                        buffer.removeAll(keepingCapacity: true)
+                        resyncCandidate = false
+                    }
+                    return input.count
+                }
+                let found: Bool = withLine(input, position..<lf) { line in
+                    kind == .request ? StartLineProbe.isRequestLine(line, strictMethod: true) : StartLineProbe.isStatusLine(line)
+                }
+                if found {
+                    // Bytes skipped before the first message of a mid-stream capture are expected.
+                    if skippedBytes > 0 && classified { pendingAnomalies.insert(.skippedData) }
+                    skippedBytes = 0
+                    var line = buffer
+                    line.append(contentsOf: input[position...lf])
+                    state = .head
+                    buffer = line
+                    bufferOverflowed = false
+                    lineHasContent = false
+                    startLineChecked = true
+                    messageStart = now
+                    return lf + 1
+                }
+                skippedBytes += buffer.count + (lf + 1 - position)
+                buffer.removeAll(keepingCapacity: true)
+                position = lf + 1
+                continue
+            }
+            guard let lf = HTTPHeadParser.indexOfLF(input, from: position) else {
+                skippedBytes += input.count - position
+                break
+            }
+            skippedBytes += lf + 1 - position
+            position = lf + 1
+            resyncCandidate = true
+        }
+        if !classified && kind == .request && messagesParsed == 0 && skippedBytes > limits.midstreamSearchBytes {
+            becomeNotHTTP()
+        }
+        return input.count
+    }
+}

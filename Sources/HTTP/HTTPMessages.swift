@@ -1,0 +1,95 @@
+import NetworkTypes
+
+public enum HTTPVersion: Hashable, Sendable {
+    case http09
+    case http10
+    case http11
+    /// Anything else that looked like `HTTP/x.y`, or garbage (flagged as an anomaly).
+    case other(String)
+
+    public var description: String {
+        switch self {
+        case .http09: "HTTP/0.9"
+        case .http10: "HTTP/1.0"
+        case .http11: "HTTP/1.1"
+        case .other(let text): text
+        }
+    }
+}
+
+/// A request as the server received it: head exactly as on the wire, body de-chunked.
+public struct HTTPRequest: Sendable {
+    public internal(set) var head: HTTPMessageHead
+    public internal(set) var version: HTTPVersion
+    /// Inspected body bytes, de-chunked, at most the configured inspection limit.
+    public internal(set) var body: [UInt8] = []
+    /// Total de-chunked body length seen on the wire, inspected or not.
+    public internal(set) var bodyLength = 0
+    /// The body was longer than the inspection limit; `bodyTail` holds its last bytes.
+    public internal(set) var bodyTruncated = false
+    public internal(set) var bodyTail: [UInt8] = []
+    public internal(set) var trailers: [(name: String, value: String)] = []
+    public internal(set) var anomalies: HTTPAnomalies = []
+    public internal(set) var startTime: Timestamp
+    public internal(set) var endTime: Timestamp
+
+    public var method: String { head.string(head.startLine.0) }
+    public var target: String { head.string(head.startLine.1) }
+    public var methodBytes: ArraySlice<UInt8> { head.bytes(head.startLine.0) }
+    public var targetBytes: ArraySlice<UInt8> { head.bytes(head.startLine.1) }
+    public var headers: [(name: String, value: String)] { head.headers }
+    public var host: String? { head.firstValue(named: "host") }
+    public func header(_ name: String) -> String? { head.firstValue(named: name) }
+}
+
+/// What diffai keeps of a response: enough to pair, report status and stay in sync.
+public struct HTTPResponse: Sendable {
+    public internal(set) var head: HTTPMessageHead
+    public internal(set) var version: HTTPVersion
+    public internal(set) var status: Int
+    public internal(set) var bodyLength = 0
+    public internal(set) var anomalies: HTTPAnomalies = []
+    public internal(set) var startTime: Timestamp
+    public internal(set) var endTime: Timestamp
+
+    public var reason: String { head.string(head.startLine.2) }
+    public var headers: [(name: String, value: String)] { head.headers }
+    public func header(_ name: String) -> String? { head.firstValue(named: name) }
+}
+
+/// Where an HTTP connection's bytes came from.
+public struct HTTPConnectionInfo: Sendable, Equatable {
+    public var id: UInt64
+    public var client: Endpoint
+    public var server: Endpoint
+    /// Picked up mid-stream: the first bytes may sit in the middle of a message.
+    public var midstream: Bool
+
+    public init(id: UInt64, client: Endpoint, server: Endpoint, midstream: Bool = false) {
+        self.id = id
+        self.client = client
+        self.server = server
+        self.midstream = midstream
+    }
+}
+
+/// One request and, once seen, its response.
+public final class HTTPTransaction: @unchecked Sendable {
+    public let connection: HTTPConnectionInfo
+    /// Position of the request on its connection, from 0 (EVE `tx_id`).
+    public let index: Int
+    public internal(set) var request: HTTPRequest
+    public internal(set) var response: HTTPResponse?
+    var requestDone = false
+    var responseDone = false
+
+    init(connection: HTTPConnectionInfo, index: Int, request: HTTPRequest) {
+        self.connection = connection
+        self.index = index
+        self.request = request
+    }
+
+    public var client: Endpoint { connection.client }
+    public var server: Endpoint { connection.server }
+    public var status: Int? { response?.status }
+}

@@ -1,0 +1,86 @@
+/// Byte classes from RFC 9110 used by the parsers.
+enum HTTPSyntax {
+    static let cr: UInt8 = 0x0D
+    static let lf: UInt8 = 0x0A
+    static let space: UInt8 = 0x20
+    static let tab: UInt8 = 0x09
+    static let colon: UInt8 = 0x3A
+
+    /// tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+    static let tokenTable: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for byte in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(byte)] = true }
+        for byte in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(byte)] = true }
+        for byte in UInt8(ascii: "A")...UInt8(ascii: "Z") { table[Int(byte)] = true }
+        for char in "!#$%&'*+-.^_`|~".utf8 { table[Int(char)] = true }
+        return table
+    }()
+
+    @inline(__always) static func isToken(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
+    @inline(__always) static func isWhitespace(_ byte: UInt8) -> Bool { byte == space || byte == tab }
+
+    static let knownMethods: Set<String> = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+        "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH",
+        "MKCALENDAR", "ACL", "BIND", "UNBIND", "REBIND", "MERGE", "CHECKOUT", "CHECKIN",
+        "UNCHECKOUT", "MKWORKSPACE", "UPDATE", "LABEL", "MKACTIVITY", "VERSION-CONTROL",
+        "BASELINE-CONTROL", "ORDERPATCH", "PRI", "QUERY",
+    ]
+
+    /// `HTTP/d.d`
+    static func isVersion(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.count == 8 && bytes[0] == UInt8(ascii: "H") && bytes[1] == UInt8(ascii: "T")
+            && bytes[2] == UInt8(ascii: "T") && bytes[3] == UInt8(ascii: "P") && bytes[4] == UInt8(ascii: "/")
+            && isDigit(bytes[5]) && bytes[6] == UInt8(ascii: ".") && isDigit(bytes[7])
+    }
+
+    @inline(__always) static func isDigit(_ byte: UInt8) -> Bool { byte &- 0x30 < 10 }
+
+    static func version(_ bytes: UnsafeRawBufferPointer) -> HTTPVersion {
+        if isVersion(bytes) && bytes[5] == UInt8(ascii: "1") {
+            if bytes[7] == UInt8(ascii: "1") { return .http11 }
+            if bytes[7] == UInt8(ascii: "0") { return .http10 }
+        }
+        return .other(String(decoding: bytes, as: UTF8.self))
+    }
+}
+
+/// Cheap plausibility checks for a line that might start a message: used to classify a new
+/// stream and to find the next message after a gap. `line` excludes the line ending.
+enum StartLineProbe {
+    /// `TOKEN SP target SP HTTP/d.d`. During resynchronisation methods must be upper-case letters,
+    /// which keeps body text from being mistaken for a request.
+    static func isRequestLine(_ line: UnsafeRawBufferPointer, strictMethod: Bool) -> Bool {
+        var i = 0
+        while i < line.count, HTTPSyntax.isToken(line[i]) {
+            if strictMethod && !(line[i] &- 0x41 < 26 || line[i] == UInt8(ascii: "-") || line[i] == UInt8(ascii: "_")) {
+                return false
+            }
+            i += 1
+        }
+        guard i > 0, i <= 32, i < line.count, HTTPSyntax.isWhitespace(line[i]) else { return false }
+        var end = line.count
+        while end > i, HTTPSyntax.isWhitespace(line[end - 1]) || line[end - 1] == HTTPSyntax.cr { end -= 1 }
+        guard end - i >= 10 else { return false }
+        let version = UnsafeRawBufferPointer(rebasing: line[(end - 8)..<end])
+        return HTTPSyntax.isVersion(version) && HTTPSyntax.isWhitespace(line[end - 9])
+    }
+
+    /// HTTP/0.9: `GET target` and nothing else.
+    static func isSimpleRequestLine(_ line: UnsafeRawBufferPointer) -> Bool {
+        var end = line.count
+        while end > 0, line[end - 1] == HTTPSyntax.cr || HTTPSyntax.isWhitespace(line[end - 1]) { end -= 1 }
+        guard end > 5, line[0] == UInt8(ascii: "G"), line[1] == UInt8(ascii: "E"), line[2] == UInt8(ascii: "T"),
+              line[3] == HTTPSyntax.space, line[4] == UInt8(ascii: "/") else { return false }
+        for i in 4..<end where HTTPSyntax.isWhitespace(line[i]) { return false }
+        return true
+    }
+
+    /// `HTTP/d.d SP ddd`
+    static func isStatusLine(_ line: UnsafeRawBufferPointer) -> Bool {
+        guard line.count >= 12 else { return false }
+        return HTTPSyntax.isVersion(UnsafeRawBufferPointer(rebasing: line[0..<8])) && line[8] == HTTPSyntax.space
+            && HTTPSyntax.isDigit(line[9]) && HTTPSyntax.isDigit(line[10]) && HTTPSyntax.isDigit(line[11])
+            && (line.count == 12 || line[12] == HTTPSyntax.space || line[12] == HTTPSyntax.cr)
+    }
+}

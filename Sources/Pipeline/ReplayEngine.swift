@@ -1,0 +1,156 @@
+import Capture
+import HTTP
+import NetworkTypes
+import Reassembly
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public struct PipelineOptions: Sendable {
+    public var filter: String?
+    public var reassembly = TCPReassembler.Limits()
+    public var http = HTTPParserLimits()
+    public var fragments = IPFragmentReassembler.Limits()
+    /// Snaplen warnings printed per file before they are only counted.
+    public var maxWarningsPerFile = 5
+
+    public init() {}
+}
+
+/// Everything a replay counted, printed to stderr at the end.
+public struct ReplaySummary: Sendable {
+    public var files = 0
+    public var filesFailed = 0
+    public var decoder = PacketDecoder.Statistics()
+    public var fragments = IPFragmentReassembler.Statistics()
+    public var reassembly = TCPReassembler.Statistics()
+    public var requests = 0
+    public var responses = 0
+    public var notHTTPConnections = 0
+    public var elapsedSeconds = 0.0
+
+    /// Data diffai could not inspect: evicted flows, out-of-order bytes over a bound,
+    /// fragments over a bound, malformed frames.
+    public var drops: Int {
+        reassembly.flowsEvicted + reassembly.pendingBytesDropped + fragments.dropped + decoder.malformed
+    }
+
+    public var requestsPerSecond: Double { elapsedSeconds > 0 ? Double(requests) / elapsedSeconds : 0 }
+
+    public var description: String {
+        let rate = String(Int(requestsPerSecond.rounded()))
+        let mb = Double(decoder.bytes) / 1_048_576
+        return """
+        replay: \(files) file(s)\(filesFailed > 0 ? " (\(filesFailed) with errors)" : ""), \
+        \(decoder.packets) packets, \(decoder.bytes) bytes, \(reassembly.flowsCreated) flows, \
+        \(requests) requests, \(responses) responses, \(reassembly.gaps) gaps (\(reassembly.gapBytes) bytes), \
+        \(drops) drops, \(String(format2(elapsedSeconds))) s, \(rate) requests/s, \(format2(mb / max(elapsedSeconds, 1e-9))) MB/s
+        details: tcp segments \(decoder.tcpSegments), not tcp/ip \(decoder.notIP + decoder.notTCP), \
+        malformed \(decoder.malformed), cut by snaplen \(decoder.cutBySnaplen), \
+        fragments \(fragments.fragments) (reassembled \(fragments.reassembled), overlaps \(fragments.overlaps), dropped \(fragments.dropped)), \
+        out-of-order \(reassembly.outOfOrderSegments), retransmissions \(reassembly.retransmissions), \
+        overlap conflicts \(reassembly.overlapConflicts), outside window \(reassembly.outsideWindow), \
+        flows evicted \(reassembly.flowsEvicted), expired \(reassembly.flowsExpired), \
+        out-of-order bytes dropped \(reassembly.pendingBytesDropped), non-HTTP connections \(notHTTPConnections)
+        """
+    }
+}
+
+func format2(_ value: Double) -> String {
+    let scaled = Int((value * 100).rounded())
+    let fraction = scaled % 100
+    return "\(scaled / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+}
+
+/// Capture → Reassembly → HTTP over capture files, as fast as the disk allows.
+/// Flows continue across files given together (rotated captures of one session).
+public final class ReplayEngine {
+    public let options: PipelineOptions
+    public let decoder: PacketDecoder
+    public let reassembler: TCPReassembler
+    public let httpStatistics = HTTPStatistics()
+    private let diagnostics: (String) -> Void
+    private var lastTimestamp = Timestamp.zero
+
+    /// `diagnostics` receives one human-readable line per problem (file, packet, offset).
+    public init(options: PipelineOptions, sink: HTTPTransactionSink, diagnostics: @escaping (String) -> Void) {
+        self.options = options
+        self.diagnostics = diagnostics
+        decoder = PacketDecoder(fragmentLimits: options.fragments)
+        let factory = HTTPFlowFactory(limits: options.http, statistics: httpStatistics, sink: sink)
+        reassembler = TCPReassembler(limits: options.reassembly, factory: factory)
+    }
+
+    /// Replays the files in order, then flushes every open flow.
+    public func run(files: [String]) -> ReplaySummary {
+        let started = monotonicSeconds()
+        var summary = ReplaySummary()
+        for file in files {
+            summary.files += 1
+            if !replay(file: file) { summary.filesFailed += 1 }
+        }
+        reassembler.finish(at: lastTimestamp)
+        summary.elapsedSeconds = monotonicSeconds() - started
+        summary.decoder = decoder.statistics
+        summary.fragments = decoder.fragments.statistics
+        summary.reassembly = reassembler.statistics
+        summary.requests = httpStatistics.requests
+        summary.responses = httpStatistics.responses
+        summary.notHTTPConnections = httpStatistics.notHTTPConnections
+        return summary
+    }
+
+    /// Returns false when the file could not be read to its end.
+    @discardableResult
+    public func replay(file: String) -> Bool {
+        let reader: PcapFileReader
+        do {
+            reader = try PcapFileReader(path: file, filter: options.filter)
+        } catch {
+            diagnostics(error.description)
+            return false
+        }
+        let linkType = reader.linkType
+        var warnings = 0
+        var cutPackets = 0
+        let decoder = self.decoder
+        let reassembler = self.reassembler
+        do {
+            try reader.forEachFrame { frame in
+                if frame.timestamp > lastTimestamp { lastTimestamp = frame.timestamp }
+                if frame.bytes.count < frame.wireLength {
+                    cutPackets += 1
+                    if warnings < options.maxWarningsPerFile {
+                        warnings += 1
+                        diagnostics("\(file): packet \(frame.number): cut by snaplen (\(frame.bytes.count) of \(frame.wireLength) bytes captured); the missing bytes count as a gap")
+                    }
+                }
+                let outcome = decoder.decode(
+                    frame: frame.bytes, linkType: linkType, timestamp: frame.timestamp, wireLength: frame.wireLength
+                ) { segment in
+                    reassembler.process(segment)
+                }
+                if case .malformed(let reason) = outcome, warnings < options.maxWarningsPerFile {
+                    warnings += 1
+                    diagnostics("\(file): packet \(frame.number): \(reason); packet skipped")
+                }
+            }
+        } catch {
+            diagnostics(error.description)
+            return false
+        }
+        if cutPackets > warnings {
+            diagnostics("\(file): \(cutPackets) packets in all were cut by snaplen")
+        }
+        return true
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}

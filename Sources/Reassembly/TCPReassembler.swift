@@ -1,0 +1,486 @@
+import NetworkTypes
+
+/// Turns TCP segments into ordered byte streams per connection and direction.
+///
+/// Overlap policy (the one Linux applies, so diffai inspects what the server really read):
+/// bytes already delivered in order are never replaced; among out-of-order segments the one
+/// queued first keeps its bytes, except that a new segment starting at or before a queued one
+/// and covering it entirely replaces it. Conflicting overlaps are reported as anomalies.
+///
+/// Lost data becomes an explicit gap: when the peer acknowledged bytes the capture never showed,
+/// when a bound forces it, or when the flow ends with holes. Consumers resynchronise after a gap.
+public final class TCPReassembler {
+    public struct Limits: Sendable {
+        public var maxFlows = 1_000_000
+        /// Per direction of one flow.
+        public var maxPendingBytesPerStream = 1 << 20
+        public var maxPendingBytesTotal = 256 << 20
+        public var idleTimeoutSeconds = 120.0
+        public init() {}
+    }
+
+    public struct Statistics: Sendable, Equatable {
+        public var segments = 0
+        public var payloadBytes = 0
+        public var flowsCreated = 0
+        public var flowsClosed = 0
+        public var flowsExpired = 0
+        public var flowsEvicted = 0
+        public var flowsIgnored = 0
+        /// Segments that could start no flow (bare ACKs, FIN or RST for unknown connections).
+        public var segmentsWithoutFlow = 0
+        public var segmentsAfterClose = 0
+        public var outOfOrderSegments = 0
+        /// Segments that carried only bytes already delivered.
+        public var retransmissions = 0
+        public var overlapConflicts = 0
+        public var outsideWindow = 0
+        public var resetsIgnored = 0
+        public var gaps = 0
+        public var gapBytes = 0
+        /// Out-of-order bytes given up because a bound was reached.
+        public var pendingBytesDropped = 0
+        public init() {}
+    }
+
+    public let limits: Limits
+    public private(set) var statistics = Statistics()
+    public var activeFlows: Int { flows.count }
+    public private(set) var pendingBytesTotal = 0
+
+    private let factory: TCPFlowHandlerFactory
+    private var flows: [FlowKey: Flow] = [:]
+    private var activity = FlowActivityList()
+    private var nextFlowID: UInt64 = 1
+
+    public init(limits: Limits = Limits(), factory: TCPFlowHandlerFactory) {
+        self.limits = limits
+        self.factory = factory
+    }
+
+    // MARK: - Segments
+
+    public func process(_ segment: TCPSegment) {
+        statistics.segments += 1
+        statistics.payloadBytes += segment.payload.count
+        let now = segment.timestamp
+        expireIdle(now: now)
+
+        let key = FlowKey(segment.source, segment.destination)
+        let isOpeningSYN = segment.flags.contains(.syn) && !segment.flags.contains(.ack)
+        var flow = flows[key]
+        if let existing = flow {
+            if isOpeningSYN && startsNewConnection(existing, segment) {
+                retire(existing, reason: existing.isClosed ? .closed : .reused, at: now, notify: !existing.isClosed)
+                flow = nil
+            } else if existing.isClosed {
+                statistics.segmentsAfterClose += 1
+                return
+            }
+        }
+        let current: Flow
+        if let flow {
+            current = flow
+            activity.touch(current)
+            current.lastSeen = now
+        } else {
+            let carriesData = !segment.payload.isEmpty || segment.missingPayloadBytes > 0
+            guard !segment.flags.contains(.rst), segment.flags.contains(.syn) || carriesData else {
+                statistics.segmentsWithoutFlow += 1
+                return
+            }
+            current = startFlow(key: key, segment: segment)
+        }
+
+        let direction = current.direction(of: segment.source)
+        if segment.flags.contains(.ack) {
+            acknowledge(current, direction: direction.reversed, upTo: segment.acknowledgment, at: now)
+            if current.isClosed { return }
+        }
+        current.withHalf(direction) { $0.advertisedWindow = UInt32(segment.window) }
+
+        if segment.flags.contains(.rst) {
+            handleReset(current, direction: direction, segment: segment)
+            return
+        }
+
+        var dataStart = segment.sequence
+        if segment.flags.contains(.syn) {
+            dataStart = segment.sequence &+ 1
+            current.withHalf(direction) { half in
+                if !half.isSynchronized || half.nextSequence == half.initialSequence {
+                    half.isSynchronized = true
+                    half.initialSequence = dataStart
+                    half.nextSequence = dataStart
+                }
+                half.windowScale = segment.windowScale
+            }
+        }
+
+        let payloadLength = UInt32(segment.payload.count) &+ segment.missingPayloadBytes
+        if payloadLength > 0 && !current.ignored {
+            if segment.fromFragments { current.handler?.anomaly(.fragmented, direction: direction, at: now) }
+            current.withHalf(direction) { half in
+                if !half.isSynchronized {
+                    half.isSynchronized = true
+                    half.initialSequence = dataStart
+                    half.nextSequence = dataStart
+                }
+            }
+            receive(current, direction: direction, sequence: dataStart, payload: segment.payload,
+                    missing: segment.missingPayloadBytes, at: now)
+        }
+        if segment.flags.contains(.fin) && !current.isClosed {
+            current.withHalf(direction) { half in
+                if half.finSequence == nil { half.finSequence = dataStart &+ payloadLength }
+            }
+            deliverFINIfReached(current, direction: direction, at: now)
+        }
+    }
+
+    /// A SYN on a known 4-tuple opens a new connection unless it merely repeats the first SYN.
+    private func startsNewConnection(_ flow: Flow, _ segment: TCPSegment) -> Bool {
+        if flow.isClosed { return true }
+        let half = flow.direction(of: segment.source) == .fromInitiator ? flow.fromInitiator : flow.fromResponder
+        return half.isSynchronized && half.initialSequence != segment.sequence &+ 1
+    }
+
+    private func startFlow(key: FlowKey, segment: TCPSegment) -> Flow {
+        if flows.count >= limits.maxFlows, let oldest = activity.oldest {
+            statistics.flowsEvicted += 1
+            retire(oldest, reason: .evicted, at: segment.timestamp, notify: !oldest.isClosed)
+        }
+        let initiator: Endpoint
+        let sawHandshake = segment.flags.contains(.syn)
+        if segment.flags.contains(.syn) {
+            initiator = segment.flags.contains(.ack) ? segment.destination : segment.source
+        } else {
+            // Mid-stream: clients almost always use the ephemeral (higher) port.
+            initiator = segment.source.port >= segment.destination.port ? segment.source : segment.destination
+        }
+        let responder = initiator == segment.source ? segment.destination : segment.source
+        let descriptor = FlowDescriptor(id: nextFlowID, initiator: initiator, responder: responder, sawHandshake: sawHandshake)
+        nextFlowID += 1
+        let flow = Flow(key: key, descriptor: descriptor, lastSeen: segment.timestamp)
+        flow.handler = factory.makeHandler(for: descriptor)
+        if flow.handler == nil {
+            flow.ignored = true
+            statistics.flowsIgnored += 1
+        }
+        flows[key] = flow
+        activity.append(flow)
+        statistics.flowsCreated += 1
+        return flow
+    }
+
+    // MARK: - Data
+
+    private func receive(
+        _ flow: Flow, direction: FlowDirection, sequence: UInt32, payload: UnsafeRawBufferPointer,
+        missing: UInt32, at now: Timestamp
+    ) {
+        let end = sequence &+ UInt32(payload.count) &+ missing
+        let half = flow.withHalf(direction) { $0 }
+        if seqLessOrEqual(end, half.nextSequence) {
+            statistics.retransmissions += 1
+            return
+        }
+        if seqLessOrEqual(sequence, half.nextSequence) {
+            let skip = Int(half.nextSequence &- sequence)
+            let fresh = skip < payload.count
+                ? UnsafeRawBufferPointer(rebasing: payload[skip...]) : UnsafeRawBufferPointer(start: nil, count: 0)
+            let freshMissing = skip <= payload.count ? missing : missing - UInt32(skip - payload.count)
+            checkConflicts(flow, direction: direction, sequence: half.nextSequence, bytes: fresh, at: now)
+            deliver(flow, direction: direction, bytes: fresh, missing: freshMissing, at: now)
+            drainPending(flow, direction: direction, at: now)
+            return
+        }
+
+        // Future data: the receiver would drop it if it lies beyond the window it offered.
+        let distance = seqDistance(from: half.nextSequence, to: sequence)
+        if distance > maxWindow(flow, receiverOf: direction) {
+            statistics.outsideWindow += 1
+            flow.handler?.anomaly(.outsideWindow, direction: direction, at: now)
+            return
+        }
+        if let acked = half.acknowledgedByPeer, seqLessOrEqual(sequence, acked) {
+            // The peer already has the bytes before this segment: the capture lost them.
+            declareGap(flow, direction: direction, upTo: sequence, at: now)
+            receive(flow, direction: direction, sequence: sequence, payload: payload, missing: missing, at: now)
+            return
+        }
+        statistics.outOfOrderSegments += 1
+        guard pendingBytesTotal + payload.count <= limits.maxPendingBytesTotal else {
+            statistics.pendingBytesDropped += payload.count
+            forceGap(flow, direction: direction, at: now)
+            return
+        }
+        insertPending(flow, direction: direction,
+                      PendingSegment(sequence: sequence, bytes: [UInt8](payload), missingTail: missing), at: now)
+        while flow.withHalf(direction, { $0.pendingBytes }) > limits.maxPendingBytesPerStream {
+            forceGap(flow, direction: direction, at: now)
+        }
+    }
+
+    /// The largest forward distance the receiver of `direction` would accept.
+    private func maxWindow(_ flow: Flow, receiverOf direction: FlowDirection) -> Int64 {
+        let receiver = flow.withHalf(direction.reversed) { $0 }
+        let sender = flow.withHalf(direction) { $0 }
+        // Scaling applies only when both SYNs offered it (RFC 7323).
+        let shift = (receiver.windowScale != nil && sender.windowScale != nil) ? Int64(receiver.windowScale!) : 0
+        // Slack for window updates the capture may have missed.
+        return max(Int64(receiver.advertisedWindow) << shift, 65535) + 65535
+    }
+
+    /// Linux `tcp_data_queue_ofo` rules for the out-of-order queue.
+    private func insertPending(_ flow: Flow, direction: FlowDirection, _ segment: PendingSegment, at now: Timestamp) {
+        var conflict = false
+        let added: Int = flow.withHalf(direction) { half in
+            var pending = half.pending
+            var index = pending.firstIndex { seqLess(segment.sequence, $0.sequence) } ?? pending.count
+            var delta = 0
+            if index > 0 {
+                let previous = pending[index - 1]
+                if seqLess(segment.sequence, previous.end) {
+                    conflict = conflict || Self.differs(previous, segment)
+                    if seqLessOrEqual(segment.end, previous.end) {
+                        return 0  // already queued: the older copy stays
+                    }
+                    if previous.sequence == segment.sequence {
+                        pending.remove(at: index - 1)
+                        delta -= previous.bytes.count
+                        index -= 1
+                    }
+                }
+            }
+            pending.insert(segment, at: index)
+            delta += segment.bytes.count
+            while index + 1 < pending.count, seqLess(pending[index + 1].sequence, segment.end) {
+                let next = pending[index + 1]
+                conflict = conflict || Self.differs(segment, next)
+                guard seqLessOrEqual(next.end, segment.end) else { break }
+                pending.remove(at: index + 1)
+                delta -= next.bytes.count
+            }
+            half.pending = pending
+            half.pendingBytes += delta
+            return delta
+        }
+        pendingBytesTotal += added
+        if conflict { reportConflict(flow, direction: direction, at: now) }
+    }
+
+    /// Compares the bytes two segments both carry.
+    private static func differs(_ a: PendingSegment, _ b: PendingSegment) -> Bool {
+        let start = seqLess(a.sequence, b.sequence) ? b.sequence : a.sequence
+        let aEnd = a.sequence &+ UInt32(a.bytes.count), bEnd = b.sequence &+ UInt32(b.bytes.count)
+        let end = seqLess(aEnd, bEnd) ? aEnd : bEnd
+        guard seqLess(start, end) else { return false }
+        let length = Int(end &- start)
+        let aOffset = Int(start &- a.sequence), bOffset = Int(start &- b.sequence)
+        return !a.bytes[aOffset..<aOffset + length].elementsEqual(b.bytes[bOffset..<bOffset + length])
+    }
+
+    /// In-order bytes about to be delivered win over queued ones; note when they disagree.
+    private func checkConflicts(
+        _ flow: Flow, direction: FlowDirection, sequence: UInt32, bytes: UnsafeRawBufferPointer, at now: Timestamp
+    ) {
+        let pending = flow.withHalf(direction) { $0.pending }
+        guard !pending.isEmpty, !bytes.isEmpty else { return }
+        let end = sequence &+ UInt32(bytes.count)
+        for queued in pending {
+            guard seqLess(queued.sequence, end) else { break }
+            let queuedDataEnd = queued.sequence &+ UInt32(queued.bytes.count)
+            let start = seqLess(queued.sequence, sequence) ? sequence : queued.sequence
+            let stop = seqLess(queuedDataEnd, end) ? queuedDataEnd : end
+            guard seqLess(start, stop) else { continue }
+            let length = Int(stop &- start)
+            let a = Int(start &- sequence), b = Int(start &- queued.sequence)
+            if !bytes[a..<a + length].elementsEqual(queued.bytes[b..<b + length]) {
+                reportConflict(flow, direction: direction, at: now)
+                return
+            }
+        }
+    }
+
+    private func reportConflict(_ flow: Flow, direction: FlowDirection, at now: Timestamp) {
+        statistics.overlapConflicts += 1
+        flow.handler?.anomaly(.overlapConflict, direction: direction, at: now)
+    }
+
+    private func deliver(_ flow: Flow, direction: FlowDirection, bytes: UnsafeRawBufferPointer, missing: UInt32, at now: Timestamp) {
+        flow.withHalf(direction) { $0.nextSequence = $0.nextSequence &+ UInt32(bytes.count) &+ missing }
+        if !bytes.isEmpty, let handler = flow.handler,
+           handler.receive(bytes, direction: direction, at: now) == .ignoreFlow {
+            ignore(flow)
+            return
+        }
+        if missing > 0 {
+            statistics.gaps += 1
+            statistics.gapBytes += Int(missing)
+            flow.handler?.gap(Int(missing), direction: direction, at: now)
+        }
+    }
+
+    private func ignore(_ flow: Flow) {
+        flow.ignored = true
+        flow.handler = nil
+        statistics.flowsIgnored += 1
+        releasePending(flow)
+    }
+
+    private func releasePending(_ flow: Flow) {
+        pendingBytesTotal -= flow.fromInitiator.pendingBytes + flow.fromResponder.pendingBytes
+        flow.fromInitiator.pending = []
+        flow.fromInitiator.pendingBytes = 0
+        flow.fromResponder.pending = []
+        flow.fromResponder.pendingBytes = 0
+    }
+
+    /// Delivers queued segments that the stream has now reached.
+    private func drainPending(_ flow: Flow, direction: FlowDirection, at now: Timestamp) {
+        while !flow.ignored {
+            let next: PendingSegment? = flow.withHalf(direction) { half in
+                guard let first = half.pending.first, seqLessOrEqual(first.sequence, half.nextSequence) else { return nil }
+                half.pending.removeFirst()
+                half.pendingBytes -= first.bytes.count
+                return first
+            }
+            guard let next else { break }
+            pendingBytesTotal -= next.bytes.count
+            let nextSequence = flow.withHalf(direction) { $0.nextSequence }
+            guard seqLess(nextSequence, next.end) else { continue }
+            let skip = Int(nextSequence &- next.sequence)
+            next.bytes.withUnsafeBytes { raw in
+                let fresh = skip < raw.count ? UnsafeRawBufferPointer(rebasing: raw[skip...]) : UnsafeRawBufferPointer(start: nil, count: 0)
+                let missing = skip <= raw.count ? next.missingTail : next.missingTail - UInt32(skip - raw.count)
+                deliver(flow, direction: direction, bytes: fresh, missing: missing, at: now)
+            }
+        }
+        deliverFINIfReached(flow, direction: direction, at: now)
+    }
+
+    /// Skips the stream forward to `sequence`, reporting the skipped bytes as lost.
+    private func declareGap(_ flow: Flow, direction: FlowDirection, upTo sequence: UInt32, at now: Timestamp) {
+        let length = flow.withHalf(direction) { half -> Int in
+            guard seqLess(half.nextSequence, sequence) else { return 0 }
+            let length = Int(sequence &- half.nextSequence)
+            half.nextSequence = sequence
+            return length
+        }
+        guard length > 0 else { return }
+        statistics.gaps += 1
+        statistics.gapBytes += length
+        flow.handler?.gap(length, direction: direction, at: now)
+    }
+
+    /// Gives up on the hole before the first queued segment.
+    private func forceGap(_ flow: Flow, direction: FlowDirection, at now: Timestamp) {
+        guard let first = flow.withHalf(direction, { $0.pending.first }) else { return }
+        declareGap(flow, direction: direction, upTo: first.sequence, at: now)
+        drainPending(flow, direction: direction, at: now)
+    }
+
+    /// The peer acknowledged `ack`: every byte of `direction` before it reached the peer.
+    private func acknowledge(_ flow: Flow, direction: FlowDirection, upTo ack: UInt32, at now: Timestamp) {
+        let half = flow.withHalf(direction) { half -> HalfStream in
+            if let previous = half.acknowledgedByPeer, !seqLess(previous, ack) { return half }
+            half.acknowledgedByPeer = ack
+            return half
+        }
+        guard half.isSynchronized, !flow.ignored, seqLess(half.nextSequence, ack) else { return }
+        // Act only when something is waiting behind the hole; a bare early ACK may just mean
+        // the capture reordered data and its acknowledgment.
+        if let first = half.pending.first, seqLessOrEqual(first.sequence, ack) {
+            while let first = flow.withHalf(direction, { $0.pending.first }), seqLessOrEqual(first.sequence, ack) {
+                forceGap(flow, direction: direction, at: now)
+            }
+        }
+        let current = flow.withHalf(direction) { $0 }
+        if let fin = current.finSequence, !current.finished, seqLess(fin, ack), seqLess(current.nextSequence, fin) {
+            declareGap(flow, direction: direction, upTo: fin, at: now)
+            deliverFINIfReached(flow, direction: direction, at: now)
+        }
+    }
+
+    private func deliverFINIfReached(_ flow: Flow, direction: FlowDirection, at now: Timestamp) {
+        let reached = flow.withHalf(direction) { half -> Bool in
+            guard !half.finished, let fin = half.finSequence, seqLessOrEqual(fin, half.nextSequence) else { return false }
+            half.finished = true
+            half.nextSequence = fin &+ 1
+            return true
+        }
+        guard reached else { return }
+        flow.handler?.halfClosed(direction, reason: .fin, at: now)
+        if flow.fromInitiator.finished && flow.fromResponder.finished {
+            close(flow, reason: .closed, at: now)
+        }
+    }
+
+    private func handleReset(_ flow: Flow, direction: FlowDirection, segment: TCPSegment) {
+        // Linux (RFC 5961) honours a RST only at exactly the next expected sequence number;
+        // anything else draws a challenge ACK. Trusting other RSTs would let an attacker blind us.
+        let half = flow.withHalf(direction) { $0 }
+        let exact = !half.isSynchronized || segment.sequence == half.nextSequence
+            || (half.finished && segment.sequence == half.nextSequence &- 1)
+        guard exact else {
+            statistics.resetsIgnored += 1
+            return
+        }
+        for side in [FlowDirection.fromInitiator, .fromResponder] {
+            if let first = flow.withHalf(side, { $0.pending.first }), !flow.ignored {
+                _ = first
+                forceGap(flow, direction: side, at: segment.timestamp)
+            }
+        }
+        flow.handler?.halfClosed(direction, reason: .reset, at: segment.timestamp)
+        close(flow, reason: .reset, at: segment.timestamp)
+    }
+
+    // MARK: - Lifetime
+
+    private func close(_ flow: Flow, reason: FlowEndReason, at now: Timestamp) {
+        guard !flow.isClosed else { return }
+        flow.isClosed = true
+        statistics.flowsClosed += 1
+        releasePending(flow)
+        let handler = flow.handler
+        flow.handler = nil
+        handler?.closed(reason: reason, at: now)
+    }
+
+    /// Flushes what can be delivered (holes become gaps), tells the handler, forgets the flow.
+    private func retire(_ flow: Flow, reason: FlowEndReason, at now: Timestamp, notify: Bool) {
+        if notify && !flow.isClosed {
+            for side in [FlowDirection.fromInitiator, .fromResponder] {
+                while !flow.ignored, flow.withHalf(side, { !$0.pending.isEmpty }) {
+                    forceGap(flow, direction: side, at: now)
+                }
+            }
+            close(flow, reason: reason, at: now)
+        }
+        releasePending(flow)
+        flows[flow.key] = nil
+        activity.remove(flow)
+    }
+
+    private func expireIdle(now: Timestamp) {
+        let cutoff = now.adding(seconds: -limits.idleTimeoutSeconds)
+        while let oldest = activity.oldest, oldest.lastSeen < cutoff {
+            if !oldest.isClosed { statistics.flowsExpired += 1 }
+            retire(oldest, reason: .idleTimeout, at: now, notify: true)
+        }
+    }
+
+    /// Moves capture time forward without a packet (live capture on a quiet link).
+    public func advanceTime(to now: Timestamp) {
+        expireIdle(now: now)
+    }
+
+    /// End of input: every open flow is flushed and closed.
+    public func finish(at now: Timestamp) {
+        while let oldest = activity.oldest {
+            retire(oldest, reason: .captureEnded, at: now, notify: true)
+        }
+    }
+}

@@ -1,0 +1,14 @@
+import ArgumentParser
+
+@main
+struct DiffaiCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diffai",
+        abstract: "diffai (دفاعی): web-application intrusion detection for HTTP traffic.",
+        discussion: """
+        Pipeline: capture (libpcap) → TCP reassembly → HTTP parsing → detection → alerts.
+        Start with `diffai replay --emit requests captures/basic-get.pcap`.
+        """,
+        subcommands: [ReplayCommand.self, SynthCommand.self]
+    )
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Capture
+import HTTP
+import JSONOutput
+import Pipeline
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Run the pipeline over .pcap/.pcapng files as fast as the disk allows.",
+        discussion: """
+        Files are read in the order given; connections continue from one file to the next.
+        A damaged file is reported (file, packet, byte offset) and replay carries on with the next.
+        A summary goes to stderr at the end. Exit status 2 when any file could not be read fully.
+        """
+    )
+
+    enum Emit: String, ExpressibleByArgument, CaseIterable {
+        case requests, alerts, none
+    }
+
+    @Option(help: "What to print: requests (one JSON object per HTTP request), alerts, or none.")
+    var emit: Emit = .alerts
+
+    @Option(help: "BPF filter applied while reading, e.g. 'tcp port 8080'.")
+    var filter: String?
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds of capture time after which an idle connection is closed.")
+    var idleTimeout: Double = 120
+
+    @Option(name: .customLong("max-flows"), help: "Connections tracked at once; the least recently active is evicted beyond it.")
+    var maxFlows: Int = 1_000_000
+
+    @Option(name: .customLong("max-pending-bytes"), help: "Out-of-order bytes buffered per connection direction.")
+    var maxPendingBytes: Int = 1 << 20
+
+    @Option(name: .customLong("header-limit"), help: "Bytes of request line plus headers parsed per message.")
+    var headerLimit: Int = 64 << 10
+
+    @Option(name: .customLong("body-limit"), help: "Request body bytes kept for inspection (the rest is counted).")
+    var bodyLimit: Int = 1 << 20
+
+    @Flag(name: .customLong("no-summary"), help: "Do not print the summary to stderr.")
+    var noSummary = false
+
+    @Argument(help: "Capture files (.pcap or .pcapng).")
+    var files: [String]
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("give at least one capture file") }
+        guard idleTimeout > 0, maxFlows > 0, maxPendingBytes > 0, headerLimit >= 256, bodyLimit >= 0 else {
+            throw ValidationError("limits must be positive (header limit at least 256 bytes)")
+        }
+    }
+
+    func run() throws {
+        var options = PipelineOptions()
+        options.filter = filter
+        options.reassembly.idleTimeoutSeconds = idleTimeout
+        options.reassembly.maxFlows = maxFlows
+        options.reassembly.maxPendingBytesPerStream = maxPendingBytes
+        options.http.maxHeaderBytes = headerLimit
+        options.http.maxInspectedBodyBytes = bodyLimit
+
+        let output = BufferedFileOutput(descriptor: STDOUT_FILENO)
+        let sink: HTTPTransactionSink
+        switch emit {
+        case .requests: sink = RequestJSONEmitter(output: output)
+        case .alerts, .none: sink = DiscardingSink()
+        }
+        let engine = ReplayEngine(options: options, sink: sink) { message in
+            output.flush()
+            printError("diffai: \(message)")
+        }
+        let summary = engine.run(files: files)
+        output.flush()
+        if !noSummary { printError(summary.description) }
+        if summary.filesFailed > 0 { throw ExitCode(2) }
+    }
+}
+
+func printError(_ message: String) {
+    var line = message
+    line.append("\n")
+    line.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import CaptureSynthesis
+
+struct SynthCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synth",
+        abstract: "Write synthetic captures: the test fixtures in captures/, or a large load capture for benchmarks.",
+        subcommands: [Fixtures.self, Load.self]
+    )
+
+    struct Fixtures: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write every fixture capture into a folder.")
+
+        @Option(help: "Folder to write into.")
+        var out: String = "captures"
+
+        func run() throws {
+            for fixture in CaptureFixtures.all {
+                let path = out + "/" + fixture.name
+                try FileBytes.write(fixture.build(), to: path)
+                print("\(path): \(fixture.summary)")
+            }
+        }
+    }
+
+    struct Load: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write a large keep-alive HTTP capture (deterministic for a seed).")
+
+        @Option(help: "Requests in all.")
+        var requests: Int = 200_000
+        @Option(help: "Connections in all (requests are spread evenly).")
+        var connections: Int = 20_000
+        @Option(help: "Connections open at once.")
+        var concurrency: Int = 1_000
+        @Option(help: "Random seed.")
+        var seed: UInt64 = 42
+        @Option(help: "Output file.")
+        var out: String
+
+        func run() throws {
+            var generator = LoadCaptureGenerator()
+            generator.requests = requests
+            generator.connections = connections
+            generator.concurrency = concurrency
+            generator.seed = seed
+            let result = try generator.write(to: out)
+            print("\(out): \(result.requests) requests, \(result.connections) connections, \(result.packets) packets, \(result.bytes) bytes")
+        }
+    }
+}
