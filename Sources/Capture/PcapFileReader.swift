@@ -37,9 +37,8 @@ public final class PcapFileReader {
             pcap_close(handle)
             throw .unsupportedLinkType(file: path, dlt: dlt, name: name)
         }
-        self.handle = handle
-        self.linkType = linkType
-        self.datalinkName = name
+        // The filter goes on before the handle is stored: once every property is set, a throw
+        // runs deinit, which closes the handle itself.
         if let filter, !filter.isEmpty {
             do throws(CaptureError) {
                 try PcapFilter.apply(filter, to: handle)
@@ -48,6 +47,9 @@ public final class PcapFileReader {
                 throw error
             }
         }
+        self.handle = handle
+        self.linkType = linkType
+        self.datalinkName = name
     }
 
     deinit {

@@ -1,0 +1,100 @@
+import Foundation
+import HTTP
+import NetworkTypes
+import Pipeline
+
+enum TestPaths {
+    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var captures: URL { packageRoot.appendingPathComponent("captures") }
+    static func capture(_ name: String) -> String { captures.appendingPathComponent(name).path }
+
+    /// The `diffai` executable built alongside the tests.
+    static var diffaiBinary: String {
+        let candidates = [".build/debug/diffai", ".build/x86_64-unknown-linux-gnu/debug/diffai",
+                          ".build/aarch64-unknown-linux-gnu/debug/diffai"]
+        for candidate in candidates {
+            let path = packageRoot.appendingPathComponent(candidate).path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return packageRoot.appendingPathComponent(".build/debug/diffai").path
+    }
+
+    static func temporaryDirectory(_ name: String) -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("diffai-tests-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+/// Collects transactions in completion order.
+final class CollectingSink: HTTPTransactionSink {
+    var requests: [HTTPTransaction] = []
+    var transactions: [HTTPTransaction] = []
+    func requestCompleted(_ transaction: HTTPTransaction) { requests.append(transaction) }
+    func transactionCompleted(_ transaction: HTTPTransaction) { transactions.append(transaction) }
+}
+
+struct ReplayResult {
+    var transactions: [HTTPTransaction]
+    var requestsInDetectionOrder: [HTTPTransaction]
+    var summary: ReplaySummary
+    var diagnostics: [String]
+}
+
+func replay(_ files: [String], options: PipelineOptions = PipelineOptions()) -> ReplayResult {
+    let sink = CollectingSink()
+    var diagnostics: [String] = []
+    let engine = ReplayEngine(options: options, sink: sink) { diagnostics.append($0) }
+    let summary = engine.run(files: files)
+    return ReplayResult(transactions: sink.transactions, requestsInDetectionOrder: sink.requests,
+                        summary: summary, diagnostics: diagnostics)
+}
+
+struct ProcessResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+@discardableResult
+func run(_ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    // Output goes to files, so a chatty child can never block on a full pipe.
+    let directory = TestPaths.temporaryDirectory("process")
+    let outURL = directory.appendingPathComponent("stdout"), errURL = directory.appendingPathComponent("stderr")
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+    process.standardOutput = out
+    process.standardError = err
+    let input = Pipe()
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(stdin) }
+    try? input.fileHandleForWriting.close()
+    process.waitUntilExit()
+    try? out.close()
+    try? err.close()
+    let outData = (try? Data(contentsOf: outURL)) ?? Data()
+    let errData = (try? Data(contentsOf: errURL)) ?? Data()
+    try? FileManager.default.removeItem(at: directory)
+    return ProcessResult(status: process.terminationStatus,
+                         stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+}
+
+func which(_ tool: String) -> String? {
+    for directory in ["/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin"] {
+        let path = directory + "/" + tool
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    return nil
+}
+
+extension HTTPTransaction {
+    var summaryLine: String { "\(request.method) \(request.target) \(status.map(String.init) ?? "-")" }
+}
