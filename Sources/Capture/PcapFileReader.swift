@@ -89,7 +89,19 @@ public final class PcapFileReader {
     }
 }
 
-enum PcapFilter {
+public enum PcapFilter {
+    /// Compiles `filter` against an Ethernet link without a capture, so a typo is reported once
+    /// before any file is opened.
+    public static func validate(_ filter: String) throws(CaptureError) {
+        guard let handle = pcap_open_dead(DLT_EN10MB, 262_144) else { return }
+        defer { pcap_close(handle) }
+        var program = bpf_program()
+        guard pcap_compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+            throw .badFilter(filter: filter, reason: String(cString: pcap_geterr(handle)))
+        }
+        pcap_freecode(&program)
+    }
+
     static func apply(_ filter: String, to handle: OpaquePointer) throws(CaptureError) {
         var program = bpf_program()
         guard pcap_compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {

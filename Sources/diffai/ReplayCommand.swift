@@ -57,6 +57,9 @@ struct ReplayCommand: ParsableCommand {
         guard idleTimeout > 0, maxFlows > 0, maxPendingBytes > 0, headerLimit >= 256, bodyLimit >= 0 else {
             throw ValidationError("limits must be positive (header limit at least 256 bytes)")
         }
+        if let filter {
+            do { try PcapFilter.validate(filter) } catch { throw ValidationError(error.description) }
+        }
     }
 
     func run() throws {
