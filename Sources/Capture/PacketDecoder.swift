@@ -128,21 +128,10 @@ public final class PacketDecoder {
         let missing = totalLength - available
         let body = UnsafeRawBufferPointer(rebasing: ip[headerLength..<available])
 
-        if moreFragments || fragmentOffset != 0 {
-            guard missing == 0 else { return malformed("IPv4 fragment cut by snaplen") }
-            let whole = fragments.add(
-                source: source, destination: destination, identification: UInt32(ip.readUInt16(at: 4)),
-                proto: proto, offset: fragmentOffset, moreFragments: moreFragments, payload: body, timestamp: timestamp)
-            guard let whole else { return .fragmentHeld }
-            guard proto == 6 else { statistics.notTCP += 1; return .ignored }
-            return whole.withUnsafeBytes {
-                decodeTCP($0, source: source, destination: destination, missing: 0,
-                          timestamp: timestamp, fromFragments: true, deliver: deliver)
-            }
-        }
-        guard proto == 6 else { statistics.notTCP += 1; return .ignored }
-        return decodeTCP(body, source: source, destination: destination, missing: missing,
-                         timestamp: timestamp, fromFragments: false, deliver: deliver)
+        let fragment = (moreFragments || fragmentOffset != 0)
+            ? FragmentInfo(offset: fragmentOffset, more: moreFragments, identification: UInt32(ip.readUInt16(at: 4))) : nil
+        return transport(body, proto: proto, fragment: fragment, source: source, destination: destination,
+                         missing: missing, timestamp: timestamp, deliver: deliver)
     }
 
     private func decodeIPv6(
@@ -158,7 +147,7 @@ public final class PacketDecoder {
         let available = min(end, ip.count)
         var next = ip[6]
         var offset = 40
-        var fragment: (offset: Int, more: Bool, id: UInt32)?
+        var fragment: FragmentInfo?
         // Skip extension headers; hop-by-hop, routing, destination options and AH chain on.
         extensionLoop: while true {
             switch next {
@@ -175,7 +164,7 @@ public final class PacketDecoder {
             case 44:
                 guard available >= offset + 8 else { return malformed("IPv6 fragment header cut short") }
                 let field = ip.readUInt16(at: offset + 2)
-                fragment = (Int(field & 0xFFF8), field & 1 != 0, ip.readUInt32(at: offset + 4))
+                fragment = FragmentInfo(offset: Int(field & 0xFFF8), more: field & 1 != 0, identification: ip.readUInt32(at: offset + 4))
                 next = ip[offset]
                 offset += 8
             default:
@@ -184,20 +173,36 @@ public final class PacketDecoder {
             guard offset <= available else { return malformed("IPv6 extension headers overrun the packet") }
         }
         let body = UnsafeRawBufferPointer(rebasing: ip[offset..<available])
-        if let fragment, fragment.more || fragment.offset != 0 {
-            guard end <= ip.count else { return malformed("IPv6 fragment cut by snaplen") }
+        let isFragment = fragment.map { $0.more || $0.offset != 0 } ?? false
+        return transport(body, proto: next, fragment: isFragment ? fragment : nil, source: source, destination: destination,
+                         missing: max(0, end - available), timestamp: timestamp, deliver: deliver)
+    }
+
+    struct FragmentInfo {
+        var offset: Int
+        var more: Bool
+        var identification: UInt32
+    }
+
+    /// Hands the IP payload on: through fragment reassembly when it is a fragment, then to TCP.
+    private func transport(
+        _ body: UnsafeRawBufferPointer, proto: UInt8, fragment: FragmentInfo?, source: IPAddress, destination: IPAddress,
+        missing: Int, timestamp: Timestamp, deliver: (TCPSegment) -> Void
+    ) -> Outcome {
+        if let fragment {
+            guard missing == 0 else { return malformed("IP fragment cut by snaplen") }
             let whole = fragments.add(
-                source: source, destination: destination, identification: fragment.id, proto: next,
+                source: source, destination: destination, identification: fragment.identification, proto: proto,
                 offset: fragment.offset, moreFragments: fragment.more, payload: body, timestamp: timestamp)
             guard let whole else { return .fragmentHeld }
-            guard next == 6 else { statistics.notTCP += 1; return .ignored }
+            guard proto == 6 else { statistics.notTCP += 1; return .ignored }
             return whole.withUnsafeBytes {
                 decodeTCP($0, source: source, destination: destination, missing: 0,
                           timestamp: timestamp, fromFragments: true, deliver: deliver)
             }
         }
-        guard next == 6 else { statistics.notTCP += 1; return .ignored }
-        return decodeTCP(body, source: source, destination: destination, missing: max(0, end - available),
+        guard proto == 6 else { statistics.notTCP += 1; return .ignored }
+        return decodeTCP(body, source: source, destination: destination, missing: missing,
                          timestamp: timestamp, fromFragments: false, deliver: deliver)
     }
 

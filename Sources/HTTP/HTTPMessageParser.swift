@@ -276,17 +276,11 @@ public final class HTTPMessageParser {
         var position = start
         while true {
             guard let lf = HTTPHeadParser.indexOfLF(input, from: position) else {
-                let piece = input.count - position
-                if piece > 1 || (piece == 1 && input[position] != HTTPSyntax.cr) { lineHasContent = true }
-                appendToBuffer(input, start..<input.count)
-                if !startLineChecked && buffer.count >= 8192 {
-                    rejectStartLine()
-                    return input.count
-                }
+                holdUnterminatedLine(input, blockStart: start, lineStart: position)
+                if !startLineChecked && buffer.count >= 8192 { rejectStartLine() }
                 return input.count
             }
-            let piece = lf - position
-            let contentful = lineHasContent || piece > 1 || (piece == 1 && input[position] != HTTPSyntax.cr)
+            let contentful = lineIsContentful(input, position, lf)
             if !startLineChecked {
                 startLineChecked = true
                 let verdict: StartLineVerdict = withLine(input, start..<lf) { self.checkStartLine($0) }
@@ -314,6 +308,19 @@ public final class HTTPMessageParser {
             lineHasContent = false
             position = lf + 1
         }
+    }
+
+    /// Whether the line ending at `lf` (its start may lie in an earlier delivery) is more than
+    /// an optional CR: an empty line ends a head or a trailer block.
+    private func lineIsContentful(_ input: UnsafeRawBufferPointer, _ position: Int, _ lf: Int) -> Bool {
+        let piece = lf - position
+        return lineHasContent || piece > 1 || (piece == 1 && input[position] != HTTPSyntax.cr)
+    }
+
+    /// Keeps the block read so far when the input ends in the middle of a line.
+    private func holdUnterminatedLine(_ input: UnsafeRawBufferPointer, blockStart: Int, lineStart: Int) {
+        if lineIsContentful(input, lineStart, input.count) { lineHasContent = true }
+        appendToBuffer(input, blockStart..<input.count)
     }
 
     private enum StartLineVerdict { case valid, simpleRequest, invalid }
@@ -566,13 +573,10 @@ public final class HTTPMessageParser {
         var position = start
         while true {
             guard let lf = HTTPHeadParser.indexOfLF(input, from: position) else {
-                let piece = input.count - position
-                if piece > 1 || (piece == 1 && input[position] != HTTPSyntax.cr) { lineHasContent = true }
-                appendToBuffer(input, start..<input.count)
+                holdUnterminatedLine(input, blockStart: start, lineStart: position)
                 return input.count
             }
-            let piece = lf - position
-            let contentful = lineHasContent || piece > 1 || (piece == 1 && input[position] != HTTPSyntax.cr)
+            let contentful = lineIsContentful(input, position, lf)
             if !contentful {
                 appendToBuffer(input, start..<lf + 1)
                 let block = buffer
