@@ -9,8 +9,10 @@ enum HTTPHeadParser {
     }
 
     /// `isRequest` nil parses a trailer block: header lines without a start line.
-    static func parse(_ block: UnsafeRawBufferPointer, isRequest: Bool?) -> Result {
-        var head = HTTPMessageHead(storage: [UInt8](block))
+    /// `validate` false skips the byte-level checks of header names and values: responses are
+    /// parsed to stay in sync and pair, not to be judged, and they are half the parsing work.
+    static func parse(_ block: UnsafeRawBufferPointer, isRequest: Bool?, validate: Bool = true) -> Result {
+        let head = HTTPMessageHead(storage: [UInt8](block))
         var anomalies: HTTPAnomalies = []
         var version = HTTPVersion.http11
         var status = 0
@@ -35,13 +37,15 @@ enum HTTPHeadParser {
                     if isRequest == nil && fields.isEmpty && lineStart == 0 { break }
                     break
                 }
-                for i in lineStart..<lineEnd where buffer[i] == HTTPSyntax.cr { anomalies.insert(.bareCR); break }
+                if memchr(buffer.baseAddress! + lineStart, Int32(HTTPSyntax.cr), lineEnd - lineStart) != nil {
+                    anomalies.insert(.bareCR)
+                }
                 if isFirst {
                     isFirst = false
                     if isRequest == true {
-                        parseRequestLine(buffer, lineStart, lineEnd, &head, &anomalies, &version)
+                        parseRequestLine(buffer, lineStart, lineEnd, head, &anomalies, &version)
                     } else {
-                        parseStatusLine(buffer, lineStart, lineEnd, &head, &anomalies, &version, &status)
+                        parseStatusLine(buffer, lineStart, lineEnd, head, &anomalies, &version, &status)
                     }
                     continue
                 }
@@ -60,7 +64,7 @@ enum HTTPHeadParser {
                     }
                     continue
                 }
-                guard let field = parseField(buffer, lineStart, lineEnd, &anomalies) else { continue }
+                guard let field = parseField(buffer, lineStart, lineEnd, validate, &anomalies) else { continue }
                 fields.append(field)
             }
         }
@@ -88,14 +92,13 @@ enum HTTPHeadParser {
     }
 
     private static func parseField(
-        _ buffer: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ anomalies: inout HTTPAnomalies
+        _ buffer: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ validate: Bool, _ anomalies: inout HTTPAnomalies
     ) -> HTTPHeaderField? {
-        var colon = start
-        while colon < end, buffer[colon] != HTTPSyntax.colon { colon += 1 }
-        guard colon < end else {
+        guard let hit = memchr(buffer.baseAddress! + start, Int32(HTTPSyntax.colon), end - start) else {
             anomalies.insert(.malformedHeaderLine)
             return nil
         }
+        let colon = buffer.baseAddress!.distance(to: UnsafeRawPointer(hit))
         var nameEnd = colon
         if nameEnd > start && HTTPSyntax.isWhitespace(buffer[nameEnd - 1]) {
             anomalies.insert(.whitespaceBeforeColon)
@@ -103,26 +106,41 @@ enum HTTPHeadParser {
         }
         if nameEnd == start {
             anomalies.insert(.invalidHeaderName)
-        } else {
+        } else if validate {
             for i in start..<nameEnd where !HTTPSyntax.isToken(buffer[i]) {
                 anomalies.insert(.invalidHeaderName)
                 break
             }
         }
         let value = trimmed(buffer, colon + 1, end)
-        for i in value.range {
-            let byte = buffer[i]
-            if (byte < 0x20 && byte != HTTPSyntax.tab) || byte == 0x7F {
-                anomalies.insert(.controlCharacterInHeader)
-                break
-            }
-        }
+        if validate && hasControlCharacter(buffer, value) { anomalies.insert(.controlCharacterInHeader) }
         return HTTPHeaderField(name: ByteRange(start, nameEnd), value: value)
+    }
+
+    /// Any byte below 0x20 other than tab, or DEL. Eight bytes at a time: the word test flags
+    /// every byte below 0x20 or at 0x7F, and only a flagged word is looked at byte by byte.
+    static func hasControlCharacter(_ buffer: UnsafeRawBufferPointer, _ range: ByteRange) -> Bool {
+        var i = Int(range.start)
+        let end = Int(range.end)
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while i + 8 <= end {
+            let word = buffer.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let below20 = (word &- ones &* 0x20) & ~word & highs
+            let del = ((word ^ (ones &* 0x7F)) &- ones) & ~(word ^ (ones &* 0x7F)) & highs
+            if below20 | del != 0 { break }
+            i += 8
+        }
+        while i < end {
+            let byte = buffer[i]
+            if (byte < 0x20 && byte != HTTPSyntax.tab) || byte == 0x7F { return true }
+            i += 1
+        }
+        return false
     }
 
     private static func parseRequestLine(
         _ buffer: UnsafeRawBufferPointer, _ start: Int, _ end: Int,
-        _ head: inout HTTPMessageHead, _ anomalies: inout HTTPAnomalies, _ version: inout HTTPVersion
+        _ head: HTTPMessageHead, _ anomalies: inout HTTPAnomalies, _ version: inout HTTPVersion
     ) {
         var i = start
         while i < end, !HTTPSyntax.isWhitespace(buffer[i]) { i += 1 }
@@ -131,8 +149,9 @@ enum HTTPHeadParser {
             anomalies.insert(.invalidStartLine)
             break
         }
-        let methodName = String(decoding: UnsafeRawBufferPointer(rebasing: buffer[method.range]), as: UTF8.self)
-        if !HTTPSyntax.knownMethods.contains(methodName) { anomalies.insert(.unknownMethod) }
+        let methodBytes = UnsafeRawBufferPointer(rebasing: buffer[method.range])
+        let isGET = methodBytes.elementsEqual("GET".utf8)
+        if !HTTPSyntax.isKnownMethod(methodBytes) { anomalies.insert(.unknownMethod) }
 
         var targetStart = i
         while targetStart < end, HTTPSyntax.isWhitespace(buffer[targetStart]) { targetStart += 1 }
@@ -163,7 +182,7 @@ enum HTTPHeadParser {
             // No version: HTTP/0.9 if it is a bare `GET /path`, otherwise junk.
             var hasSpace = false
             for j in targetStart..<lineEnd where HTTPSyntax.isWhitespace(buffer[j]) { hasSpace = true; break }
-            if methodName == "GET" && !hasSpace && targetStart < lineEnd {
+            if isGET && !hasSpace && targetStart < lineEnd {
                 anomalies.insert(.http09)
                 version = .http09
             } else {
@@ -185,7 +204,7 @@ enum HTTPHeadParser {
 
     private static func parseStatusLine(
         _ buffer: UnsafeRawBufferPointer, _ start: Int, _ end: Int,
-        _ head: inout HTTPMessageHead, _ anomalies: inout HTTPAnomalies, _ version: inout HTTPVersion, _ status: inout Int
+        _ head: HTTPMessageHead, _ anomalies: inout HTTPAnomalies, _ version: inout HTTPVersion, _ status: inout Int
     ) {
         var i = start
         while i < end, !HTTPSyntax.isWhitespace(buffer[i]) { i += 1 }

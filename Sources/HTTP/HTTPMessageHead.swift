@@ -22,7 +22,10 @@ public struct HTTPHeaderField: Hashable, Sendable {
 
 /// A parsed start line and header block kept as one byte buffer plus offsets: one allocation
 /// per message instead of one per string. Values of folded headers are stored unfolded.
-public struct HTTPMessageHead: Sendable {
+///
+/// A class, written only while parsing: the head is handed through several stages, and
+/// copying a struct of two arrays at each hand-off cost measurable retain/release traffic.
+public final class HTTPMessageHead: @unchecked Sendable {
     public internal(set) var storage: [UInt8]
     /// Request: method, target, version. Response: version, status, reason.
     public internal(set) var startLine: (ByteRange, ByteRange, ByteRange)
@@ -59,9 +62,25 @@ public struct HTTPMessageHead: Sendable {
     /// ASCII case-insensitive comparison of a field's name with a lowercase name.
     func nameEquals(_ field: HTTPHeaderField, _ lowercaseName: [UInt8]) -> Bool {
         guard field.name.count == lowercaseName.count else { return false }
-        var i = Int(field.name.start)
-        for expected in lowercaseName {
-            if asciiLower(storage[i]) != asciiLower(expected) { return false }
+        return storage.withUnsafeBytes { buffer in
+            lowercaseName.withUnsafeBytes { Self.equalsIgnoringCase(buffer, field.name, $0) }
+        }
+    }
+
+    /// Same, for a literal: no array, no lazy global, nothing retained (runs per field per message).
+    func nameEquals(_ field: HTTPHeaderField, _ lowercaseName: StaticString) -> Bool {
+        guard field.name.count == lowercaseName.utf8CodeUnitCount else { return false }
+        return storage.withUnsafeBytes { buffer in
+            lowercaseName.withUTF8Buffer { Self.equalsIgnoringCase(buffer, field.name, UnsafeRawBufferPointer($0)) }
+        }
+    }
+
+    @inline(__always)
+    static func equalsIgnoringCase(_ buffer: UnsafeRawBufferPointer, _ range: ByteRange, _ lowercase: UnsafeRawBufferPointer) -> Bool {
+        guard range.count == lowercase.count else { return false }
+        var i = Int(range.start)
+        for expected in lowercase {
+            if asciiLower(buffer[i]) != expected { return false }
             i += 1
         }
         return true

@@ -64,7 +64,8 @@ public final class HTTPMessageParser {
 
     public let kind: Kind
     public let limits: HTTPParserLimits
-    public weak var delegate: HTTPMessageParserDelegate?
+    /// Not retained: the delegate owns the parser (and a weak load per callback is measurable).
+    public unowned(unsafe) var delegate: HTTPMessageParserDelegate?
     public private(set) var messagesParsed = 0
     /// The stream turned out not to be HTTP.
     public private(set) var isNotHTTP = false
@@ -369,7 +370,7 @@ public final class HTTPMessageParser {
     }
 
     private func completeHead(_ block: UnsafeRawBufferPointer) {
-        var result = HTTPHeadParser.parse(block, isRequest: kind == .request)
+        var result = HTTPHeadParser.parse(block, isRequest: kind == .request, validate: kind == .request)
         result.anomalies.formUnion(pendingAnomalies)
         if bufferOverflowed { result.anomalies.insert(.oversizeHeaders) }
         pendingAnomalies = []
@@ -403,17 +404,19 @@ public final class HTTPMessageParser {
     private func bodyFraming(_ head: HTTPMessageHead, version: HTTPVersion, status: Int, anomalies: inout HTTPAnomalies) -> BodyFraming {
         if kind == .response && (status < 200 || status == 204 || status == 304) { return .none }
         if version == .http09 { return kind == .request ? .none : .untilClose }
-        var contentLengths: [ByteRange] = []
-        var transferEncodings: [ByteRange] = []
-        var hosts = 0
+        // Counted first, gathered only when present: most messages have at most one of each,
+        // and this runs for every message.
+        var contentLengthCount = 0, transferEncodingCount = 0, hosts = 0
         for field in head.fields {
             switch field.name.count {
-            case 14 where head.nameEquals(field, Self.contentLength): contentLengths.append(field.value)
-            case 17 where head.nameEquals(field, Self.transferEncoding): transferEncodings.append(field.value)
+            case 14 where head.nameEquals(field, Self.contentLength): contentLengthCount += 1
+            case 17 where head.nameEquals(field, Self.transferEncoding): transferEncodingCount += 1
             case 4 where head.nameEquals(field, Self.host): hosts += 1
             default: break
             }
         }
+        let contentLengths = contentLengthCount == 0 ? [] : head.fields.filter { $0.name.count == 14 && head.nameEquals($0, Self.contentLength) }.map(\.value)
+        let transferEncodings = transferEncodingCount == 0 ? [] : head.fields.filter { $0.name.count == 17 && head.nameEquals($0, Self.transferEncoding) }.map(\.value)
         if kind == .request {
             if hosts == 0 && version == .http11 { anomalies.insert(.missingHost) }
             if hosts > 1 { anomalies.insert(.duplicateHost) }
@@ -455,22 +458,41 @@ public final class HTTPMessageParser {
 
     private func contentLengthFraming(_ head: HTTPMessageHead, _ values: [ByteRange], _ anomalies: inout HTTPAnomalies) -> BodyFraming? {
         guard !values.isEmpty else { return nil }
-        var lengths: [Int] = []
+        var first: Int?
+        var conflicting = false
         var items = 0
-        for value in values {
-            for piece in head.bytes(value).split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
-                items += 1
-                var digits = piece.drop { HTTPSyntax.isWhitespace($0) }
-                while let last = digits.last, HTTPSyntax.isWhitespace(last) { digits = digits.dropLast() }
-                guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy(HTTPSyntax.isDigit) else {
-                    anomalies.insert(.invalidContentLength)
-                    continue
+        head.storage.withUnsafeBufferPointer { storage in
+            for value in values {
+                // A value may itself be a list ("5, 5"); every item must agree.
+                var itemStart = Int(value.start)
+                let end = Int(value.end)
+                while itemStart <= end {
+                    var itemEnd = itemStart
+                    while itemEnd < end, storage[itemEnd] != UInt8(ascii: ",") { itemEnd += 1 }
+                    items += 1
+                    var s = itemStart, e = itemEnd
+                    while s < e, HTTPSyntax.isWhitespace(storage[s]) { s += 1 }
+                    while e > s, HTTPSyntax.isWhitespace(storage[e - 1]) { e -= 1 }
+                    var number = 0
+                    var valid = s < e && e - s <= 18
+                    var i = s
+                    while valid && i < e {
+                        if HTTPSyntax.isDigit(storage[i]) { number = number * 10 + Int(storage[i] - 0x30) } else { valid = false }
+                        i += 1
+                    }
+                    if !valid {
+                        anomalies.insert(.invalidContentLength)
+                    } else if let first {
+                        if first != number { conflicting = true }
+                    } else {
+                        first = number
+                    }
+                    itemStart = itemEnd + 1
                 }
-                lengths.append(digits.reduce(0) { $0 * 10 + Int($1 - 0x30) })
             }
         }
-        if Set(lengths).count > 1 { anomalies.insert(.conflictingContentLength) } else if items > 1 { anomalies.insert(.duplicateContentLength) }
-        return lengths.first.map { .length($0) }
+        if conflicting { anomalies.insert(.conflictingContentLength) } else if items > 1 { anomalies.insert(.duplicateContentLength) }
+        return first.map { .length($0) }
     }
 
     /// Tabs or several spaces before the value, or whitespace after it: legal OWS, but the
@@ -496,9 +518,9 @@ public final class HTTPMessageParser {
         return false
     }
 
-    private static let contentLength = Array("content-length".utf8)
-    private static let transferEncoding = Array("transfer-encoding".utf8)
-    private static let host = Array("host".utf8)
+    private static let contentLength: StaticString = "content-length"
+    private static let transferEncoding: StaticString = "transfer-encoding"
+    private static let host: StaticString = "host"
 
     // MARK: - Bodies
 

@@ -6,26 +6,38 @@ enum HTTPSyntax {
     static let tab: UInt8 = 0x09
     static let colon: UInt8 = 0x3A
 
-    /// tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-    static let tokenTable: [Bool] = {
-        var table = [Bool](repeating: false, count: 256)
-        for byte in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(byte)] = true }
-        for byte in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(byte)] = true }
-        for byte in UInt8(ascii: "A")...UInt8(ascii: "Z") { table[Int(byte)] = true }
-        for char in "!#$%&'*+-.^_`|~".utf8 { table[Int(char)] = true }
-        return table
-    }()
+    /// tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA.
+    /// A bitmap in two literals: no table behind a lazy global on the hot path.
+    @inline(__always) static func isToken(_ byte: UInt8) -> Bool {
+        let low: UInt64 = 0x03FF_6CFA_0000_0000   // bytes 0-63: ! # $ % & ' * + - . 0-9
+        let high: UInt64 = 0x57FF_FFFF_C7FF_FFFE  // bytes 64-127: A-Z ^ _ ` a-z | ~
+        if byte < 64 { return (low >> UInt64(byte)) & 1 != 0 }
+        if byte < 128 { return (high >> UInt64(byte - 64)) & 1 != 0 }
+        return false
+    }
 
-    @inline(__always) static func isToken(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
     @inline(__always) static func isWhitespace(_ byte: UInt8) -> Bool { byte == space || byte == tab }
 
-    static let knownMethods: Set<String> = [
+    static let knownMethodList = [
         "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
         "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH",
         "MKCALENDAR", "ACL", "BIND", "UNBIND", "REBIND", "MERGE", "CHECKOUT", "CHECKIN",
         "UNCHECKOUT", "MKWORKSPACE", "UPDATE", "LABEL", "MKACTIVITY", "VERSION-CONTROL",
         "BASELINE-CONTROL", "ORDERPATCH", "PRI", "QUERY",
     ]
+
+    /// Registered methods (RFC 9110 and the IANA registry); the common ones are checked first
+    /// without touching any collection.
+    static func isKnownMethod(_ method: UnsafeRawBufferPointer) -> Bool {
+        switch method.count {
+        case 3 where method[0] == UInt8(ascii: "G") && method[1] == UInt8(ascii: "E") && method[2] == UInt8(ascii: "T"):
+            return true
+        case 4 where method[0] == UInt8(ascii: "P") && method[1] == UInt8(ascii: "O") && method[2] == UInt8(ascii: "S") && method[3] == UInt8(ascii: "T"):
+            return true
+        default:
+            return knownMethodList.contains { $0.utf8.elementsEqual(method) }
+        }
+    }
 
     /// `HTTP/d.d`
     static func isVersion(_ bytes: UnsafeRawBufferPointer) -> Bool {

@@ -1,7 +1,10 @@
 import NetworkTypes
 
-/// A tracked connection. Flows form an intrusive list ordered by last activity so that
-/// idle expiry and eviction look only at the oldest flow, never scan the table.
+/// A tracked connection. Flows form an intrusive list so that idle expiry and eviction look
+/// only at the oldest flow, never scan the table. The list is ordered by `listedAt`, which lags
+/// `lastSeen`: a packet only stamps the time, and a flow is moved to the end when it reaches the
+/// front still active. That keeps list surgery off the per-packet path; every flow is still
+/// expired exactly when its `lastSeen` falls behind the cutoff.
 final class Flow {
     let key: FlowKey
     let descriptor: FlowDescriptor
@@ -10,6 +13,7 @@ final class Flow {
     var fromInitiator = HalfStream()
     var fromResponder = HalfStream()
     var lastSeen: Timestamp
+    var listedAt: Timestamp
     /// Closed by FIN/FIN or RST; kept briefly so late retransmissions do not start a bogus flow.
     var isClosed = false
 
@@ -20,6 +24,7 @@ final class Flow {
         self.key = key
         self.descriptor = descriptor
         self.lastSeen = lastSeen
+        listedAt = lastSeen
     }
 
     func direction(of source: Endpoint) -> FlowDirection {
@@ -52,7 +57,9 @@ struct FlowActivityList {
         flow.older = nil
     }
 
-    mutating func touch(_ flow: Flow) {
+    /// Moves a flow that turned out to be active since it was listed to the end.
+    mutating func relist(_ flow: Flow) {
+        flow.listedAt = flow.lastSeen
         guard newest !== flow else { return }
         remove(flow)
         append(flow)

@@ -52,6 +52,7 @@ public final class TCPReassembler {
     private var flows: [FlowKey: Flow] = [:]
     private var activity = FlowActivityList()
     private var nextFlowID: UInt64 = 1
+    private var lastFlow: Flow?
 
     public init(limits: Limits = Limits(), factory: TCPFlowHandlerFactory) {
         self.limits = limits
@@ -68,7 +69,14 @@ public final class TCPReassembler {
 
         let key = FlowKey(segment.source, segment.destination)
         let isOpeningSYN = segment.flags.contains(.syn) && !segment.flags.contains(.ack)
-        var flow = flows[key]
+        // Consecutive packets usually belong to one connection: skip the hash lookup then.
+        var flow: Flow?
+        if let cached = lastFlow, cached.key == key {
+            flow = cached
+        } else {
+            flow = flows[key]
+            lastFlow = flow
+        }
         if let existing = flow {
             if isOpeningSYN && startsNewConnection(existing, segment) {
                 retire(existing, reason: existing.isClosed ? .closed : .reused, at: now, notify: !existing.isClosed)
@@ -81,8 +89,7 @@ public final class TCPReassembler {
         let current: Flow
         if let flow {
             current = flow
-            activity.touch(current)
-            current.lastSeen = now
+            if current.lastSeen < now { current.lastSeen = now }
         } else {
             let carriesData = !segment.payload.isEmpty || segment.missingPayloadBytes > 0
             guard !segment.flags.contains(.rst), segment.flags.contains(.syn) || carriesData else {
@@ -146,7 +153,7 @@ public final class TCPReassembler {
     }
 
     private func startFlow(key: FlowKey, segment: TCPSegment) -> Flow {
-        if flows.count >= limits.maxFlows, let oldest = activity.oldest {
+        if flows.count >= limits.maxFlows, let oldest = leastRecentlyActive() {
             statistics.flowsEvicted += 1
             retire(oldest, reason: .evicted, at: segment.timestamp, notify: !oldest.isClosed)
         }
@@ -168,6 +175,7 @@ public final class TCPReassembler {
             statistics.flowsIgnored += 1
         }
         flows[key] = flow
+        lastFlow = flow
         activity.append(flow)
         statistics.flowsCreated += 1
         return flow
@@ -180,30 +188,30 @@ public final class TCPReassembler {
         missing: UInt32, at now: Timestamp
     ) {
         let end = sequence &+ UInt32(payload.count) &+ missing
-        let half = flow.withHalf(direction) { $0 }
-        if seqLessOrEqual(end, half.nextSequence) {
+        let (nextSequence, acknowledgedByPeer) = flow.withHalf(direction) { ($0.nextSequence, $0.acknowledgedByPeer) }
+        if seqLessOrEqual(end, nextSequence) {
             statistics.retransmissions += 1
             return
         }
-        if seqLessOrEqual(sequence, half.nextSequence) {
-            let skip = Int(half.nextSequence &- sequence)
+        if seqLessOrEqual(sequence, nextSequence) {
+            let skip = Int(nextSequence &- sequence)
             let fresh = skip < payload.count
                 ? UnsafeRawBufferPointer(rebasing: payload[skip...]) : UnsafeRawBufferPointer(start: nil, count: 0)
             let freshMissing = skip <= payload.count ? missing : missing - UInt32(skip - payload.count)
-            checkConflicts(flow, direction: direction, sequence: half.nextSequence, bytes: fresh, at: now)
+            checkConflicts(flow, direction: direction, sequence: nextSequence, bytes: fresh, at: now)
             deliver(flow, direction: direction, bytes: fresh, missing: freshMissing, at: now)
             drainPending(flow, direction: direction, at: now)
             return
         }
 
         // Future data: the receiver would drop it if it lies beyond the window it offered.
-        let distance = seqDistance(from: half.nextSequence, to: sequence)
+        let distance = seqDistance(from: nextSequence, to: sequence)
         if distance > maxWindow(flow, receiverOf: direction) {
             statistics.outsideWindow += 1
             flow.handler?.anomaly(.outsideWindow, direction: direction, at: now)
             return
         }
-        if let acked = half.acknowledgedByPeer, seqLessOrEqual(sequence, acked) {
+        if let acked = acknowledgedByPeer, seqLessOrEqual(sequence, acked) {
             // The peer already has the bytes before this segment: the capture lost them.
             declareGap(flow, direction: direction, upTo: sequence, at: now)
             receive(flow, direction: direction, sequence: sequence, payload: payload, missing: missing, at: now)
@@ -224,12 +232,12 @@ public final class TCPReassembler {
 
     /// The largest forward distance the receiver of `direction` would accept.
     private func maxWindow(_ flow: Flow, receiverOf direction: FlowDirection) -> Int64 {
-        let receiver = flow.withHalf(direction.reversed) { $0 }
-        let sender = flow.withHalf(direction) { $0 }
+        let (window, receiverScale) = flow.withHalf(direction.reversed) { ($0.advertisedWindow, $0.windowScale) }
+        let senderScales = flow.withHalf(direction) { $0.windowScale != nil }
         // Scaling applies only when both SYNs offered it (RFC 7323).
-        let shift = (receiver.windowScale != nil && sender.windowScale != nil) ? Int64(receiver.windowScale!) : 0
+        let shift = senderScales ? Int64(receiverScale ?? 0) : 0
         // Slack for window updates the capture may have missed.
-        return max(Int64(receiver.advertisedWindow) << shift, 65535) + 65535
+        return max(Int64(window) << shift, 65535) + 65535
     }
 
     /// Linux `tcp_data_queue_ofo` rules for the out-of-order queue.
@@ -461,15 +469,29 @@ public final class TCPReassembler {
         }
         releasePending(flow)
         flows[flow.key] = nil
+        if lastFlow === flow { lastFlow = nil }
         activity.remove(flow)
     }
 
     private func expireIdle(now: Timestamp) {
         let cutoff = now.adding(seconds: -limits.idleTimeoutSeconds)
-        while let oldest = activity.oldest, oldest.lastSeen < cutoff {
+        while let oldest = activity.oldest, oldest.listedAt < cutoff {
+            if oldest.lastSeen >= cutoff {
+                activity.relist(oldest)
+                continue
+            }
             if !oldest.isClosed { statistics.flowsExpired += 1 }
             retire(oldest, reason: .idleTimeout, at: now, notify: true)
         }
+    }
+
+    /// The front of the activity list once flows active since they were listed have moved back.
+    private func leastRecentlyActive() -> Flow? {
+        while let oldest = activity.oldest {
+            if oldest.lastSeen == oldest.listedAt { return oldest }
+            activity.relist(oldest)
+        }
+        return nil
     }
 
     /// Moves capture time forward without a packet (live capture on a quiet link).
