@@ -23,28 +23,29 @@ flows="$out/concurrent-100000.pcap"
 size=$(stat -c %s "$load")
 cat "$load" "$flows" > /dev/null  # warm the page cache for every contender
 
-# Best of N wall-clock seconds.
-best() {
-    local runs=$1; shift
-    local best=""
-    for _ in $(seq "$runs"); do
-        local start end elapsed
-        start=$(date +%s.%N)
-        "$@" > /dev/null 2>&1
-        end=$(date +%s.%N)
-        elapsed=$(echo "$end - $start" | bc -l)
-        if [ -z "$best" ] || [ "$(echo "$elapsed < $best" | bc -l)" = 1 ]; then best=$elapsed; fi
-    done
-    echo "$best"
+# Wall-clock seconds of one run.
+seconds() {
+    local start end
+    start=$(date +%s.%N)
+    "$@" > /dev/null 2>&1
+    end=$(date +%s.%N)
+    echo "$end - $start" | bc -l
 }
+
+min() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc -l)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+
+# The machine's speed drifts: contenders run interleaved, round by round, best of each kept.
+tcpdump_s=""; none_s=""; requests_s=""
+for _ in $(seq 7); do
+    tcpdump_s=$(min "$tcpdump_s" "$(seconds tcpdump -r "$load" -w /dev/null)")
+    none_s=$(min "$none_s" "$(seconds "$bin" replay --emit none --no-summary "$load")")
+    requests_s=$(min "$requests_s" "$(seconds "$bin" replay --emit requests --no-summary "$load")")
+done
 
 peak_rss_mb() {
     /usr/bin/time -f "%M" "$@" 2>&1 >/dev/null | tail -1 | awk '{printf "%.1f", $1 / 1024}'
 }
 
-tcpdump_s=$(best 5 tcpdump -r "$load" -w /dev/null)
-none_s=$(best 5 "$bin" replay --emit none --no-summary "$load")
-requests_s=$(best 3 "$bin" replay --emit requests --no-summary "$load")
 none_rss=$(peak_rss_mb "$bin" replay --emit none --no-summary "$load")
 flows_rss=$(peak_rss_mb "$bin" replay --emit none --no-summary --idle-timeout 100000 "$flows")
 baseline_rss=$(peak_rss_mb "$bin" replay --emit none --no-summary captures/basic-get.pcap)

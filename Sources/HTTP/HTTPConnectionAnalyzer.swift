@@ -146,7 +146,7 @@ public final class HTTPConnectionAnalyzer {
     }
 
     fileprivate func requestTrailers(_ head: HTTPMessageHead) {
-        currentRequest?.request.trailers.append(contentsOf: head.headers)
+        currentRequest?.request.trailerHead = head
     }
 
     fileprivate func requestFinished(_ anomalies: HTTPAnomalies, complete: Bool, at time: Timestamp) {

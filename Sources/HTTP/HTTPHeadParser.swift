@@ -11,16 +11,20 @@ enum HTTPHeadParser {
     /// `isRequest` nil parses a trailer block: header lines without a start line.
     /// `validate` false skips the byte-level checks of header names and values: responses are
     /// parsed to stay in sync and pair, not to be judged, and they are half the parsing work.
-    static func parse(_ block: UnsafeRawBufferPointer, isRequest: Bool?, validate: Bool = true) -> Result {
+    /// `framingOnly` keeps only Content-Length and Transfer-Encoding fields (responses: the
+    /// rest is parsed again on demand, see `HTTPResponse.headers`).
+    static func parse(_ block: UnsafeRawBufferPointer, isRequest: Bool?, validate: Bool = true, framingOnly: Bool = false) -> Result {
+        // Parsed from the caller's bytes; the head keeps a copy with the same offsets.
         let head = HTTPMessageHead(storage: [UInt8](block))
         var anomalies: HTTPAnomalies = []
         var version = HTTPVersion.http11
         var status = 0
         var fields: [HTTPHeaderField] = []
-        fields.reserveCapacity(12)
+        fields.reserveCapacity(framingOnly ? 2 : 16)
         var folded: [(index: Int, value: [UInt8])] = []
 
-        head.storage.withUnsafeBytes { buffer in
+        do {
+            let buffer = block
             var lineStart = 0
             var isFirst = isRequest != nil
             while lineStart < buffer.count {
@@ -34,7 +38,6 @@ enum HTTPHeadParser {
                 defer { lineStart = lf + 1 }
                 if lineEnd == lineStart {
                     if isFirst { continue }
-                    if isRequest == nil && fields.isEmpty && lineStart == 0 { break }
                     break
                 }
                 if memchr(buffer.baseAddress! + lineStart, Int32(HTTPSyntax.cr), lineEnd - lineStart) != nil {
@@ -65,6 +68,7 @@ enum HTTPHeadParser {
                     continue
                 }
                 guard let field = parseField(buffer, lineStart, lineEnd, validate, &anomalies) else { continue }
+                if framingOnly && !(field.name.count == 14 || field.name.count == 17) { continue }
                 fields.append(field)
             }
         }

@@ -370,7 +370,8 @@ public final class HTTPMessageParser {
     }
 
     private func completeHead(_ block: UnsafeRawBufferPointer) {
-        var result = HTTPHeadParser.parse(block, isRequest: kind == .request, validate: kind == .request)
+        var result = HTTPHeadParser.parse(block, isRequest: kind == .request, validate: kind == .request,
+                                          framingOnly: kind == .response)
         result.anomalies.formUnion(pendingAnomalies)
         if bufferOverflowed { result.anomalies.insert(.oversizeHeaders) }
         pendingAnomalies = []
@@ -407,12 +408,17 @@ public final class HTTPMessageParser {
         // Counted first, gathered only when present: most messages have at most one of each,
         // and this runs for every message.
         var contentLengthCount = 0, transferEncodingCount = 0, hosts = 0
-        for field in head.fields {
-            switch field.name.count {
-            case 14 where head.nameEquals(field, Self.contentLength): contentLengthCount += 1
-            case 17 where head.nameEquals(field, Self.transferEncoding): transferEncodingCount += 1
-            case 4 where head.nameEquals(field, Self.host): hosts += 1
-            default: break
+        head.storage.withUnsafeBytes { buffer in
+            for field in head.fields {
+                switch field.name.count {
+                case 14 where Self.contentLength.withUTF8Buffer { HTTPMessageHead.equalsIgnoringCase(buffer, field.name, UnsafeRawBufferPointer($0)) }:
+                    contentLengthCount += 1
+                case 17 where Self.transferEncoding.withUTF8Buffer { HTTPMessageHead.equalsIgnoringCase(buffer, field.name, UnsafeRawBufferPointer($0)) }:
+                    transferEncodingCount += 1
+                case 4 where Self.host.withUTF8Buffer { HTTPMessageHead.equalsIgnoringCase(buffer, field.name, UnsafeRawBufferPointer($0)) }:
+                    hosts += 1
+                default: break
+                }
             }
         }
         let contentLengths = contentLengthCount == 0 ? [] : head.fields.filter { $0.name.count == 14 && head.nameEquals($0, Self.contentLength) }.map(\.value)

@@ -28,7 +28,9 @@ public struct HTTPRequest: Sendable {
     /// The body was longer than the inspection limit; `bodyTail` holds its last bytes.
     public internal(set) var bodyTruncated = false
     public internal(set) var bodyTail: [UInt8] = []
-    public internal(set) var trailers: [(name: String, value: String)] = []
+    /// Trailer fields of a chunked body, when there were any.
+    public internal(set) var trailerHead: HTTPMessageHead?
+    public var trailers: [(name: String, value: String)] { trailerHead?.headers ?? [] }
     public internal(set) var anomalies: HTTPAnomalies = []
     public internal(set) var startTime: Timestamp
     public internal(set) var endTime: Timestamp
@@ -43,6 +45,7 @@ public struct HTTPRequest: Sendable {
 }
 
 /// What diffai keeps of a response: enough to pair, report status and stay in sync.
+/// `head.fields` holds only the framing headers; `headers` parses the rest when asked.
 public struct HTTPResponse: Sendable {
     public internal(set) var head: HTTPMessageHead
     public internal(set) var version: HTTPVersion
@@ -53,8 +56,12 @@ public struct HTTPResponse: Sendable {
     public internal(set) var endTime: Timestamp
 
     public var reason: String { head.string(head.startLine.2) }
-    public var headers: [(name: String, value: String)] { head.headers }
-    public func header(_ name: String) -> String? { head.firstValue(named: name) }
+    public var headers: [(name: String, value: String)] { fullHead.headers }
+    public func header(_ name: String) -> String? { fullHead.firstValue(named: name) }
+
+    private var fullHead: HTTPMessageHead {
+        head.storage.withUnsafeBytes { HTTPHeadParser.parse($0, isRequest: false, validate: false).head }
+    }
 }
 
 /// Where an HTTP connection's bytes came from.
