@@ -85,7 +85,25 @@ public struct JSONWriter {
                                   Self.hex[Int(byte >> 4)], Self.hex[Int(byte & 0xF)]])
     }
 
+    /// Bytes that are copied as they are: printable ASCII other than `"` and `\`.
+    @inline(__always) private static func isPlain(_ byte: UInt8) -> Bool {
+        byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\")
+    }
+
     private mutating func appendString<C: Collection>(_ value: C) where C.Element == UInt8 {
+        // Fast path: most wire strings are plain ASCII and are copied in one go.
+        let handled: Bool? = value.withContiguousStorageIfAvailable { buffer in
+            guard buffer.allSatisfy(Self.isPlain) else { return false }
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: buffer)
+            bytes.append(UInt8(ascii: "\""))
+            return true
+        }
+        if handled == true { return }
+        appendStringSlowly(value)
+    }
+
+    private mutating func appendStringSlowly<C: Collection>(_ value: C) where C.Element == UInt8 {
         bytes.append(UInt8(ascii: "\""))
         var index = value.startIndex
         while index != value.endIndex {

@@ -8,6 +8,8 @@ public final class RequestJSONEmitter: HTTPTransactionSink {
     private let output: BufferedFileOutput
     private var writer = JSONWriter(capacity: 4096)
     public private(set) var emitted = 0
+    private var endpointsOf: UInt64 = 0
+    private var endpoints = ("", "")
 
     public init(output: BufferedFileOutput) {
         self.output = output
@@ -17,19 +19,24 @@ public final class RequestJSONEmitter: HTTPTransactionSink {
 
     public func transactionCompleted(_ transaction: HTTPTransaction) {
         writer.reset()
-        Self.encode(transaction, into: &writer)
+        if transaction.connection.id != endpointsOf {
+            // Formatting addresses is costly; a connection's requests share them.
+            endpointsOf = transaction.connection.id
+            endpoints = (transaction.client.description, transaction.server.description)
+        }
+        Self.encode(transaction, endpoints: endpoints, into: &writer)
         writer.newline()
         output.write(writer.bytes)
         emitted += 1
     }
 
-    public static func encode(_ transaction: HTTPTransaction, into writer: inout JSONWriter) {
+    public static func encode(_ transaction: HTTPTransaction, endpoints: (String, String)? = nil, into writer: inout JSONWriter) {
         let request = transaction.request
         let head = request.head
         writer.beginObject()
         writer.key("ts"); writer.number(literal: request.startTime.decimalString)
-        writer.key("src"); writer.string(transaction.client.description)
-        writer.key("dst"); writer.string(transaction.server.description)
+        writer.key("src"); writer.string(endpoints?.0 ?? transaction.client.description)
+        writer.key("dst"); writer.string(endpoints?.1 ?? transaction.server.description)
         writer.key("method"); writer.string(head.bytes(head.startLine.0))
         writer.key("target"); writer.string(head.bytes(head.startLine.1))
         writer.key("version"); writer.string(request.version.description)
