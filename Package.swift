@@ -23,6 +23,11 @@ let package = Package(
             path: "Sources/CPcap",
             providers: [.apt(["libpcap-dev"])]
         ),
+        .systemLibrary(
+            name: "CPCRE2",
+            path: "Sources/CPCRE2",
+            providers: [.apt(["libpcre2-dev"])]
+        ),
         // Vocabulary shared by every stage: addresses, endpoints, timestamps, TCP segments.
         .target(name: "NetworkTypes"),
         // Byte-level JSON lines for every machine-readable output.
@@ -33,20 +38,24 @@ let package = Package(
         .target(name: "Reassembly", dependencies: ["NetworkTypes"], swiftSettings: hotPath),
         // Incremental HTTP/1.x parsing and request/response pairing.
         .target(name: "HTTP", dependencies: ["NetworkTypes"], swiftSettings: hotPath),
+        // Rules (and, later, the ML model) turn requests into verdicts.
+        .target(name: "Detection", dependencies: ["HTTP", "CPCRE2"], swiftSettings: hotPath),
+        // Alerts out of verdicts: alert.log, EVE JSON, console lines.
+        .target(name: "Alerts", dependencies: ["Detection", "HTTP", "NetworkTypes", "JSONOutput"]),
         // Wires the stages together for replay (and, later, monitor).
-        .target(name: "Pipeline", dependencies: ["Capture", "Reassembly", "HTTP", "NetworkTypes", "JSONOutput"], swiftSettings: hotPath),
+        .target(name: "Pipeline", dependencies: ["Capture", "Reassembly", "HTTP", "Detection", "Alerts", "NetworkTypes", "JSONOutput"], swiftSettings: hotPath),
         // Writes pcap/pcapng files from synthetic conversations: fixtures and load captures.
         .target(name: "CaptureSynthesis", dependencies: ["NetworkTypes", "Capture"]),
         .executableTarget(
             name: "diffai",
             dependencies: [
-                "Pipeline", "Capture", "HTTP", "CaptureSynthesis",
+                "Pipeline", "Capture", "HTTP", "CaptureSynthesis", "Detection", "Alerts", "JSONOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "DiffaiTests",
-            dependencies: ["Capture", "Reassembly", "HTTP", "Pipeline", "CaptureSynthesis", "NetworkTypes", "JSONOutput"],
+            dependencies: ["Capture", "Reassembly", "HTTP", "Pipeline", "CaptureSynthesis", "NetworkTypes", "JSONOutput", "Detection", "Alerts"],
             path: "Tests/DiffaiTests"
         ),
     ]

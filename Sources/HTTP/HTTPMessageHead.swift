@@ -54,6 +54,12 @@ public final class HTTPMessageHead: @unchecked Sendable {
         return fields.filter { nameEquals($0, wanted) }.map { string($0.value) }
     }
 
+    /// Every value of the header as wire bytes (no UTF-8 repair), matched case-insensitively.
+    public func valueBytes(named name: String) -> [[UInt8]] {
+        let wanted = Array(name.utf8)
+        return fields.filter { nameEquals($0, wanted) }.map { Array(bytes($0.value)) }
+    }
+
     public func firstValue(named name: String) -> String? {
         let wanted = Array(name.utf8)
         return fields.first { nameEquals($0, wanted) }.map { string($0.value) }

@@ -9,6 +9,6 @@ struct DiffaiCommand: ParsableCommand {
         Pipeline: capture (libpcap) → TCP reassembly → HTTP parsing → detection → alerts.
         Start with `diffai replay --emit requests captures/basic-get.pcap`.
         """,
-        subcommands: [ReplayCommand.self, SynthCommand.self]
+        subcommands: [ReplayCommand.self, ScanCommand.self, RulesCommand.self, SynthCommand.self]
     )
 }

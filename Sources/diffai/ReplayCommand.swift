@@ -1,5 +1,7 @@
+import Alerts
 import ArgumentParser
 import Capture
+import Detection
 import HTTP
 import JSONOutput
 import Pipeline
@@ -46,6 +48,17 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .customLong("body-limit"), help: "Request body bytes kept for inspection (the rest is counted).")
     var bodyLimit: Int = 1 << 20
 
+    @OptionGroup var rules: RulesOption
+
+    @Flag(help: "Print alerts as EVE JSON lines instead of readable lines.")
+    var json = false
+
+    @Option(name: .customLong("alert-log"), help: "Append alerts to this file in alert.log format.")
+    var alertLog: String?
+
+    @Option(help: "Append alerts to this file as EVE JSON lines.")
+    var eve: String?
+
     @Flag(name: .customLong("no-summary"), help: "Do not print the summary to stderr.")
     var noSummary = false
 
@@ -73,9 +86,19 @@ struct ReplayCommand: ParsableCommand {
 
         let output = BufferedFileOutput(descriptor: STDOUT_FILENO)
         let sink: HTTPTransactionSink
+        var detection: DetectionSink?
         switch emit {
         case .requests: sink = RequestJSONEmitter(output: output)
-        case .alerts, .none: sink = DiscardingSink()
+        case .none: sink = DiscardingSink()
+        case .alerts:
+            let outputs = AlertOutputs()
+            outputs.standardOutput = output
+            outputs.eveToStandardOutput = json
+            let report: (String) -> Void = { printError("diffai: \($0)") }
+            if let alertLog { outputs.alertLog = AlertFile(path: alertLog, report: report) }
+            if let eve { outputs.eveFile = AlertFile(path: eve, report: report) }
+            detection = DetectionSink(rules: try rules.load(), outputs: outputs, waitForResponse: true)
+            sink = detection!
         }
         let engine = ReplayEngine(options: options, sink: sink) { message in
             output.flush()
@@ -83,7 +106,10 @@ struct ReplayCommand: ParsableCommand {
         }
         let summary = engine.run(files: files)
         output.flush()
-        if !noSummary { printError(summary.description) }
+        if !noSummary {
+            printError(summary.description)
+            if let detection { printError("detection: \(detection.rules.count) rules (\(detection.rules.enabledCount) enabled), \(detection.requestsInspected) requests inspected, \(detection.alertsRaised) alerts") }
+        }
         if summary.filesFailed > 0 { throw ExitCode(2) }
     }
 }

@@ -80,3 +80,48 @@ import Testing
         #expect(result.transactions.allSatisfy { $0.status == 200 && $0.request.anomalies.isEmpty })
     }
 }
+
+@Suite struct RuleCommandTests {
+    @Test func rulesCheckSummarisesTheDefaultFile() throws {
+        let result = try run(TestPaths.diffaiBinary, ["rules", "check", TestPaths.packageRoot.appendingPathComponent("rules.json").path])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("49 rules, 48 enabled"))
+        #expect(result.stdout.contains("critical: 9"))
+    }
+
+    @Test func rulesCheckRejectsABadFileWithItsPosition() throws {
+        let directory = TestPaths.temporaryDirectory("rules")
+        let path = directory.appendingPathComponent("bad.json").path
+        try Data("[\n {\"alert\": \"x\", \"url\": \"a\"},\n {\"alert\": \"y\" \"url\": \"b\"}\n]\n".utf8).write(to: URL(fileURLWithPath: path))
+        let result = try run(TestPaths.diffaiBinary, ["rules", "check", path])
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("\(path):3:16: expected ',' or '}' after a member"))
+        // A bad file stops replay before any packet is read.
+        let replayResult = try run(TestPaths.diffaiBinary, ["replay", "--rules", path, TestPaths.capture("basic-get.pcap")])
+        #expect(replayResult.status == 65)
+        #expect(replayResult.stdout.isEmpty)
+    }
+
+    @Test func scanAnswersOneLinePerInput() throws {
+        let rules = TestPaths.packageRoot.appendingPathComponent("rules.json").path
+        let input = "/index.html\n/item?id=1' OR '1'='1\n/a?f=../../etc/passwd\n\n/about\n"
+        let result = try run(TestPaths.diffaiBinary, ["scan", "--rules", rules], stdin: Data(input.utf8))
+        #expect(result.status == 0)
+        #expect(result.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+                == ["0\t", "1\t1002", "1\t3001,3002", "0\t", "0\t"])
+    }
+
+    @Test func scanReadsCombinedAccessLogs() throws {
+        let rules = TestPaths.packageRoot.appendingPathComponent("rules.json").path
+        let log = """
+        203.0.113.9 - - [29/Nov/2026:08:05:41 +0000] "GET /search?q=shoes HTTP/1.1" 200 512 "-" "Mozilla/5.0"
+        203.0.113.9 - - [29/Nov/2026:08:05:42 +0000] "GET /index.php?id=1 HTTP/1.1" 200 512 "-" "sqlmap/1.7.2#stable (https://sqlmap.org)"
+        203.0.113.9 - - [29/Nov/2026:08:05:43 +0000] "GET /p?x=<script>alert(1)</script> HTTP/1.1" 404 0 "-" "curl/8"
+        not a log line
+
+        """
+        let result = try run(TestPaths.diffaiBinary, ["scan", "--access-log", "--rules", rules], stdin: Data(log.utf8))
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines == ["0\t", "1\t8001", "1\t1,2001,2005", "0\t"])
+    }
+}

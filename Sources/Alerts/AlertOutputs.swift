@@ -1,0 +1,61 @@
+import Detection
+import HTTP
+import JSONOutput
+
+/// Where alerts go: any of alert.log, an EVE file, EVE or readable lines on stdout, and
+/// in-process listeners (the console stream).
+public final class AlertOutputs {
+    public var alertLog: AlertFile?
+    public var eveFile: AlertFile?
+    /// EVE lines on stdout (`--json`) instead of readable ones.
+    public var eveToStandardOutput = false
+    public var standardOutput: BufferedFileOutput?
+    public var listeners: [(Alert) -> Void] = []
+    public var sensorName: String?
+    public private(set) var emitted = 0
+
+    public init() {}
+
+    public func emit(_ alert: Alert) {
+        emitted += 1
+        alertLog?.append(AlertFormat.alertLogLine(alert))
+        eveFile?.append(AlertFormat.eveLine(alert, sensor: sensorName))
+        if let standardOutput {
+            if eveToStandardOutput {
+                standardOutput.write(AlertFormat.eveLine(alert, sensor: sensorName))
+            } else {
+                standardOutput.write(AlertFormat.consoleLine(alert))
+                standardOutput.write([0x0A])
+            }
+        }
+        for listener in listeners { listener(alert) }
+    }
+
+    /// Log rotation: reopen every file by name.
+    public func reopen() {
+        alertLog?.reopen()
+        eveFile?.reopen()
+    }
+
+    public func flush() {
+        standardOutput?.flush()
+    }
+}
+
+extension Alert {
+    /// The alert for one rule match on one transaction.
+    public init(transaction: HTTPTransaction, match: RuleMatch, action: AlertAction = .allowed) {
+        let request = transaction.request
+        let head = request.head
+        self.init(
+            timestamp: request.endTime, flowID: transaction.connection.id, transactionIndex: transaction.index,
+            source: transaction.client, destination: transaction.server,
+            method: Array(request.methodBytes), host: head.valueBytes(named: "host").first, target: Array(request.targetBytes),
+            userAgent: head.valueBytes(named: "user-agent").first, contentType: head.valueBytes(named: "content-type").first,
+            httpVersion: request.version.description, status: transaction.status,
+            responseLength: transaction.response?.bodyLength, signatureID: match.rule.id, revision: match.rule.rev,
+            message: match.rule.message, severity: match.rule.severity, category: match.rule.category,
+            verdictSource: .rule, score: nil, matchedTarget: match.target, snippet: match.snippet, action: action,
+            anomalies: request.anomalies.names)
+    }
+}

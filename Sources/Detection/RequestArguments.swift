@@ -1,0 +1,164 @@
+import HTTP
+
+/// Name/value pairs a web application would see: query string and body (urlencoded,
+/// multipart, JSON), decoded once as the application decodes them.
+struct RequestArguments {
+    var names: [[UInt8]] = []
+    var values: [[UInt8]] = []
+    var fileNames: [[UInt8]] = []
+
+    /// Bodies are parsed by content when the declared type lies (EVASION 10), within bounds.
+    static let maxParsedBody = 1 << 20
+    static let maxArguments = 1024
+
+    init(request: HTTPRequest) {
+        defer { addJoinedDuplicates() }
+        let target = Array(request.targetBytes)
+        if let question = target.firstIndex(of: 0x3F) {
+            addURLEncoded(target[(question + 1)...])
+        }
+        let body = request.body.prefix(Self.maxParsedBody)
+        guard !body.isEmpty else { return }
+        let contentType = (request.header("content-type") ?? "").lowercased()
+        let firstByte = body.first { !Transforms.isSpace($0) }
+        if contentType.contains("multipart/form-data"), let boundary = Self.boundary(in: request.header("content-type") ?? "") {
+            addMultipart(Array(body), boundary: boundary)
+        } else if contentType.contains("json") || firstByte == 0x7B || firstByte == 0x5B {
+            if !addJSON(Array(body)) { addURLEncoded(body) }
+        } else if contentType.contains("x-www-form-urlencoded") || Self.looksURLEncoded(body) {
+            addURLEncoded(body)
+        }
+    }
+
+    private mutating func add(_ name: [UInt8], _ value: [UInt8]) {
+        guard names.count < Self.maxArguments else { return }
+        names.append(name)
+        values.append(value)
+    }
+
+    static func looksURLEncoded(_ body: ArraySlice<UInt8>) -> Bool {
+        body.contains(0x3D) && !body.contains(where: { $0 == 0x0A || $0 == 0x20 || $0 == 0x7B })
+    }
+
+    mutating func addURLEncoded(_ text: ArraySlice<UInt8>) {
+        for pair in text.split(separator: 0x26, omittingEmptySubsequences: true) {
+            if let equals = pair.firstIndex(of: 0x3D) {
+                add(Transforms.urlDecode(Array(pair[..<equals]), unicode: false),
+                    Transforms.urlDecode(Array(pair[(equals + 1)...]), unicode: false))
+            } else {
+                add(Transforms.urlDecode(Array(pair), unicode: false), [])
+            }
+        }
+    }
+
+    /// HTTP parameter pollution: `a=UNI&a=ON SELECT` is read as `UNI,ON SELECT` by some
+    /// frameworks, so repeated names also yield their values joined.
+    private mutating func addJoinedDuplicates() {
+        guard names.count > 1 else { return }
+        var groups: [[UInt8]: [Int]] = [:]
+        for (index, name) in names.enumerated() { groups[name.map(Transforms.lower), default: []].append(index) }
+        for (_, indexes) in groups where indexes.count > 1 {
+            var joined: [UInt8] = []
+            for (position, index) in indexes.enumerated() {
+                if position > 0 { joined.append(0x2C) }
+                joined.append(contentsOf: values[index])
+            }
+            add(names[indexes[0]], joined)
+        }
+    }
+
+    static func boundary(in contentType: String) -> [UInt8]? {
+        let bytes = Array(contentType.utf8)
+        guard let start = find(Array("boundary=".utf8), in: bytes.map(Transforms.lower), from: 0) else { return nil }
+        var value = bytes[(start + 9)...].prefix { $0 != 0x3B }
+        while let first = value.first, first == 0x20 || first == 0x22 || first == 0x09 { value = value.dropFirst() }
+        while let last = value.last, last == 0x20 || last == 0x22 || last == 0x09 { value = value.dropLast() }
+        return value.isEmpty ? nil : Array(value)
+    }
+
+    mutating func addMultipart(_ body: [UInt8], boundary: [UInt8]) {
+        let delimiter = [0x2D, 0x2D] + boundary
+        var positions: [Int] = []
+        var i = 0
+        while let found = Self.find(delimiter, in: body, from: i) {
+            positions.append(found)
+            i = found + delimiter.count
+        }
+        for (index, start) in positions.enumerated() {
+            var partStart = start + delimiter.count
+            if partStart + 1 < body.count && body[partStart] == 0x2D && body[partStart + 1] == 0x2D { break }
+            while partStart < body.count, body[partStart] == 0x0D || body[partStart] == 0x0A { partStart += 1; if body[partStart - 1] == 0x0A { break } }
+            let partEnd = index + 1 < positions.count ? positions[index + 1] : body.count
+            guard partStart < partEnd else { continue }
+            let part = Array(body[partStart..<partEnd])
+            guard let headEnd = Self.find([0x0D, 0x0A, 0x0D, 0x0A], in: part, from: 0).map({ $0 + 4 })
+                    ?? Self.find([0x0A, 0x0A], in: part, from: 0).map({ $0 + 2 }) else { continue }
+            let headers = String(decoding: part[0..<headEnd], as: UTF8.self)
+            var content = Array(part[headEnd...])
+            if content.last == 0x0A { content.removeLast() }
+            if content.last == 0x0D { content.removeLast() }
+            let name = Self.parameter("name", in: headers) ?? ""
+            if let fileName = Self.parameter("filename", in: headers) {
+                fileNames.append(Array(fileName.utf8))
+            }
+            add(Array(name.utf8), content)
+        }
+    }
+
+    static func parameter(_ key: String, in headers: String) -> String? {
+        // `isNewline`: "\r\n" is one Character in Swift, equal to neither "\r" nor "\n".
+        for line in headers.split(whereSeparator: \.isNewline) where line.lowercased().hasPrefix("content-disposition") {
+            for piece in line.split(separator: ";").dropFirst() {
+                let trimmed = piece.trimmingCharacters(in: " \t")
+                guard let equals = trimmed.firstIndex(of: "=") else { continue }
+                if trimmed[..<equals].lowercased() == key {
+                    return String(trimmed[trimmed.index(after: equals)...]).trimmingCharacters(in: "\"")
+                }
+            }
+        }
+        return nil
+    }
+
+    static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
+        var i = start
+        while i <= haystack.count - needle.count {
+            if haystack[i] == needle[0] && haystack[i..<i + needle.count].elementsEqual(needle) { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Keys become names, scalar leaves become values (numbers and booleans as their text).
+    mutating func addJSON(_ body: [UInt8]) -> Bool {
+        guard let document = try? JSONReader.parse(body) else { return false }
+        walk(document, name: [])
+        return true
+    }
+
+    private mutating func walk(_ value: JSONValue, name: [UInt8]) {
+        switch value {
+        case .object(let members):
+            for (key, member) in members { walk(member, name: Array(key.utf8)) }
+        case .array(let elements):
+            for element in elements { walk(element, name: name) }
+        case .string(let text):
+            add(name, Array(text.utf8))
+        case .number(let number):
+            add(name, Array((number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)).utf8))
+        case .bool(let flag):
+            add(name, Array((flag ? "true" : "false").utf8))
+        case .null:
+            add(name, [])
+        }
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        var slice = Substring(self)
+        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
+        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
+        return String(slice)
+    }
+}

@@ -1,0 +1,211 @@
+import CPCRE2
+
+/// A rule file that cannot be used, with a message that says where and why.
+public struct RuleFileError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Reads `rules.json`: an array of rule objects.
+///
+/// The original format keeps its meaning: every key other than `alert` and `headers` names a
+/// request field (`url`, `content`, `method`) whose value must occur, case-sensitively, in that
+/// field; `headers` maps header names to substrings. Extensions: `id`, `severity`, `action`,
+/// `category`, `rev`, and `conditions` (see README).
+public enum RuleFile {
+    /// Rules without an `id` get `autoIDBase + position`.
+    public static let autoIDBase = 1_000_000
+
+    static let ruleKeys: Set<String> = ["id", "alert", "severity", "action", "category", "rev", "conditions", "headers",
+                                        "url", "content", "method", "description", "reference", "enabled"]
+    static let conditionKeys: Set<String> = ["target", "operator", "value", "caseInsensitive", "negate", "transforms"]
+
+    public static func load(path: String) throws(RuleFileError) -> [Rule] {
+        guard let bytes = readFile(path) else {
+            throw RuleFileError("\(path): cannot read the rule file (\(lastErrorDescription()))")
+        }
+        return try parse(bytes, fileName: path)
+    }
+
+    public static func parse(_ bytes: [UInt8], fileName: String) throws(RuleFileError) -> [Rule] {
+        let document: JSONValue
+        do {
+            document = try JSONReader.parse(bytes)
+        } catch {
+            throw RuleFileError("\(fileName):\(error.line):\(error.column): \(error.message)")
+        }
+        guard case .array(let elements) = document else {
+            throw RuleFileError("\(fileName): the file must hold a JSON array of rules, found \(document.typeName)")
+        }
+        var rules: [Rule] = []
+        var seenIDs: [Int: Int] = [:]
+        for (index, element) in elements.enumerated() {
+            let rule = try parseRule(element, index: index, fileName: fileName)
+            if let previous = seenIDs[rule.id] {
+                throw RuleFileError("\(fileName): rule \(index) (id \(rule.id)): field id: id \(rule.id) is already used by rule \(previous)")
+            }
+            seenIDs[rule.id] = index
+            rules.append(rule)
+        }
+        return rules
+    }
+
+    private static func parseRule(_ value: JSONValue, index: Int, fileName: String) throws(RuleFileError) -> Rule {
+        guard let members = value.objectMembers else {
+            throw RuleFileError("\(fileName): rule \(index): a rule must be an object, found \(value.typeName)")
+        }
+        var explicitID: Int?
+        if let idValue = members.first(where: { $0.key == "id" })?.value {
+            guard case .number(let number) = idValue, number >= 1, number == number.rounded(), number < 4_000_000_000 else {
+                throw RuleFileError("\(fileName): rule \(index): field id: must be a positive whole number")
+            }
+            explicitID = Int(number)
+        }
+        let id = explicitID ?? autoIDBase + index
+        let label = explicitID.map { "rule \(index) (id \($0))" } ?? "rule \(index) (no id)"
+        func fail(_ field: String, _ message: String) -> RuleFileError {
+            RuleFileError("\(fileName): \(label): field \(field): \(message)")
+        }
+
+        var seen: Set<String> = []
+        var message: String?
+        var severity = Severity.medium
+        var action = RuleAction.alert
+        var category = "Web Application Attack"
+        var rev = 1
+        var enabled = true
+        var conditions: [RuleCondition] = []
+        for (key, member) in members {
+            guard seen.insert(key).inserted else { throw fail(key, "appears twice") }
+            switch key {
+            case "id", "description", "reference":
+                continue
+            case "alert":
+                guard let text = member.stringValue, !text.isEmpty else { throw fail(key, "must be a non-empty string (the alert message)") }
+                message = text
+            case "severity":
+                guard let text = member.stringValue, let parsed = Severity(rawValue: text.lowercased()) else {
+                    throw fail(key, "must be one of low, medium, high, critical")
+                }
+                severity = parsed
+            case "action":
+                guard let text = member.stringValue, let parsed = RuleAction(rawValue: text.lowercased()) else {
+                    throw fail(key, "must be alert or block")
+                }
+                action = parsed
+            case "enabled":
+                guard case .bool(let flag) = member else { throw fail(key, "must be true or false") }
+                enabled = flag
+            case "category":
+                guard let text = member.stringValue else { throw fail(key, "must be a string") }
+                category = text
+            case "rev":
+                guard case .number(let number) = member, number >= 1, number == number.rounded() else {
+                    throw fail(key, "must be a positive whole number")
+                }
+                rev = Int(number)
+            case "headers":
+                guard let map = member.objectMembers else { throw fail(key, "must be an object of header names to substrings") }
+                for (name, expected) in map {
+                    guard let text = expected.stringValue else { throw fail("headers.\(name)", "must be a string") }
+                    conditions.append(RuleCondition(target: .header(name.lowercased()), value: text))
+                }
+            case "url", "content", "method":
+                guard let text = member.stringValue else { throw fail(key, "must be a string") }
+                let target: RuleTarget = key == "url" ? .url : key == "content" ? .body : .method
+                conditions.append(RuleCondition(target: target, value: text))
+            case "conditions":
+                guard case .array(let list) = member, !list.isEmpty else { throw fail(key, "must be a non-empty array of conditions") }
+                for (position, element) in list.enumerated() {
+                    conditions.append(try parseCondition(element, field: "conditions[\(position)]", fail: fail))
+                }
+            default:
+                throw fail(key, "unknown field; a rule has alert, id, severity, action, category, rev, enabled, description, reference, conditions, headers, url, content, method")
+            }
+        }
+        guard let message else { throw fail("alert", "is missing: every rule needs its alert message") }
+        guard !conditions.isEmpty else { throw fail("conditions", "the rule has no condition, so it would match every request") }
+        return Rule(id: id, message: message, severity: severity, action: action, category: category, rev: rev,
+                    conditions: conditions, enabled: enabled)
+    }
+
+    private static func parseCondition(
+        _ value: JSONValue, field: String, fail: (String, String) -> RuleFileError
+    ) throws(RuleFileError) -> RuleCondition {
+        guard let members = value.objectMembers else { throw fail(field, "a condition must be an object") }
+        var targets: [RuleTarget] = []
+        var operation = RuleOperator.contains
+        var literal: String?
+        var caseInsensitive = false
+        var negate = false
+        var transforms: [Transform] = []
+        for (key, member) in members {
+            let path = "\(field).\(key)"
+            switch key {
+            case "target":
+                guard let text = member.stringValue else { throw fail(path, "must be a string such as \"args\" or \"uri|body\"") }
+                for name in text.split(separator: "|").map({ $0.trimmingCharacters(in: " ") }) {
+                    guard let parsed = RuleTarget(name: name) else {
+                        throw fail(path, "unknown target '\(name)'; targets are \(RuleTarget.documentedNames)")
+                    }
+                    targets.append(parsed)
+                }
+            case "operator":
+                guard let text = member.stringValue, let parsed = RuleOperator.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() }) else {
+                    throw fail(path, "unknown operator \(member.stringValue.map { "'\($0)'" } ?? member.typeName); operators are \(RuleOperator.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                operation = parsed
+            case "value":
+                guard let text = member.stringValue else { throw fail(path, "must be a string") }
+                literal = text
+            case "caseInsensitive":
+                guard case .bool(let flag) = member else { throw fail(path, "must be true or false") }
+                caseInsensitive = flag
+            case "negate":
+                guard case .bool(let flag) = member else { throw fail(path, "must be true or false") }
+                negate = flag
+            case "transforms":
+                guard case .array(let names) = member else { throw fail(path, "must be an array of transform names") }
+                for name in names {
+                    guard let text = name.stringValue, let parsed = Transform.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() }) else {
+                        throw fail(path, "unknown transform \(name.stringValue.map { "'\($0)'" } ?? name.typeName); transforms are \(Transform.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    transforms.append(parsed)
+                }
+            default:
+                throw fail(path, "unknown field; a condition has target, operator, value, caseInsensitive, negate, transforms")
+            }
+        }
+        guard !targets.isEmpty else { throw fail("\(field).target", "is missing") }
+        guard let literal else { throw fail("\(field).value", "is missing") }
+        if operation == .regex, let problem = CompiledRegex.validate(literal, caseInsensitive: caseInsensitive) {
+            throw fail("\(field).value", "invalid regex '\(literal)': \(problem)")
+        }
+        if operation != .regex && literal.isEmpty { throw fail("\(field).value", "must not be empty") }
+        return RuleCondition(targets: targets, operation: operation, value: literal, caseInsensitive: caseInsensitive,
+                             negate: negate, transforms: transforms)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+func readFile(_ path: String) -> [UInt8]? {
+    guard let file = fopen(path, "rb") else { return nil }
+    defer { fclose(file) }
+    var result: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, 65536, file) }
+        if count > 0 { result.append(contentsOf: chunk[0..<count]) }
+        if count < 65536 { break }
+    }
+    return ferror(file) == 0 ? result : nil
+}
+
+func lastErrorDescription() -> String {
+    String(cString: strerror(errno))
+}

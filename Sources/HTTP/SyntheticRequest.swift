@@ -1,0 +1,45 @@
+import NetworkTypes
+
+extension HTTPRequest {
+    /// A request built from parts (a log line, a test case) by the same parser that reads the
+    /// wire, so detection sees exactly what it would see in traffic. Bytes that would break
+    /// the request line (CR, LF) are dropped from the target.
+    public static func synthesize(method: String = "GET", target: [UInt8], headers: [(String, String)] = [("Host", "localhost")],
+                                  body: [UInt8] = []) -> HTTPRequest? {
+        var wire = Array(method.utf8) + [0x20] + target.filter { $0 != 0x0D && $0 != 0x0A } + Array(" HTTP/1.1\r\n".utf8)
+        for (name, value) in headers { wire += Array("\(name): \(value)\r\n".utf8) }
+        if !body.isEmpty { wire += Array("Content-Length: \(body.count)\r\n".utf8) }
+        wire += [0x0D, 0x0A] + body
+        let collector = SingleRequestCollector()
+        let parser = HTTPMessageParser(kind: .request)
+        parser.delegate = collector
+        wire.withUnsafeBytes { _ = parser.parse($0, at: .zero) }
+        parser.finish(at: .zero)
+        return collector.request
+    }
+}
+
+private final class SingleRequestCollector: HTTPMessageParserDelegate {
+    var request: HTTPRequest?
+
+    func parser(_ parser: HTTPMessageParser, didParseHead head: ParsedHead) -> HeadDisposition {
+        if request == nil {
+            request = HTTPRequest(head: head.head, version: head.version, anomalies: head.anomalies,
+                                  startTime: head.startTime, endTime: head.startTime)
+        }
+        return .framedByHeaders
+    }
+
+    func parser(_ parser: HTTPMessageParser, body: UnsafeRawBufferPointer) {
+        request?.body.append(contentsOf: body)
+        request?.bodyLength += body.count
+    }
+
+    func parser(_ parser: HTTPMessageParser, trailers: HTTPMessageHead) {}
+
+    func parser(_ parser: HTTPMessageParser, didFinishMessageWith anomalies: HTTPAnomalies, complete: Bool, at time: Timestamp) {
+        request?.anomalies.formUnion(anomalies)
+    }
+
+    func parserLostSync(_ parser: HTTPMessageParser, at time: Timestamp) {}
+}

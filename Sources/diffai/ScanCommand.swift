@@ -1,0 +1,99 @@
+import ArgumentParser
+import Detection
+import HTTP
+import JSONOutput
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct ScanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Run detection on request targets (one per line) or on access-log lines.",
+        discussion: """
+        Prints one line per input line: 1 or 0, a tab, then the ids of the matching rules
+        (comma-separated). Reads FILE, or standard input when no file is given; answers line by
+        line, so it works in a pipe.
+        """
+    )
+
+    @OptionGroup var rules: RulesOption
+
+    @Flag(name: .customLong("access-log"), help: "Input lines are Apache/nginx combined-format log lines.")
+    var accessLog = false
+
+    @Flag(name: .customLong("no-ml"), help: "Rules only (the ML model is not used).")
+    var noML = false
+
+    @Argument(help: "Input file (default: standard input).")
+    var file: String?
+
+    func run() throws {
+        let ruleSet = try rules.load()
+        let scratch = DetectionScratch()
+        // fdopen(0) rather than the `stdin` global, which Swift 6 treats as shared mutable state.
+        guard let input = file.map({ fopen($0, "rb") }) ?? fdopen(STDIN_FILENO, "rb") else {
+            printError("diffai: \(file ?? "-"): cannot open: \(String(cString: strerror(errno)))")
+            throw ExitCode(66)
+        }
+        let output = BufferedFileOutput(descriptor: STDOUT_FILENO)
+        let interactive = isatty(STDIN_FILENO) != 0 || file == nil
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        while true {
+            let length = getline(&line, &capacity, input)
+            if length < 0 { break }
+            var bytes = [UInt8](UnsafeRawBufferPointer(start: line, count: length))
+            while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+            let request: HTTPRequest?
+            if accessLog {
+                request = AccessLogLine(bytes).map { HTTPRequest.synthesize(method: $0.method, target: $0.target, headers: $0.headers) } ?? nil
+            } else {
+                request = HTTPRequest.synthesize(target: bytes)
+            }
+            let matches = request.map { ruleSet.evaluate($0, scratch: scratch) } ?? []
+            output.write(matches.isEmpty ? "0\t\n" : "1\t" + matches.map { String($0.rule.id) }.joined(separator: ",") + "\n")
+            if interactive { output.flush() }
+        }
+        free(line)
+        output.flush()
+        if file != nil { fclose(input) }
+    }
+}
+
+/// `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`, with Apache's `\"` escapes.
+struct AccessLogLine {
+    var method: String
+    var target: [UInt8]
+    var headers: [(String, String)]
+
+    init?(_ line: [UInt8]) {
+        var quoted: [[UInt8]] = []
+        var i = 0
+        while i < line.count {
+            guard line[i] == 0x22 else { i += 1; continue }
+            var field: [UInt8] = []
+            i += 1
+            while i < line.count, line[i] != 0x22 {
+                if line[i] == 0x5C, i + 1 < line.count { field.append(line[i + 1]); i += 2; continue }
+                field.append(line[i])
+                i += 1
+            }
+            quoted.append(field)
+            i += 1
+        }
+        guard let requestLine = quoted.first else { return nil }
+        let parts = requestLine.split(separator: 0x20, omittingEmptySubsequences: true)
+        guard parts.count >= 2 else { return nil }
+        method = String(decoding: parts[0], as: UTF8.self)
+        // The target is everything between the method and the protocol (it may hold spaces).
+        let end = parts.count >= 3 && parts.last!.starts(with: Array("HTTP/".utf8)) ? parts.count - 1 : parts.count
+        target = Array(parts[1..<end].joined(separator: [0x20]))
+        headers = [("Host", "localhost")]
+        if quoted.count >= 3 { headers.append(("User-Agent", String(decoding: quoted[2], as: UTF8.self))) }
+        if quoted.count >= 2, quoted[1] != [0x2D] { headers.append(("Referer", String(decoding: quoted[1], as: UTF8.self))) }
+    }
+}

@@ -1,0 +1,280 @@
+@testable import Detection
+import Foundation
+import HTTP
+import Testing
+
+func request(_ target: String, method: String = "GET", headers: [(String, String)] = [("Host", "shop.example")],
+             body: String = "") -> HTTPRequest {
+    HTTPRequest.synthesize(method: method, target: Array(target.utf8), headers: headers, body: Array(body.utf8))!
+}
+
+func ruleSet(_ json: String) throws -> RuleSet {
+    try RuleSet(rules: RuleFile.parse(Array(json.utf8), fileName: "test.json"))
+}
+
+func matchedIDs(_ rules: RuleSet, _ request: HTTPRequest) -> [Int] {
+    rules.evaluate(request, scratch: DetectionScratch()).map(\.rule.id)
+}
+
+func ruleFileError(_ json: String) -> String {
+    do {
+        _ = try RuleSet(rules: RuleFile.parse(Array(json.utf8), fileName: "rules.json"))
+        return "no error"
+    } catch {
+        return error.description
+    }
+}
+
+@Suite struct OriginalRuleFormatTests {
+    /// The four rules of the original diffai, exactly as they were written.
+    static let original = """
+    [{"url":"script","alert":"[!] Script tag found in url!"},
+     {"url":"UNION","alert":"[!] UNION operator found in url!"},
+     {"content":"<script>","alert":"[!] Possible XSS Attack."},
+     {"headers":{"Host":"localhost"},"alert":"Test HEADER"}]
+    """
+
+    @Test func eachOriginalRuleFiresOnItsField() throws {
+        let rules = try ruleSet(Self.original)
+        let base = RuleFile.autoIDBase
+        #expect(matchedIDs(rules, request("/js/script.js")) == [base])
+        #expect(matchedIDs(rules, request("/a?x=1 UNION SELECT 2")) == [base + 1])
+        #expect(matchedIDs(rules, request("/post", method: "POST", body: "c=<script>alert(1)</script>")) == [base + 2])
+        #expect(matchedIDs(rules, request("/", headers: [("Host", "localhost:8080")])) == [base + 3])
+    }
+
+    @Test func originalMatchingIsCaseSensitiveSubstring() throws {
+        let rules = try ruleSet(Self.original)
+        #expect(matchedIDs(rules, request("/a?x=union select")).isEmpty)
+        #expect(matchedIDs(rules, request("/SCRIPT")).isEmpty)
+        #expect(matchedIDs(rules, request("/post", method: "POST", body: "<SCRIPT>")).isEmpty)
+        #expect(matchedIDs(rules, request("/", headers: [("Host", "LOCALHOST")])).isEmpty)
+    }
+
+    @Test func urlIsSchemeHostAndTarget() throws {
+        let rules = try ruleSet(#"[{"url":"http://shop.example/cart?","alert":"u"}]"#)
+        #expect(matchedIDs(rules, request("/cart?id=1")).count == 1)
+        #expect(matchedIDs(rules, request("/cart")).isEmpty)
+    }
+
+    @Test func headerNamesAreCaseInsensitiveAndAllConditionsMustHold() throws {
+        let rules = try ruleSet(#"[{"url":"admin","headers":{"user-agent":"curl","X-Token":"t"},"alert":"both"}]"#)
+        #expect(matchedIDs(rules, request("/admin", headers: [("Host", "h"), ("User-Agent", "curl/8"), ("x-token", "abc-t")])).count == 1)
+        #expect(matchedIDs(rules, request("/admin", headers: [("Host", "h"), ("User-Agent", "curl/8")])).isEmpty)
+        #expect(matchedIDs(rules, request("/public", headers: [("Host", "h"), ("User-Agent", "curl/8"), ("X-Token", "t")])).isEmpty)
+    }
+
+    @Test func oneAlertPerRequestAndRule() throws {
+        let rules = try ruleSet(#"[{"url":"a","alert":"many a"}]"#)
+        // "a" occurs many times in the URL: still one match.
+        #expect(matchedIDs(rules, request("/aaaa?a=a&b=a")).count == 1)
+    }
+}
+
+@Suite struct RuleFeatureTests {
+    func single(_ condition: String) throws -> RuleSet {
+        try ruleSet(#"[{"id": 7, "alert": "t", "conditions": [\#(condition)]}]"#)
+    }
+
+    func fires(_ condition: String, _ request: HTTPRequest) throws -> Bool {
+        try !matchedIDs(single(condition), request).isEmpty
+    }
+
+    @Test func operators() throws {
+        let r = request("/shop/cart?id=42")
+        #expect(try fires(#"{"target":"path","operator":"equals","value":"/shop/cart"}"#, r))
+        #expect(try !fires(#"{"target":"path","operator":"equals","value":"/shop"}"#, r))
+        #expect(try fires(#"{"target":"path","operator":"startsWith","value":"/shop/"}"#, r))
+        #expect(try fires(#"{"target":"path","operator":"endsWith","value":"/cart"}"#, r))
+        #expect(try fires(#"{"target":"query","operator":"contains","value":"id=4"}"#, r))
+        #expect(try fires(#"{"target":"query","operator":"regex","value":"^id=\\d+$"}"#, r))
+        #expect(try !fires(#"{"target":"query","operator":"regex","value":"^id=[a-z]+$"}"#, r))
+    }
+
+    @Test func negationAndCaseInsensitivity() throws {
+        let r = request("/Admin/Panel")
+        #expect(try fires(#"{"target":"path","value":"admin","caseInsensitive":true}"#, r))
+        #expect(try !fires(#"{"target":"path","value":"admin"}"#, r))
+        #expect(try fires(#"{"target":"path","operator":"regex","value":"^/admin","caseInsensitive":true}"#, r))
+        #expect(try fires(#"{"target":"path","value":"login","negate":true}"#, r))
+        #expect(try !fires(#"{"target":"path","value":"Panel","negate":true}"#, r))
+        // Negation on a multi-valued target: no value may match.
+        let rules = try ruleSet(#"[{"id":1,"alert":"no json ct","conditions":[{"target":"method","operator":"equals","value":"POST"},{"target":"header:content-type","value":"json","negate":true}]}]"#)
+        #expect(matchedIDs(rules, request("/x", method: "POST", headers: [("Host", "h"), ("Content-Type", "text/plain")], body: "a")).count == 1)
+        #expect(matchedIDs(rules, request("/x", method: "POST", headers: [("Host", "h"), ("Content-Type", "application/json")], body: "{}")).isEmpty)
+    }
+
+    @Test func argumentsFromEverySource() throws {
+        let cond = #"{"target":"args","value":"evil"}"#
+        #expect(try fires(cond, request("/a?x=1&y=ev%69l")))
+        #expect(try fires(cond, request("/a", method: "POST", headers: [("Host", "h"), ("Content-Type", "application/x-www-form-urlencoded")], body: "q=%65vil+thing")))
+        #expect(try fires(cond, request("/a", method: "POST", headers: [("Host", "h"), ("Content-Type", "application/json")], body: #"{"a":{"b":["ok","evil"]}}"#)))
+        let multipart = "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.php\"\r\nContent-Type: text/plain\r\n\r\nsome evil\r\n--B--\r\n"
+        let upload = request("/u", method: "POST", headers: [("Host", "h"), ("Content-Type", "multipart/form-data; boundary=B")], body: multipart)
+        #expect(try fires(cond, upload))
+        #expect(try fires(#"{"target":"files","operator":"endsWith","value":".php"}"#, upload))
+        #expect(try fires(#"{"target":"arg_names","operator":"equals","value":"f"}"#, upload))
+        // JSON sent as text/plain is still read as JSON (the declared type lies).
+        #expect(try fires(cond, request("/a", method: "POST", headers: [("Host", "h"), ("Content-Type", "text/plain")], body: #"{"k":"evil"}"#)))
+        #expect(try !fires(cond, request("/a?x=good")))
+    }
+
+    @Test func namedArgumentCookieAndHeaderTargets() throws {
+        let r = request("/p?ID=5&name=bob", headers: [("Host", "h"), ("Cookie", "session=abc; role=admin"), ("X-Forwarded-For", "10.0.0.9"), ("User-Agent", "Mozilla/5.0")])
+        #expect(try fires(#"{"target":"arg:id","operator":"equals","value":"5"}"#, r))
+        #expect(try !fires(#"{"target":"arg:name","operator":"equals","value":"5"}"#, r))
+        #expect(try fires(#"{"target":"cookie:role","operator":"equals","value":"admin"}"#, r))
+        #expect(try fires(#"{"target":"cookies","value":"abc"}"#, r))
+        #expect(try fires(#"{"target":"cookie_names","operator":"equals","value":"session"}"#, r))
+        #expect(try fires(#"{"target":"header:x-forwarded-for","operator":"startsWith","value":"10."}"#, r))
+        #expect(try fires(#"{"target":"headers","value":"10.0.0.9"}"#, r))
+        #expect(try fires(#"{"target":"header_names","operator":"equals","value":"X-Forwarded-For"}"#, r))
+        #expect(try fires(#"{"target":"user_agent","value":"Mozilla"}"#, r))
+        #expect(try fires(#"{"target":"method","operator":"equals","value":"GET"}"#, r))
+        #expect(try fires(#"{"target":"host","operator":"equals","value":"h"}"#, r))
+        #expect(try fires(#"{"target":"uri","operator":"equals","value":"/p?ID=5&name=bob"}"#, r))
+    }
+
+    @Test func parameterPollutionJoinsRepeatedValues() throws {
+        #expect(try fires(#"{"target":"args","operator":"regex","value":"uni.*on select","caseInsensitive":true}"#, request("/a?q=UNI&q=ON%20SELECT")))
+        #expect(try !fires(#"{"target":"args","operator":"regex","value":"uni.*on select","caseInsensitive":true}"#, request("/a?q=UNI&r=ON%20SELECT")))
+        #expect(try fires(#"{"target":"args","value":"UNI,ON SELECT"}"#, request("/a?q=UNI&q=ON%20SELECT")))
+    }
+
+    @Test func anomaliesTarget() throws {
+        let smuggled = HTTPRequest.synthesize(method: "POST", target: Array("/".utf8),
+                                              headers: [("Host", "h"), ("Transfer-Encoding", "chunked"), ("Content-Length", "3")])!
+        #expect(try fires(#"{"target":"anomalies","operator":"equals","value":"content_length_with_transfer_encoding"}"#, smuggled))
+        #expect(try !fires(#"{"target":"anomalies","operator":"equals","value":"duplicate_host"}"#, smuggled))
+    }
+
+    @Test func multipleTargetsInOneCondition() throws {
+        let cond = #"{"target":"header:referer|args","value":"<x>"}"#
+        #expect(try fires(cond, request("/", headers: [("Host", "h"), ("Referer", "<x>")])))
+        #expect(try fires(cond, request("/?a=<x>")))
+        #expect(try !fires(cond, request("/<x>")))
+    }
+
+    @Test(arguments: [
+        ("urlDecode", "a%41+b%zz%", "aA b%zz%"),
+        ("urlDecodeUni", "%u0041%uFF1Cscript%uff1e%2f", "A<script>/"),
+        ("htmlEntityDecode", "&lt;a&#62;&#x3C;b&#X3e&amp;&quot;&bogus;", "<a><b>&\"&bogus;"),
+        ("lowercase", "SeLeCt ÄB", "select Äb"),
+        ("compressWhitespace", "a \t\n\r b  c", "a b c"),
+        ("removeWhitespace", "a \t\n b", "ab"),
+        ("removeNulls", "a\u{0}b\u{0}", "ab"),
+        ("normalizePath", "/a/./b//c/../d\\e/", "/a/b/d/e/"),
+        ("normalizePath", "/x/../../../etc/passwd", "/../../etc/passwd"),
+        ("removeComments", "UN/**/ION SEL/*x*/ECT/* open", "UNION SELECT"),
+        ("replaceComments", "SELECT/**/password/**/FROM", "SELECT password FROM"),
+    ])
+    func transform(_ name: String, _ input: String, _ expected: String) {
+        let transform = Transform(rawValue: name)!
+        #expect(String(decoding: Transforms.apply(transform, Array(input.utf8)), as: UTF8.self) == expected)
+    }
+
+    @Test func normalizeUnicodeFoldsOverlongAndFullWidth() {
+        #expect(Transforms.apply(.normalizeUnicode, [0x2E, 0x2E, 0xC0, 0xAF, 0x61]) == Array("../a".utf8))
+        #expect(Transforms.apply(.normalizeUnicode, Array("ｓｅｌｅｃｔ".utf8)) == Array("select".utf8))
+        #expect(Transforms.apply(.urlDecodeUni, Array("..%u2215etc".utf8)) == Array("../etc".utf8))
+    }
+
+    @Test func transformsApplyInOrder() throws {
+        let cond = #"{"target":"args","operator":"contains","value":"<script","transforms":["urlDecode","htmlEntityDecode","lowercase"]}"#
+        #expect(try fires(cond, request("/a?q=%26lt%3BSCRIPT%26gt%3B")))
+        #expect(try !fires(#"{"target":"args","operator":"contains","value":"<script","transforms":["lowercase"]}"#, request("/a?q=%26lt%3BSCRIPT")))
+    }
+
+    @Test func bodyTailIsInspectedWhenTheBodyIsCut() throws {
+        var limits = HTTPParserLimits()
+        limits.maxInspectedBodyBytes = 64
+        let sink = CollectingSink()
+        let analyzer = HTTPConnectionAnalyzer(connection: .init(id: 1, client: .init(address: .init(ipv4: 1), port: 1), server: .init(address: .init(ipv4: 2), port: 80)), limits: limits, sink: sink)
+        let body = String(repeating: "x", count: 10_000) + "<script>"
+        let wire = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+        _ = Array(wire.utf8).withUnsafeBytes { analyzer.receive($0, fromClient: true, at: .zero) }
+        let r = try #require(sink.requests.first?.request)
+        #expect(r.bodyTruncated)
+        #expect(try fires(#"{"target":"body","value":"<script>"}"#, r))
+    }
+
+    @Test func prefilterNeverChangesTheResult() throws {
+        // Every rule alone and all together must agree: the prefilter only skips work.
+        let rules = try RuleFile.load(path: TestPaths.packageRoot.appendingPathComponent("rules.json").path)
+        let together = try RuleSet(rules: rules)
+        let alone = try rules.map { try RuleSet(rules: [$0]) }
+        let samples = ["/a?id=1 union/**/select 1", "/x?f=../../etc/passwd", "/q?c=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E",
+                       "/?cmd=;cat /etc/passwd", "/index.html", "/p?x=${jndi:ldap://e/a}", "/page?name=O'Brien",
+                       "/s?q=select+your+plan", "/a?u=http://evil/shell.txt?"]
+        let scratch = DetectionScratch()
+        for target in samples {
+            let r = request(target, headers: [("Host", "h"), ("User-Agent", "Nikto/2.5")])
+            let expected = alone.enumerated().flatMap { index, set in set.evaluate(r, scratch: scratch).map { _ in rules[index].id } }
+            #expect(together.evaluate(r, scratch: scratch).map(\.rule.id) == expected, "\(target)")
+        }
+    }
+
+    @Test func ahoCorasickFindsOverlappingLiteralsIgnoringCase() {
+        let automaton = AhoCorasick(patterns: [Array("he".utf8), Array("she".utf8), Array("hers".utf8), Array("SEL".utf8)])
+        var found: [Int] = []
+        Array("uSHErs Select".utf8).withUnsafeBytes { automaton.scan($0) { found.append($0) } }
+        #expect(found.sorted() == [0, 1, 2, 3])
+    }
+
+    @Test(arguments: [
+        ("union\\s+select", "select" as String?),
+        ("(?i)<script[\\s>]", "<script"),
+        ("\\$\\{jndi:", "${jndi:"),
+        ("a|b", nil),
+        ("foo(bar)?bazz", "bazz"),
+        ("colou?r", "colo"),
+        ("/etc/passwd", "/etc/passwd"),
+    ])
+    func regexLiteralExtraction(_ pattern: String, _ expected: String?) {
+        #expect(RegexLiteral.required(in: pattern) == expected)
+    }
+}
+
+@Suite struct RuleFileErrorTests {
+    @Test func malformedJSONNamesLineAndColumn() {
+        let message = ruleFileError("[\n  {\"alert\": \"a\",\n    \"url\" \"x\"}\n]")
+        #expect(message == "rules.json:3:11: expected ':' after member name \"url\"")
+        #expect(ruleFileError("[{\"alert\": \"a\", \"url\": \"x\",}]").hasPrefix("rules.json:1:28: expected a member name"))
+        #expect(ruleFileError("").hasPrefix("rules.json:1:1: unexpected end of file"))
+    }
+
+    @Test func unknownFieldNamesRuleAndField() {
+        #expect(ruleFileError(#"[{"alert":"a","url":"x"},{"id":12,"alert":"b","urll":"x"}]"#)
+                == "rules.json: rule 1 (id 12): field urll: unknown field; a rule has alert, id, severity, action, category, rev, enabled, description, reference, conditions, headers, url, content, method")
+    }
+
+    @Test func unknownOperatorTargetAndTransform() {
+        #expect(ruleFileError(#"[{"id":3,"alert":"a","conditions":[{"target":"args","operator":"like","value":"x"}]}]"#)
+                .hasPrefix("rules.json: rule 0 (id 3): field conditions[0].operator: unknown operator 'like'"))
+        #expect(ruleFileError(#"[{"alert":"a","conditions":[{"target":"argz","value":"x"}]}]"#)
+                .hasPrefix("rules.json: rule 0 (no id): field conditions[0].target: unknown target 'argz'"))
+        #expect(ruleFileError(#"[{"id":4,"alert":"a","conditions":[{"target":"args","value":"x","transforms":["rot13"]}]}]"#)
+                .hasPrefix("rules.json: rule 0 (id 4): field conditions[0].transforms: unknown transform 'rot13'"))
+    }
+
+    @Test func badRegexShowsPatternAndError() {
+        let message = ruleFileError(#"[{"id":9,"alert":"a","conditions":[{"target":"args","operator":"regex","value":"(unclosed"}]}]"#)
+        #expect(message.hasPrefix("rules.json: rule 0 (id 9): field conditions[0].value: invalid regex '(unclosed': missing closing parenthesis"))
+    }
+
+    @Test func otherMistakes() {
+        #expect(ruleFileError(#"{"alert":"a"}"#) == "rules.json: the file must hold a JSON array of rules, found an object")
+        #expect(ruleFileError(#"[{"url":"x"}]"#).contains("field alert: is missing"))
+        #expect(ruleFileError(#"[{"id":5,"alert":"a","url":"x"},{"id":5,"alert":"b","url":"y"}]"#).contains("id 5 is already used by rule 0"))
+        #expect(ruleFileError(#"[{"id":5,"alert":"a","severity":"urgent","url":"x"}]"#).contains("field severity: must be one of low, medium, high, critical"))
+        #expect(ruleFileError(#"[{"alert":"a"}]"#).contains("the rule has no condition"))
+        #expect(ruleFileError(#"[{"alert":"a","url":1}]"#).contains("field url: must be a string"))
+    }
+
+    @Test func missingFileIsExplained() {
+        #expect(throws: RuleFileError.self) { try RuleFile.load(path: "/nonexistent/rules.json") }
+        do { _ = try RuleFile.load(path: "/nonexistent/rules.json") } catch {
+            #expect(error.description.hasPrefix("/nonexistent/rules.json: cannot read the rule file"))
+        }
+    }
+}
