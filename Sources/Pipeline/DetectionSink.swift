@@ -26,6 +26,21 @@ public final class DetectionSink: HTTPTransactionSink {
         self.rules = rules
     }
 
+    /// Reloads rules from `path`. A file that does not load leaves the rules in force and
+    /// reports why; returns whether the new rules are in use.
+    @discardableResult
+    public func reloadRules(from path: String, report: (String) -> Void) -> Bool {
+        do {
+            let loaded = try RuleSet(rules: RuleFile.load(path: path))
+            rules = loaded
+            report("rules reloaded from \(path): \(loaded.count) rules (\(loaded.enabledCount) enabled)")
+            return true
+        } catch {
+            report("rules not reloaded, the \(rules.count) rules in force stay: \(error.description)")
+            return false
+        }
+    }
+
     public func requestCompleted(_ transaction: HTTPTransaction) {
         requestsInspected += 1
         let matches = rules.evaluate(transaction.request, scratch: scratch)

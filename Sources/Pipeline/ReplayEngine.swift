@@ -74,6 +74,9 @@ public final class ReplayEngine {
     public let httpStatistics = HTTPStatistics()
     private let diagnostics: (String) -> Void
     private var lastTimestamp = Timestamp.zero
+    /// Called between packets every `maintenanceInterval` frames (signal handling, reloads).
+    public var maintenance: (() -> Void)?
+    public var maintenanceInterval = 4096
 
     /// `diagnostics` receives one human-readable line per problem (file, packet, offset).
     public init(options: PipelineOptions, sink: HTTPTransactionSink, diagnostics: @escaping (String) -> Void) {
@@ -121,6 +124,7 @@ public final class ReplayEngine {
         do {
             try reader.forEachFrame { frame in
                 if frame.timestamp > lastTimestamp { lastTimestamp = frame.timestamp }
+                if let maintenance, frame.number % maintenanceInterval == 0 { maintenance() }
                 if frame.bytes.count < frame.wireLength {
                     cutPackets += 1
                     if warnings < options.maxWarningsPerFile {

@@ -104,6 +104,16 @@ struct ReplayCommand: ParsableCommand {
             output.flush()
             printError("diffai: \(message)")
         }
+        if let detection {
+            // SIGHUP: reopen alert files (log rotation) and reload the rules.
+            Signals.installHangupFlag()
+            engine.maintenance = {
+                guard Signals.takeHangup() else { return }
+                output.flush()
+                detection.outputs.reopen()
+                detection.reloadRules(from: rules.path) { printError("diffai: \($0)") }
+            }
+        }
         let summary = engine.run(files: files)
         output.flush()
         if !noSummary {

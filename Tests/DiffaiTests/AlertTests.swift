@@ -195,3 +195,4 @@ func sampleAlert(target: String = "/items?id=1%20UNION%20SELECT", snippet: Strin
         #expect(share >= 0.75, "the default rules used to catch 81.7 %")
     }
 }
+

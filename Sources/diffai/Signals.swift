@@ -1,0 +1,32 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// SIGHUP arrives asynchronously; the handler only raises a flag that the pipeline polls
+/// between packets (nothing else is async-signal-safe).
+let hangupRequested = Atomic<Bool>(false)
+
+enum Signals {
+    static func installHangupFlag() {
+        signal(SIGHUP) { _ in hangupRequested.store(true, ordering: .relaxed) }
+        unblock(SIGHUP)
+    }
+
+    /// A process inherits its parent's blocked-signal mask (supervisors and test runners block
+    /// some); a signal diffai handles must be deliverable.
+    static func unblock(_ signalNumber: Int32) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signalNumber)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
+    /// True once per SIGHUP received.
+    static func takeHangup() -> Bool {
+        hangupRequested.exchange(false, ordering: .relaxed)
+    }
+}
