@@ -13,6 +13,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "diffai", targets: ["diffai"]),
+        // For the benchmark packages under bench/ (and embedding): the pipeline stages.
+        .library(name: "DiffaiKit", targets: ["Capture", "Reassembly", "HTTP", "Detection", "Alerts", "Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

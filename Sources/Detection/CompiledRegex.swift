@@ -45,6 +45,11 @@ public final class CompiledRegex: @unchecked Sendable {
         return length > 0 ? String(decoding: buffer[0..<Int(length)], as: UTF8.self) : "error \(code)"
     }
 
+    /// Range of the first match in `bytes` (benchmarks and tools).
+    public func firstMatch(in bytes: [UInt8], scratch: DetectionScratch) -> Range<Int>? {
+        bytes.withUnsafeBytes { firstMatch(in: $0, scratch: scratch.regex) }
+    }
+
     /// Range of the first match, using the caller's scratch match data (one per thread).
     func firstMatch(in bytes: UnsafeRawBufferPointer, scratch: RegexScratch) -> Range<Int>? {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {

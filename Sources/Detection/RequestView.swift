@@ -4,25 +4,28 @@ import HTTP
 /// with each chain of transforms, so that rules sharing a target share the work.
 final class RequestView {
     let request: HTTPRequest
+    private let plan: BufferPlan
     private var arguments: RequestArguments?
     private var cookiePairs: [(name: [UInt8], value: [UInt8])]?
-    private var cache: [BufferKey: [[UInt8]]] = [:]
+    /// Indexed by buffer id: no hashing on the per-request path.
+    private var cache: [[[UInt8]]?]
 
-    init(request: HTTPRequest) {
+    init(request: HTTPRequest, plan: BufferPlan) {
         self.request = request
+        self.plan = plan
+        cache = Array(repeating: nil, count: plan.entries.count)
     }
 
-    func values(_ key: BufferKey) -> [[UInt8]] {
-        if let cached = cache[key] { return cached }
+    func values(_ id: Int) -> [[UInt8]] {
+        if let cached = cache[id] { return cached }
+        let entry = plan.entries[id]
         let result: [[UInt8]]
-        if key.transforms.isEmpty {
-            result = raw(key.target)
+        if let parent = entry.parent, let transform = entry.transform {
+            result = values(parent).map { Transforms.apply(transform, $0) }
         } else {
-            let previous = values(BufferKey(target: key.target, transforms: Array(key.transforms.dropLast())))
-            let last = key.transforms.last!
-            result = previous.map { Transforms.apply(last, $0) }
+            result = raw(entry.target)
         }
-        cache[key] = result
+        cache[id] = result
         return result
     }
 
@@ -107,4 +110,30 @@ final class RequestView {
 struct BufferKey: Hashable {
     var target: RuleTarget
     var transforms: [Transform]
+}
+
+/// Every buffer a rule set needs, numbered at compile time; each is its parent buffer (one
+/// transform shorter) plus one transform, so chains sharing a prefix share its work.
+struct BufferPlan {
+    struct Entry {
+        let target: RuleTarget
+        let parent: Int?
+        let transform: Transform?
+        let key: BufferKey
+    }
+
+    private(set) var entries: [Entry] = []
+    private var ids: [BufferKey: Int] = [:]
+
+    mutating func id(for key: BufferKey) -> Int {
+        if let existing = ids[key] { return existing }
+        var parent: Int?
+        if !key.transforms.isEmpty {
+            parent = id(for: BufferKey(target: key.target, transforms: Array(key.transforms.dropLast())))
+        }
+        let id = entries.count
+        entries.append(Entry(target: key.target, parent: parent, transform: key.transforms.last, key: key))
+        ids[key] = id
+        return id
+    }
 }

@@ -18,11 +18,12 @@ public struct RuleMatch: Sendable {
 public final class RuleSet: @unchecked Sendable {
     public let rules: [Rule]
     private let compiled: [[CompiledCondition]]
-    private let prefilters: [(key: BufferKey, automaton: AhoCorasick, rules: [Int])]
+    private let prefilters: [(buffer: Int, automaton: AhoCorasick, rules: [Int])]
     private let unfiltered: [Int]
+    private let plan: BufferPlan
 
     struct CompiledCondition {
-        let keys: [BufferKey]
+        let buffers: [Int]
         let operation: RuleOperator
         let literal: [UInt8]
         let regex: CompiledRegex?
@@ -32,17 +33,18 @@ public final class RuleSet: @unchecked Sendable {
     public init(rules: [Rule]) throws(RuleFileError) {
         self.rules = rules
         var compiled: [[CompiledCondition]] = []
-        var literals: [BufferKey: (patterns: [[UInt8]], rules: [Int])] = [:]
+        var literals: [Int: (patterns: [[UInt8]], rules: [Int])] = [:]
+        var plan = BufferPlan()
         var unfiltered: [Int] = []
         for (index, rule) in rules.enumerated() {
             var conditions: [CompiledCondition] = []
-            var best: (keys: [BufferKey], literal: [UInt8])?
+            var best: (buffers: [Int], literal: [UInt8])?
             for condition in rule.conditions {
                 // Case-insensitive string operators compare lowercased buffers with a lowercased literal.
                 let foldCase = condition.caseInsensitive && condition.operation != .regex
                 var transforms = condition.transforms
                 if foldCase && transforms.last != .lowercase { transforms.append(.lowercase) }
-                let keys = condition.targets.map { BufferKey(target: $0, transforms: transforms) }
+                let buffers = condition.targets.map { plan.id(for: BufferKey(target: $0, transforms: transforms)) }
                 var regex: CompiledRegex?
                 var literal = Array(condition.value.utf8)
                 if foldCase { literal = literal.map(Transforms.lower) }
@@ -54,20 +56,20 @@ public final class RuleSet: @unchecked Sendable {
                     }
                     literal = RegexLiteral.required(in: condition.value).map { Array($0.utf8) } ?? []
                 }
-                conditions.append(CompiledCondition(keys: keys, operation: condition.operation,
+                conditions.append(CompiledCondition(buffers: buffers, operation: condition.operation,
                                                     literal: condition.operation == .regex ? [] : literal,
                                                     regex: regex, negate: condition.negate))
                 if !condition.negate, literal.count >= 2, literal.count > (best?.literal.count ?? 0) {
-                    best = (keys, literal)
+                    best = (buffers, literal)
                 }
             }
             compiled.append(conditions)
             guard rule.enabled else { continue }
             if let best {
                 // The literal must occur in one of the condition's buffers: register it in each.
-                for key in best.keys {
-                    literals[key, default: ([], [])].patterns.append(best.literal)
-                    literals[key, default: ([], [])].rules.append(index)
+                for buffer in best.buffers {
+                    literals[buffer, default: ([], [])].patterns.append(best.literal)
+                    literals[buffer, default: ([], [])].rules.append(index)
                 }
             } else {
                 unfiltered.append(index)
@@ -75,7 +77,8 @@ public final class RuleSet: @unchecked Sendable {
         }
         self.compiled = compiled
         self.unfiltered = unfiltered
-        prefilters = literals.map { ($0.key, AhoCorasick(patterns: $0.value.patterns), $0.value.rules) }
+        self.plan = plan
+        prefilters = literals.sorted { $0.key < $1.key }.map { ($0.key, AhoCorasick(patterns: $0.value.patterns), $0.value.rules) }
     }
 
     public var count: Int { rules.count }
@@ -83,10 +86,10 @@ public final class RuleSet: @unchecked Sendable {
 
     /// Every rule the request matches, each once, in rule-file order.
     public func evaluate(_ request: HTTPRequest, scratch: DetectionScratch) -> [RuleMatch] {
-        let view = RequestView(request: request)
+        let view = RequestView(request: request, plan: plan)
         scratch.prepare(ruleCount: rules.count)
         for prefilter in prefilters {
-            for value in view.values(prefilter.key) {
+            for value in view.values(prefilter.buffer) {
                 value.withUnsafeBytes { bytes in
                     prefilter.automaton.scan(bytes) { pattern in scratch.mark(prefilter.rules[pattern]) }
                 }
@@ -103,11 +106,11 @@ public final class RuleSet: @unchecked Sendable {
     private func evaluate(rule index: Int, view: RequestView, scratch: DetectionScratch) -> RuleMatch? {
         var evidence: (target: String, snippet: [UInt8])?
         for condition in compiled[index] {
-            var found: (key: BufferKey, value: [UInt8], range: Range<Int>)?
-            search: for key in condition.keys {
-                for value in view.values(key) {
+            var found: (buffer: Int, value: [UInt8], range: Range<Int>)?
+            search: for buffer in condition.buffers {
+                for value in view.values(buffer) {
                     if let range = matches(condition, value, scratch) {
-                        found = (key, value, range)
+                        found = (buffer, value, range)
                         break search
                     }
                 }
@@ -116,10 +119,10 @@ public final class RuleSet: @unchecked Sendable {
                 if found != nil { return nil }
             } else {
                 guard let found else { return nil }
-                if evidence == nil { evidence = (Self.describe(found.key), Self.snippet(found.value, around: found.range)) }
+                if evidence == nil { evidence = (plan.entries[found.buffer].target.name, Self.snippet(found.value, around: found.range)) }
             }
         }
-        return RuleMatch(rule: rules[index], target: evidence?.target ?? Self.describe(compiled[index][0].keys[0]),
+        return RuleMatch(rule: rules[index], target: evidence?.target ?? plan.entries[compiled[index][0].buffers[0]].target.name,
                          snippet: evidence?.snippet ?? [])
     }
 
@@ -138,10 +141,6 @@ public final class RuleSet: @unchecked Sendable {
         case .regex:
             return value.withUnsafeBytes { condition.regex?.firstMatch(in: $0, scratch: scratch.regex) }
         }
-    }
-
-    static func describe(_ key: BufferKey) -> String {
-        key.target.name
     }
 
     /// The match and some context, at most 80 bytes.

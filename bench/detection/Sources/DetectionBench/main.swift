@@ -1,0 +1,103 @@
+import Detection
+import Foundation
+import HTTP
+
+// Per-request detection cost with 10, 100 and 1,000 rules (target: 1,000 ≤ 3× the cost of 10),
+// and PCRE2 against Swift Regex on the default rules' patterns, measured in the same run.
+
+let root = URL(fileURLWithPath: CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "../..")
+let defaults = try RuleFile.load(path: root.appendingPathComponent("rules.json").path).filter(\.enabled)
+
+/// Synthetic rules shaped like real ones: literals and regexes over the usual targets and chains.
+func synthetic(_ count: Int) -> [Rule] {
+    let chains: [[Transform]] = [[.urlDecodeUni, .lowercase], [.urlDecodeUni, .htmlEntityDecode, .lowercase],
+                                 [.urlDecodeUni, .replaceComments, .lowercase, .compressWhitespace], []]
+    let targets: [[RuleTarget]] = [[.args], [.uri], [.uri, .body], [.header("user-agent")], [.args, .cookies]]
+    var words = ["exploit", "payload", "shell", "inject", "probe", "dump", "admin", "passwd", "token", "debug"]
+    words += words.map { $0 + "x" }
+    return (0..<count).map { i in
+        let word = "\(words[i % words.count])\(i)"
+        let condition = i % 3 == 0
+            ? RuleCondition(targets: targets[i % targets.count], operation: .regex, value: "\(word)[=:]\\s*\\d+", transforms: chains[i % chains.count])
+            : RuleCondition(targets: targets[i % targets.count], operation: .contains, value: word, caseInsensitive: i % 2 == 0, transforms: chains[i % chains.count])
+        return Rule(id: 100_000 + i, message: "synthetic \(i)", conditions: [condition])
+    }
+}
+
+func ruleSet(_ count: Int) throws -> RuleSet {
+    let base = Array(defaults.prefix(count))
+    return try RuleSet(rules: base + synthetic(max(0, count - base.count)))
+}
+
+let agents = ["Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36", "curl/8.5.0"]
+let benign = ["/", "/index.html", "/products/42?page=2&sort=price", "/search?q=running+shoes&lang=de", "/api/v1/orders?from=2024-01-01&to=2024-01-31",
+              "/static/app.js", "/account/login?next=%2Fcart", "/blog/2024/05/hello-world?utm_source=newsletter"]
+let attacks = ["/items?id=1%20UNION%20SELECT%20password%20FROM%20users--", "/p?q=%3Cscript%3Ealert(1)%3C/script%3E",
+               "/download?file=..%2F..%2F..%2Fetc%2Fpasswd", "/run?cmd=;cat%20/etc/shadow", "/x?a=${jndi:ldap://e/a}"]
+var requests: [HTTPRequest] = []
+for i in 0..<2000 {
+    let target = i % 10 == 0 ? attacks[i / 10 % attacks.count] : benign[i % benign.count]
+    let body = i % 4 == 0 ? "user=alice&comment=looks+good+to+me&rating=5" : ""
+    requests.append(HTTPRequest.synthesize(method: body.isEmpty ? "GET" : "POST", target: Array(target.utf8),
+        headers: [("Host", "shop.example"), ("User-Agent", agents[i % 2]), ("Cookie", "session=\(i); theme=dark"),
+                  ("Content-Type", "application/x-www-form-urlencoded")], body: Array(body.utf8))!)
+}
+
+/// Best of several rounds of at least 0.3 s each: the machine is shared and noisy.
+func perRequestMicroseconds(_ rules: RuleSet) -> Double {
+    let scratch = DetectionScratch()
+    var best = Double.infinity
+    var sink = 0
+    for _ in 0..<5 {
+        var evaluated = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        while true {
+            for request in requests { sink &+= rules.evaluate(request, scratch: scratch).count }
+            evaluated += requests.count
+            if DispatchTime.now().uptimeNanoseconds - start > 300_000_000 { break }
+        }
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1000 / Double(evaluated))
+    }
+    if sink == -1 { print(sink) }
+    return best
+}
+
+var costs: [Int: Double] = [:]
+for count in [10, 100, 1000] {
+    costs[count] = perRequestMicroseconds(try ruleSet(count))
+}
+print("detection cost per request (release build, best of 5 rounds):")
+for count in [10, 100, 1000] {
+    print(String(format: "  %5d rules: %8.2f µs   (%.2fx the cost of 10)", count, costs[count]!, costs[count]! / costs[10]!))
+}
+print(String(format: "target: 1,000 rules ≤ 3.00x the cost of 10 → %@", costs[1000]! / costs[10]! <= 3 ? "met" : "NOT met"))
+
+// PCRE2 (JIT, bytes) against Swift Regex (String) on the default rules' patterns.
+let patterns = defaults.flatMap(\.conditions).filter { $0.operation == .regex }.map { ($0.value, $0.caseInsensitive) }
+let values = requests.map { Array($0.targetBytes) }
+let scratch = DetectionScratch()
+let pcre = try patterns.map { try CompiledRegex(pattern: $0.0, caseInsensitive: $0.1) }
+let swiftRegexes = patterns.compactMap { pattern -> Regex<AnyRegexOutput>? in
+    guard let regex = try? Regex(pattern.0) else { return nil }
+    return pattern.1 ? regex.ignoresCase() : regex
+}
+func time(_ body: () -> Int) -> Double {
+    var best = Double.infinity
+    for _ in 0..<3 {
+        let start = DispatchTime.now().uptimeNanoseconds
+        if body() == -1 { print("") }
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+    return best
+}
+let pcreMs = time { var hits = 0; for v in values { for r in pcre where r.firstMatch(in: v, scratch: scratch) != nil { hits += 1 } }; return hits }
+let swiftMs = time {
+    var hits = 0
+    for v in values {
+        let text = String(decoding: v, as: UTF8.self)
+        for r in swiftRegexes where (try? r.firstMatch(in: text)) != nil { hits += 1 }
+    }
+    return hits
+}
+print(String(format: "regex engines, %d patterns x %d targets: PCRE2 JIT %.1f ms, Swift Regex %.1f ms (%d patterns compiled) → Swift Regex %.1fx slower",
+             pcre.count, values.count, pcreMs, swiftMs, swiftRegexes.count, swiftMs / pcreMs))
