@@ -14,7 +14,7 @@ let package = Package(
     products: [
         .executable(name: "diffai", targets: ["diffai"]),
         // For the benchmark packages under bench/ (and embedding): the pipeline stages.
-        .library(name: "DiffaiKit", targets: ["Capture", "Reassembly", "HTTP", "Detection", "Alerts", "Pipeline"]),
+        .library(name: "DiffaiKit", targets: ["Capture", "Reassembly", "HTTP", "Classifier", "Detection", "Alerts", "Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,8 +40,10 @@ let package = Package(
         .target(name: "Reassembly", dependencies: ["NetworkTypes"], swiftSettings: hotPath),
         // Incremental HTTP/1.x parsing and request/response pairing.
         .target(name: "HTTP", dependencies: ["NetworkTypes"], swiftSettings: hotPath),
-        // Rules (and, later, the ML model) turn requests into verdicts.
-        .target(name: "Detection", dependencies: ["HTTP", "CPCRE2"], swiftSettings: hotPath),
+        // The ML model: features, training, scoring, model files.
+        .target(name: "Classifier", swiftSettings: hotPath),
+        // Rules and the ML model turn requests into verdicts.
+        .target(name: "Detection", dependencies: ["HTTP", "CPCRE2", "Classifier"], swiftSettings: hotPath),
         // Alerts out of verdicts: alert.log, EVE JSON, console lines.
         .target(name: "Alerts", dependencies: ["Detection", "HTTP", "NetworkTypes", "JSONOutput"]),
         // Wires the stages together for replay (and, later, monitor).
@@ -51,13 +53,13 @@ let package = Package(
         .executableTarget(
             name: "diffai",
             dependencies: [
-                "Pipeline", "Capture", "HTTP", "CaptureSynthesis", "Detection", "Alerts", "JSONOutput",
+                "Pipeline", "Capture", "HTTP", "CaptureSynthesis", "Detection", "Alerts", "JSONOutput", "Classifier",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "DiffaiTests",
-            dependencies: ["Capture", "Reassembly", "HTTP", "Pipeline", "CaptureSynthesis", "NetworkTypes", "JSONOutput", "Detection", "Alerts"],
+            dependencies: ["Capture", "Reassembly", "HTTP", "Pipeline", "CaptureSynthesis", "NetworkTypes", "JSONOutput", "Detection", "Alerts", "Classifier"],
             path: "Tests/DiffaiTests"
         ),
     ]

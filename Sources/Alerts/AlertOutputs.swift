@@ -45,6 +45,21 @@ public final class AlertOutputs {
 extension Alert {
     /// The alert for one rule match on one transaction.
     public init(transaction: HTTPTransaction, match: RuleMatch, action: AlertAction = .allowed) {
+        self.init(transaction: transaction, signatureID: match.rule.id, revision: match.rule.rev, message: match.rule.message,
+                  severity: match.rule.severity, category: match.rule.category, source: .rule, score: nil,
+                  matchedTarget: match.target, snippet: match.snippet, action: action)
+    }
+
+    /// The single ML alert of a request.
+    public init(transaction: HTTPTransaction, verdict: ModelVerdict, action: AlertAction = .allowed) {
+        self.init(transaction: transaction, signatureID: ModelDetector.signatureID, revision: 1,
+                  message: "ML: request looks like an attack", severity: verdict.score >= 0.99 ? .high : .medium,
+                  category: "Web Application Attack", source: .ml, score: Double(verdict.score),
+                  matchedTarget: verdict.target, snippet: verdict.snippet, action: action)
+    }
+
+    init(transaction: HTTPTransaction, signatureID: Int, revision: Int, message: String, severity: Severity, category: String,
+         source: VerdictSource, score: Double?, matchedTarget: String, snippet: [UInt8], action: AlertAction) {
         let request = transaction.request
         let head = request.head
         self.init(
@@ -53,9 +68,9 @@ extension Alert {
             method: Array(request.methodBytes), host: head.valueBytes(named: "host").first, target: Array(request.targetBytes),
             userAgent: head.valueBytes(named: "user-agent").first, contentType: head.valueBytes(named: "content-type").first,
             httpVersion: request.version.description, status: transaction.status,
-            responseLength: transaction.response?.bodyLength, signatureID: match.rule.id, revision: match.rule.rev,
-            message: match.rule.message, severity: match.rule.severity, category: match.rule.category,
-            verdictSource: .rule, score: nil, matchedTarget: match.target, snippet: match.snippet, action: action,
+            responseLength: transaction.response?.bodyLength, signatureID: signatureID, revision: revision,
+            message: message, severity: severity, category: category,
+            verdictSource: source, score: score, matchedTarget: matchedTarget, snippet: snippet, action: action,
             anomalies: request.anomalies.names)
     }
 }

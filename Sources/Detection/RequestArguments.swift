@@ -11,10 +11,10 @@ struct RequestArguments {
     static let maxParsedBody = 1 << 20
     static let maxArguments = 1024
 
-    init(request: HTTPRequest) {
+    init(request: HTTPRequest, includeQuery: Bool = true) {
         defer { addJoinedDuplicates() }
         let target = Array(request.targetBytes)
-        if let question = target.firstIndex(of: 0x3F) {
+        if includeQuery, let question = target.firstIndex(of: 0x3F) {
             addURLEncoded(target[(question + 1)...])
         }
         let body = request.body.prefix(Self.maxParsedBody)

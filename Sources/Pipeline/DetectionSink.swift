@@ -6,16 +6,19 @@ import HTTP
 /// go out then (live modes) or once the response is known (replay: alerts carry the status).
 public final class DetectionSink: HTTPTransactionSink {
     public private(set) var rules: RuleSet
+    /// The ML model, when one is loaded (`--no-ml` leaves it out).
+    public var model: ModelDetector?
     public let outputs: AlertOutputs
     public let waitForResponse: Bool
     private let scratch = DetectionScratch()
-    private var held: [ObjectIdentifier: [RuleMatch]] = [:]
+    private var held: [ObjectIdentifier: ([RuleMatch], ModelVerdict?)] = [:]
     private let next: HTTPTransactionSink?
     public private(set) var requestsInspected = 0
     public private(set) var alertsRaised = 0
 
-    public init(rules: RuleSet, outputs: AlertOutputs, waitForResponse: Bool, next: HTTPTransactionSink? = nil) {
+    public init(rules: RuleSet, model: ModelDetector? = nil, outputs: AlertOutputs, waitForResponse: Bool, next: HTTPTransactionSink? = nil) {
         self.rules = rules
+        self.model = model
         self.outputs = outputs
         self.waitForResponse = waitForResponse
         self.next = next
@@ -44,27 +47,32 @@ public final class DetectionSink: HTTPTransactionSink {
     public func requestCompleted(_ transaction: HTTPTransaction) {
         requestsInspected += 1
         let matches = rules.evaluate(transaction.request, scratch: scratch)
-        if !matches.isEmpty {
+        let verdict = model?.evaluate(transaction.request)
+        if !matches.isEmpty || verdict != nil {
             if waitForResponse {
-                held[ObjectIdentifier(transaction)] = matches
+                held[ObjectIdentifier(transaction)] = (matches, verdict)
             } else {
-                emit(transaction, matches)
+                emit(transaction, matches, verdict)
             }
         }
         next?.requestCompleted(transaction)
     }
 
     public func transactionCompleted(_ transaction: HTTPTransaction) {
-        if let matches = held.removeValue(forKey: ObjectIdentifier(transaction)) {
-            emit(transaction, matches)
+        if let (matches, verdict) = held.removeValue(forKey: ObjectIdentifier(transaction)) {
+            emit(transaction, matches, verdict)
         }
         next?.transactionCompleted(transaction)
     }
 
-    private func emit(_ transaction: HTTPTransaction, _ matches: [RuleMatch]) {
+    private func emit(_ transaction: HTTPTransaction, _ matches: [RuleMatch], _ verdict: ModelVerdict?) {
         for match in matches {
             alertsRaised += 1
             outputs.emit(Alert(transaction: transaction, match: match))
+        }
+        if let verdict {
+            alertsRaised += 1
+            outputs.emit(Alert(transaction: transaction, verdict: verdict))
         }
     }
 }

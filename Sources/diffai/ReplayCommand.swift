@@ -49,6 +49,7 @@ struct ReplayCommand: ParsableCommand {
     var bodyLimit: Int = 1 << 20
 
     @OptionGroup var rules: RulesOption
+    @OptionGroup var ml: MLOptions
 
     @Flag(help: "Print alerts as EVE JSON lines instead of readable lines.")
     var json = false
@@ -97,7 +98,7 @@ struct ReplayCommand: ParsableCommand {
             let report: (String) -> Void = { printError("diffai: \($0)") }
             if let alertLog { outputs.alertLog = AlertFile(path: alertLog, report: report) }
             if let eve { outputs.eveFile = AlertFile(path: eve, report: report) }
-            detection = DetectionSink(rules: try rules.load(), outputs: outputs, waitForResponse: true)
+            detection = DetectionSink(rules: try rules.load(), model: try ml.load(), outputs: outputs, waitForResponse: true)
             sink = detection!
         }
         let engine = ReplayEngine(options: options, sink: sink) { message in
@@ -118,7 +119,7 @@ struct ReplayCommand: ParsableCommand {
         output.flush()
         if !noSummary {
             printError(summary.description)
-            if let detection { printError("detection: \(detection.rules.count) rules (\(detection.rules.enabledCount) enabled), \(detection.requestsInspected) requests inspected, \(detection.alertsRaised) alerts") }
+            if let detection { printError("detection: \(detection.rules.count) rules (\(detection.rules.enabledCount) enabled)\(detection.model == nil ? ", no ML model" : ", ML model"), \(detection.requestsInspected) requests inspected, \(detection.alertsRaised) alerts") }
         }
         if summary.filesFailed > 0 { throw ExitCode(2) }
     }

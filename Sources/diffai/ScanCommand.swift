@@ -14,9 +14,10 @@ struct ScanCommand: ParsableCommand {
         commandName: "scan",
         abstract: "Run detection on request targets (one per line) or on access-log lines.",
         discussion: """
-        Prints one line per input line: 1 or 0, a tab, then the ids of the matching rules
-        (comma-separated). Reads FILE, or standard input when no file is given; answers line by
-        line, so it works in a pipe.
+        Prints one line per input line: 1 or 0, a tab, the ids of the matching rules
+        (comma-separated), and with the ML model a tab and its score. 1 means a rule matched or
+        the score passed the threshold. Reads FILE, or standard input when no file is given;
+        answers line by line, so it works in a pipe.
         """
     )
 
@@ -25,14 +26,14 @@ struct ScanCommand: ParsableCommand {
     @Flag(name: .customLong("access-log"), help: "Input lines are Apache/nginx combined-format log lines.")
     var accessLog = false
 
-    @Flag(name: .customLong("no-ml"), help: "Rules only (the ML model is not used).")
-    var noML = false
+    @OptionGroup var ml: MLOptions
 
     @Argument(help: "Input file (default: standard input).")
     var file: String?
 
     func run() throws {
         let ruleSet = try rules.load()
+        let model = try ml.load()
         let scratch = DetectionScratch()
         // fdopen(0) rather than the `stdin` global, which Swift 6 treats as shared mutable state.
         guard let input = file.map({ fopen($0, "rb") }) ?? fdopen(STDIN_FILENO, "rb") else {
@@ -55,7 +56,11 @@ struct ScanCommand: ParsableCommand {
                 request = HTTPRequest.synthesize(target: bytes)
             }
             let matches = request.map { ruleSet.evaluate($0, scratch: scratch) } ?? []
-            output.write(matches.isEmpty ? "0\t\n" : "1\t" + matches.map { String($0.rule.id) }.joined(separator: ",") + "\n")
+            let verdict = model.flatMap { detector in request.map { detector.score($0) } }
+            let flagged = !matches.isEmpty || (verdict.map { $0.score >= model!.threshold } ?? false)
+            var text = (flagged ? "1\t" : "0\t") + matches.map { String($0.rule.id) }.joined(separator: ",")
+            if let verdict { text += "\t" + ScoreText.format(verdict.score) }
+            output.write(text + "\n")
             if interactive { output.flush() }
         }
         free(line)

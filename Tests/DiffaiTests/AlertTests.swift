@@ -121,9 +121,9 @@ func sampleAlert(target: String = "/items?id=1%20UNION%20SELECT", snippet: Strin
         let eve = directory.appendingPathComponent("eve.json").path
         let capture = TestPaths.capture("http-attacks.pcap")
         let rules = TestPaths.packageRoot.appendingPathComponent("rules.json").path
-        let readable = try run(TestPaths.diffaiBinary, ["replay", "--rules", rules, "--alert-log", log, "--eve", eve, capture])
+        let readable = try run(TestPaths.diffaiBinary, ["replay", "--no-ml", "--rules", rules, "--alert-log", log, "--eve", eve, capture])
         #expect(readable.status == 0, "\(readable.stderr)")
-        let json = try run(TestPaths.diffaiBinary, ["replay", "--rules", rules, "--json", "--no-summary", capture])
+        let json = try run(TestPaths.diffaiBinary, ["replay", "--no-ml", "--rules", rules, "--json", "--no-summary", capture])
 
         // Readable stdout: "... [severity] RULE message | src -> dst METHOD url ..."
         let readableLines = readable.stdout.split(separator: "\n").map(String.init)
@@ -152,7 +152,7 @@ func sampleAlert(target: String = "/items?id=1%20UNION%20SELECT", snippet: Strin
         #expect(fromLog.map { "\($0.0) \($0.1)" } == expected)
         #expect(try fromEVE(String(contentsOfFile: eve, encoding: .utf8)).map { "\($0.0) \($0.1)" } == expected)
         #expect(try fromEVE(json.stdout).map { "\($0.0) \($0.1)" } == expected)
-        #expect(readable.stderr.contains("detection: 49 rules (48 enabled), 12 requests inspected, 14 alerts"))
+        #expect(readable.stderr.contains("detection: 49 rules (48 enabled), no ML model, 12 requests inspected, 14 alerts"))
     }
 }
 
@@ -170,7 +170,7 @@ func sampleAlert(target: String = "/items?id=1%20UNION%20SELECT", snippet: Strin
 
     func flaggedShare(_ file: String) throws -> (flagged: Int, total: Int) {
         let rules = TestPaths.packageRoot.appendingPathComponent("rules.json").path
-        let result = try run("/bin/sh", ["-c", "tr -d '\\r' < '\(file)' | '\(TestPaths.diffaiBinary)' scan --rules '\(rules)'"])
+        let result = try run("/bin/sh", ["-c", "tr -d '\\r' < '\(file)' | '\(TestPaths.diffaiBinary)' scan --no-ml --rules '\(rules)'"])
         let lines = result.stdout.split(separator: "\n")
         return (lines.filter { $0.hasPrefix("1") }.count, lines.count)
     }

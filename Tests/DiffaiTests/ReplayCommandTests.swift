@@ -105,7 +105,7 @@ import Testing
     @Test func scanAnswersOneLinePerInput() throws {
         let rules = TestPaths.packageRoot.appendingPathComponent("rules.json").path
         let input = "/index.html\n/item?id=1' OR '1'='1\n/a?f=../../etc/passwd\n\n/about\n"
-        let result = try run(TestPaths.diffaiBinary, ["scan", "--rules", rules], stdin: Data(input.utf8))
+        let result = try run(TestPaths.diffaiBinary, ["scan", "--no-ml", "--rules", rules], stdin: Data(input.utf8))
         #expect(result.status == 0)
         #expect(result.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
                 == ["0\t", "1\t1002", "1\t3001,3002", "0\t", "0\t"])
@@ -120,7 +120,7 @@ import Testing
         not a log line
 
         """
-        let result = try run(TestPaths.diffaiBinary, ["scan", "--access-log", "--rules", rules], stdin: Data(log.utf8))
+        let result = try run(TestPaths.diffaiBinary, ["scan", "--no-ml", "--access-log", "--rules", rules], stdin: Data(log.utf8))
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines == ["0\t", "1\t8001", "1\t1,2001,2005", "0\t"])
     }

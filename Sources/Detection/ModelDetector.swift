@@ -1,0 +1,45 @@
+import Classifier
+import HTTP
+
+/// The ML verdict for one request: the highest score among its parts.
+public struct ModelVerdict: Sendable {
+    public let score: Float
+    /// Which part scored highest: `uri`, or `arg:NAME` for a body argument.
+    public let target: String
+    public let snippet: [UInt8]
+}
+
+/// Runs the model (loaded once, shared) on the decoded URL and on each body argument, and
+/// reports at most one verdict per request.
+public final class ModelDetector: @unchecked Sendable {
+    public let model: URLClassifier
+    public let threshold: Float
+    public static let signatureID = 900_001
+
+    public init(model: URLClassifier, threshold: Float? = nil) {
+        self.model = model
+        self.threshold = threshold ?? model.threshold
+    }
+
+    /// The highest-scoring part of the request, whether or not it passes the threshold.
+    public func score(_ request: HTTPRequest) -> ModelVerdict {
+        let target = Array(request.targetBytes)
+        var best = ModelVerdict(score: model.score(target: target), target: "uri", snippet: Array(target.prefix(80)))
+        guard !request.body.isEmpty else { return best }
+        // Body arguments only: the query string was scored with the path.
+        let arguments = RequestArguments(request: request, includeQuery: false)
+        for (name, value) in zip(arguments.names, arguments.values) where !value.isEmpty {
+            let score = model.score(text: RequestText.fromValue(value))
+            if score > best.score {
+                best = ModelVerdict(score: score, target: "arg:" + String(decoding: name, as: UTF8.self), snippet: Array(value.prefix(80)))
+            }
+        }
+        return best
+    }
+
+    /// The verdict when the request passes the threshold.
+    public func evaluate(_ request: HTTPRequest) -> ModelVerdict? {
+        let verdict = score(request)
+        return verdict.score >= threshold ? verdict : nil
+    }
+}

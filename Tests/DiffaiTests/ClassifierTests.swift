@@ -1,0 +1,210 @@
+import Classifier
+import Detection
+import Foundation
+import HTTP
+import Testing
+
+/// Small labelled data shaped like the real files: bare benign paths, attacks with parameters.
+func smallTrainingData() -> (good: [[UInt8]], bad: [[UInt8]]) {
+    var good: [[UInt8]] = [], bad: [[UInt8]] = []
+    let words = ["home", "about", "products", "blog", "contact", "images", "static", "news", "shop", "help"]
+    for i in 0..<1500 {
+        good.append(Array("/\(words[i % 10])/\(words[(i / 10) % 10])-\(i)/\(i % 3 == 0 ? "index.html" : "")".utf8))
+    }
+    let attacks = ["/?id=1' or '1'='1", "/search?q=<script>alert(\(0))</script>", "/download?f=../../../../etc/passwd",
+                   "/item?id=1 union select password from users--", "/ping?host=127.0.0.1;cat /etc/shadow",
+                   "/page?x=<img src=x onerror=alert(1)>", "/a?b=${jndi:ldap://e/\(0)}", "/q?s=1 and sleep(5)--"]
+    for i in 0..<800 {
+        bad.append(Array((attacks[i % attacks.count].replacingOccurrences(of: "(0)", with: "(\(i))") + (i % 2 == 0 ? "" : "&n=\(i)")).utf8))
+    }
+    return (good, bad)
+}
+
+@Suite struct ClassifierTests {
+    func quickOptions() -> TrainingOptions {
+        var options = TrainingOptions()
+        options.hashing = FeatureHashing(minN: 1, maxN: 3, bucketBits: 14)
+        options.maxIterations = 40
+        options.generatedBenignForTraining = 1000
+        options.generatedBenignForValidation = 500
+        return options
+    }
+
+    @Test func requestTextKeepsValuesNotParameterSyntax() {
+        #expect(String(decoding: RequestText.fromTarget(Array("/index.php?q=Madrid&page=2".utf8)), as: UTF8.self) == "/index.php/madrid/0")
+        #expect(String(decoding: RequestText.fromTarget(Array("/a?x=%2527%20OR%201%3D1&y".utf8)), as: UTF8.self) == "/a/' or 0=0/y")
+        #expect(String(decoding: RequestText.fromTarget(Array("/p?s=%u003cscript%u003e+x".utf8)), as: UTF8.self) == "/p/<script> x")
+        #expect(RequestText.fromTarget([UInt8](repeating: 0x61, count: 10_000)).count == RequestText.maxLength)
+    }
+
+    @Test func trainingIsDeterministicAndLearns() throws {
+        let data = smallTrainingData()
+        let (first, report) = try Trainer.train(good: data.good, bad: data.bad, options: quickOptions())
+        let (second, _) = try Trainer.train(good: data.good, bad: data.bad, options: quickOptions())
+        #expect(ModelFile.encode(first) == ModelFile.encode(second), "the same seed must give the same model")
+        #expect(report.split.accuracy > 0.97, "\(report.split.description)")
+        #expect(report.testSamples > 50)
+        #expect(first.score(target: Array("/search?q=<script>alert(99)</script>".utf8)) > first.threshold)
+        #expect(first.score(target: Array("/blog/news-12/index.html".utf8)) < first.threshold)
+        var options = quickOptions()
+        options.seed = 7
+        let (other, _) = try Trainer.train(good: data.good, bad: data.bad, options: options)
+        #expect(ModelFile.encode(other) != ModelFile.encode(first))
+    }
+
+    @Test func progressIsReported() throws {
+        let data = smallTrainingData()
+        var iterations = 0, evaluating = false
+        _ = try Trainer.train(good: data.good, bad: data.bad, options: quickOptions()) { event in
+            switch event {
+            case .iteration: iterations += 1
+            case .evaluating: evaluating = true
+            default: break
+            }
+        }
+        #expect(iterations > 5)
+        #expect(evaluating)
+    }
+
+    @Test func badTrainingInputIsExplained() throws {
+        let data = smallTrainingData()
+        #expect(throws: TrainingError.self) { try Trainer.train(good: [], bad: data.bad) }
+        #expect(throws: TrainingError.self) { try Trainer.train(good: data.good, bad: []) }
+        // All one class: the same lines in both files leave nothing to learn.
+        do {
+            _ = try Trainer.train(good: data.good, bad: data.good, options: quickOptions())
+            Issue.record("training on one class must fail")
+        } catch {
+            #expect(error.description.contains("one class is empty"))
+        }
+        #expect(throws: TrainingError.self) { try Trainer.loadLines(path: "/nonexistent/good.txt") }
+    }
+
+    @Test func linesAreBytesCappedAndStripped() throws {
+        let directory = TestPaths.temporaryDirectory("lines")
+        let path = directory.appendingPathComponent("mixed.txt").path
+        var bytes: [UInt8] = Array("/crlf\r\n/lf\n\n/invalid-\u{FF}".utf8) + [0xC3, 0x28, 0xFF, 0x0A]
+        bytes += [UInt8](repeating: 0x41, count: 100_000) + [0x0A]
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let lines = try Trainer.loadLines(path: path)
+        #expect(lines.count == 4)
+        #expect(lines[0] == Array("/crlf".utf8))
+        #expect(lines[1] == Array("/lf".utf8))
+        #expect(lines[2].suffix(3) == [0xC3, 0x28, 0xFF])
+        #expect(lines[3].count == Trainer.maxLineBytes)
+    }
+
+    @Test func modelFilesRoundTripAndRejectDamage() throws {
+        let data = smallTrainingData()
+        let (model, _) = try Trainer.train(good: data.good, bad: data.bad, options: quickOptions())
+        let directory = TestPaths.temporaryDirectory("model")
+        let path = directory.appendingPathComponent("m.bin").path
+        try ModelFile.save(model, to: path)
+        let loaded = try ModelFile.load(path: path)
+        let probe = Array("/x?q=<svg onload=alert(1)>".utf8)
+        #expect(loaded.score(target: probe) == model.score(target: probe))
+        #expect(loaded.threshold == model.threshold)
+
+        var bytes = ModelFile.encode(model)
+        bytes[bytes.count / 2] ^= 0xFF
+        #expect(throws: ModelFile.LoadError.self) { try ModelFile.decode(bytes, path: "m.bin") }
+        do { _ = try ModelFile.decode(bytes, path: "m.bin") } catch { #expect(error.description.contains("corrupt")) }
+        var future = ModelFile.encode(model)
+        future[8] = 9
+        do { _ = try ModelFile.decode(future, path: "m.bin") } catch { #expect(error.description.contains("version 9")) }
+        do { _ = try ModelFile.decode(Array(ModelFile.encode(model).prefix(100)), path: "m.bin") } catch { #expect(error.description.contains("m.bin")) }
+        do { _ = try ModelFile.decode(Array("not a model".utf8), path: "m.bin") } catch { #expect(error.description.contains("not a diffai model")) }
+        do { _ = try ModelFile.load(path: "/nonexistent/model.bin") } catch { #expect(error.description.contains("train one with `diffai train")) }
+    }
+
+    @Test func defaultModelIsSmallLoadsAndSeparates() throws {
+        let path = TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+        #expect(size <= 10 << 20)
+        let started = Date()
+        let model = try ModelFile.load(path: path)
+        #expect(Date().timeIntervalSince(started) < 2, "loading must be fast (debug build)")
+        for benign in ["/index.php?q=madrid", "/list?page=2", "/search?q=how+to+cook+pasta", "/products?category=shoes&size=42"] {
+            #expect(model.score(target: Array(benign.utf8)) < model.threshold, "\(benign)")
+        }
+        for attack in ["/?id=1' and sleep(5)--", "/search?q=<svg/onload=alert(1)>", "/page?file=....//....//etc/passwd"] {
+            #expect(model.score(target: Array(attack.utf8)) >= model.threshold, "\(attack)")
+        }
+    }
+
+    @Test func detectorScoresBodyArgumentsAndRaisesOneVerdict() throws {
+        let model = try ModelFile.load(path: TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path)
+        let detector = ModelDetector(model: model)
+        let request = HTTPRequest.synthesize(method: "POST", target: Array("/comment".utf8),
+                                             headers: [("Host", "h"), ("Content-Type", "application/x-www-form-urlencoded")],
+                                             body: Array("name=alice&text=%3Cscript%3Ealert(1)%3C%2Fscript%3E&x=' or 1=1--".utf8))!
+        let verdict = try #require(detector.evaluate(request))
+        #expect(verdict.target.hasPrefix("arg:"))
+        #expect(verdict.score >= detector.threshold)
+        let benign = HTTPRequest.synthesize(method: "POST", target: Array("/comment".utf8),
+                                            headers: [("Host", "h"), ("Content-Type", "application/x-www-form-urlencoded")],
+                                            body: Array("name=alice&text=Great+article%2C+thanks%21".utf8))!
+        #expect(detector.evaluate(benign) == nil)
+    }
+}
+
+@Suite struct ModelCommandTests {
+    @Test func classifyStreamsOneLinePerInput() throws {
+        let input = "/index.html\n/?id=1' and sleep(5)--\n\n/list?page=2\n"
+        let result = try run(TestPaths.diffaiBinary, ["classify", "--model", TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path],
+                             stdin: Data(input.utf8))
+        #expect(result.status == 0)
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        #expect(lines.count == 4)
+        #expect(lines.map { $0.prefix(1) } == ["0", "1", "0", "0"])
+        #expect(lines.allSatisfy { $0.range(of: #"^[01]\t[01]\.\d{4}$"#, options: .regularExpression) != nil })
+    }
+
+    @Test func missingModelSaysHowToTrainOne() throws {
+        let result = try run(TestPaths.diffaiBinary, ["classify", "--model", "/nonexistent/m.bin"], stdin: Data("/x\n".utf8))
+        #expect(result.status == 66)
+        #expect(result.stderr.contains("train one with `diffai train --out /nonexistent/m.bin`"))
+    }
+
+    @Test func trainAndEvaluateOnSmallFiles() throws {
+        let data = smallTrainingData()
+        let directory = TestPaths.temporaryDirectory("train")
+        let good = directory.appendingPathComponent("good.txt"), bad = directory.appendingPathComponent("bad.txt")
+        try Data(data.good.map { $0 + [0x0A] }.joined()).write(to: good)
+        try Data(data.bad.map { $0 + [0x0D, 0x0A] }.joined()).write(to: bad)  // CRLF, like badqueries.txt
+        let model = directory.appendingPathComponent("m.bin").path
+        let train = try run(TestPaths.diffaiBinary, ["train", "--good", good.path, "--bad", bad.path, "--out", model,
+                                                      "--max-iterations", "30", "--generated-benign", "500"])
+        #expect(train.status == 0, "\(train.stderr)")
+        #expect(train.stdout.contains("seeded 80/20 split"))
+        #expect(train.stdout.contains("false-positive rate"))
+        #expect(train.stdout.contains("confusion matrix"))
+        #expect(train.stderr.contains("training: iteration 10"))
+        let evaluate = try run(TestPaths.diffaiBinary, ["evaluate", "--good", good.path, "--bad", bad.path, "--model", model, "--json"])
+        #expect(evaluate.status == 0)
+        let metrics = try JSONSerialization.jsonObject(with: Data(evaluate.stdout.utf8)) as! [String: Any]
+        #expect((metrics["accuracy"] as! Double) > 0.95)
+        #expect((metrics["confusion"] as! [String: Int])["true_positives"]! >= 600)
+        let empty = directory.appendingPathComponent("empty.txt")
+        try Data().write(to: empty)
+        let failed = try run(TestPaths.diffaiBinary, ["train", "--good", empty.path, "--bad", bad.path, "--out", model])
+        #expect(failed.status == 65)
+        #expect(failed.stderr.contains("the benign file is empty"))
+    }
+
+    @Test func replayRaisesOneMLAlertPerAttackRequest() throws {
+        let result = try run(TestPaths.diffaiBinary, ["replay", "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path,
+                                                      "--model", TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path,
+                                                      "--json", "--no-summary", TestPaths.capture("http-attacks.pcap")])
+        let ml = try result.stdout.split(separator: "\n").compactMap { line -> String? in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let diffai = object["diffai"] as! [String: Any]
+            guard diffai["source"] as? String == "ml" else { return nil }
+            #expect((diffai["score"] as? Double ?? 0) >= 0.5)
+            return (object["http"] as! [String: Any])["url"] as? String
+        }
+        #expect(Set(ml).count == ml.count, "at most one ML alert per request")
+        #expect(ml.contains("/comment") && ml.contains("/api/login"))
+        for benign in ["/products?page=2&sort=price", "/search?q=caf%C3%A9+menu&lang=fr", "/about-us"] { #expect(!ml.contains(benign)) }
+    }
+}
