@@ -14,6 +14,13 @@ public struct CapturedFrame {
     public var timestamp: Timestamp
     public var wireLength: Int
     public var bytes: UnsafeRawBufferPointer
+
+    public init(number: Int, timestamp: Timestamp, wireLength: Int, bytes: UnsafeRawBufferPointer) {
+        self.number = number
+        self.timestamp = timestamp
+        self.wireLength = wireLength
+        self.bytes = bytes
+    }
 }
 
 /// Reads a `.pcap` or `.pcapng` file through libpcap, optionally through a BPF filter.

@@ -65,13 +65,35 @@ func format2(_ value: Double) -> String {
     return "\(scaled / 100).\(fraction < 10 ? "0" : "")\(fraction)"
 }
 
+/// The stages every mode shares: decode → reassemble → parse HTTP → the sink.
+public final class PipelineCore {
+    public let decoder: PacketDecoder
+    public let reassembler: TCPReassembler
+    public let httpStatistics = HTTPStatistics()
+
+    public init(options: PipelineOptions, sink: HTTPTransactionSink) {
+        decoder = PacketDecoder(fragmentLimits: options.fragments)
+        let factory = HTTPFlowFactory(limits: options.http, statistics: httpStatistics, sink: sink)
+        reassembler = TCPReassembler(limits: options.reassembly, factory: factory)
+    }
+
+    @discardableResult
+    public func process(_ frame: CapturedFrame, linkType: LinkType) -> PacketDecoder.Outcome {
+        let reassembler = self.reassembler
+        return decoder.decode(frame: frame.bytes, linkType: linkType, timestamp: frame.timestamp, wireLength: frame.wireLength) { segment in
+            reassembler.process(segment)
+        }
+    }
+}
+
 /// Capture → Reassembly → HTTP over capture files, as fast as the disk allows.
 /// Flows continue across files given together (rotated captures of one session).
 public final class ReplayEngine {
     public let options: PipelineOptions
-    public let decoder: PacketDecoder
-    public let reassembler: TCPReassembler
-    public let httpStatistics = HTTPStatistics()
+    public let core: PipelineCore
+    public var decoder: PacketDecoder { core.decoder }
+    public var reassembler: TCPReassembler { core.reassembler }
+    public var httpStatistics: HTTPStatistics { core.httpStatistics }
     private let diagnostics: (String) -> Void
     private var lastTimestamp = Timestamp.zero
     /// Called between packets every `maintenanceInterval` frames (signal handling, reloads).
@@ -82,9 +104,7 @@ public final class ReplayEngine {
     public init(options: PipelineOptions, sink: HTTPTransactionSink, diagnostics: @escaping (String) -> Void) {
         self.options = options
         self.diagnostics = diagnostics
-        decoder = PacketDecoder(fragmentLimits: options.fragments)
-        let factory = HTTPFlowFactory(limits: options.http, statistics: httpStatistics, sink: sink)
-        reassembler = TCPReassembler(limits: options.reassembly, factory: factory)
+        core = PipelineCore(options: options, sink: sink)
     }
 
     /// Replays the files in order, then flushes every open flow.
@@ -119,8 +139,7 @@ public final class ReplayEngine {
         let linkType = reader.linkType
         var warnings = 0
         var cutPackets = 0
-        let decoder = self.decoder
-        let reassembler = self.reassembler
+        let core = self.core
         do {
             try reader.forEachFrame { frame in
                 if frame.timestamp > lastTimestamp { lastTimestamp = frame.timestamp }
@@ -132,11 +151,7 @@ public final class ReplayEngine {
                         diagnostics("\(file): packet \(frame.number): cut by snaplen (\(frame.bytes.count) of \(frame.wireLength) bytes captured); the missing bytes count as a gap")
                     }
                 }
-                let outcome = decoder.decode(
-                    frame: frame.bytes, linkType: linkType, timestamp: frame.timestamp, wireLength: frame.wireLength
-                ) { segment in
-                    reassembler.process(segment)
-                }
+                let outcome = core.process(frame, linkType: linkType)
                 if case .malformed(let reason) = outcome, warnings < options.maxWarningsPerFile {
                     warnings += 1
                     diagnostics("\(file): packet \(frame.number): \(reason); packet skipped")

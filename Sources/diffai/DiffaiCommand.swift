@@ -9,7 +9,7 @@ struct DiffaiCommand: ParsableCommand {
         Pipeline: capture (libpcap) → TCP reassembly → HTTP parsing → detection → alerts.
         Start with `diffai replay --emit requests captures/basic-get.pcap`.
         """,
-        subcommands: [ReplayCommand.self, ScanCommand.self, RulesCommand.self, TrainCommand.self, EvaluateCommand.self,
+        subcommands: [MonitorCommand.self, ReplayCommand.self, ScanCommand.self, RulesCommand.self, TrainCommand.self, EvaluateCommand.self,
                       ClassifyCommand.self, SynthCommand.self]
     )
 }

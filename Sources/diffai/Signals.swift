@@ -9,6 +9,8 @@ import Darwin
 /// SIGHUP arrives asynchronously; the handler only raises a flag that the pipeline polls
 /// between packets (nothing else is async-signal-safe).
 let hangupRequested = Atomic<Bool>(false)
+/// SIGINT or SIGTERM: finish what is queued and exit.
+let stopRequested = Atomic<Bool>(false)
 
 enum Signals {
     static func installHangupFlag() {
@@ -24,6 +26,15 @@ enum Signals {
         sigaddset(&set, signalNumber)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
+
+    static func installStopFlag() {
+        signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+        signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+        unblock(SIGINT)
+        unblock(SIGTERM)
+    }
+
+    static var stopping: Bool { stopRequested.load(ordering: .relaxed) }
 
     /// True once per SIGHUP received.
     static func takeHangup() -> Bool {

@@ -1,0 +1,94 @@
+import Capture
+import HTTP
+import NetworkTypes
+import Reassembly
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Live monitoring: a capture thread that only copies packets into a bounded queue, and the
+/// calling thread running reassembly, parsing and detection. Capture never waits on analysis.
+public final class MonitorEngine {
+    public let core: PipelineCore
+    public let queue: PacketQueue
+    /// Runs on the analysis thread at least every `maintenanceMilliseconds` (statistics, signals).
+    public var maintenance: (() -> Void)?
+    public var maintenanceMilliseconds = 100
+    public private(set) var packetsAnalysed = 0
+    private let diagnostics: @Sendable (String) -> Void
+
+    public init(options: PipelineOptions, sink: HTTPTransactionSink, queueBytes: Int = 64 << 20,
+                diagnostics: @escaping @Sendable (String) -> Void) {
+        core = PipelineCore(options: options, sink: sink)
+        queue = PacketQueue(capacityBytes: queueBytes)
+        self.diagnostics = diagnostics
+    }
+
+    /// Captures until `shouldStop` turns true, then analyses what is still queued, closes
+    /// every flow and returns.
+    public func run(source: PcapLiveSource, shouldStop: @escaping @Sendable () -> Bool) {
+        let queue = self.queue
+        let diagnostics = self.diagnostics
+        let capture = startThread {
+            do {
+                try source.run(shouldStop: shouldStop) { queue.push($0) }
+            } catch {
+                diagnostics("\(error)")
+            }
+            queue.close()
+        }
+        let linkType = source.linkType
+        var lastMaintenance = monotonicSeconds()
+        var lastPacket = monotonicSeconds()
+        let core = self.core
+        var analysed = 0
+        var stopping = false
+        while queue.drain(timeoutMilliseconds: maintenanceMilliseconds, { frame in
+            core.process(frame, linkType: linkType)
+            analysed += 1
+        }) {
+            // In immediate mode libpcap may block without a timeout: wake it from here.
+            if !stopping && shouldStop() {
+                stopping = true
+                source.stop()
+            }
+            let now = monotonicSeconds()
+            if analysed != packetsAnalysed {
+                packetsAnalysed = analysed
+                lastPacket = now
+            } else if now - lastPacket > 1 {
+                // A quiet link still moves time on: idle flows expire by the clock.
+                core.reassembler.advanceTime(to: Self.wallClock())
+            }
+            if now - lastMaintenance >= Double(maintenanceMilliseconds) / 1000 {
+                lastMaintenance = now
+                maintenance?()
+            }
+        }
+        pthread_join(capture, nil)
+        core.reassembler.finish(at: Self.wallClock())
+        maintenance?()
+    }
+
+    public static func wallClock() -> Timestamp {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Timestamp(seconds: Int64(now.tv_sec), microseconds: Int64(now.tv_nsec / 1000))
+    }
+}
+
+/// A plain thread (the capture loop blocks in libpcap, so it must not sit on a shared pool).
+func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+    final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+    let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    var thread = pthread_t()
+    pthread_create(&thread, nil, { raw in
+        let box = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! Box
+        box.body()
+        return nil
+    }, box)
+    return thread
+}

@@ -1,0 +1,137 @@
+import Alerts
+import ArgumentParser
+import Capture
+import Detection
+import HTTP
+import JSONOutput
+import NetworkTypes
+import Pipeline
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct MonitorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "monitor",
+        abstract: "Watch live traffic (the Apache → backend link) and raise alerts out of band.",
+        discussion: """
+        Captures with libpcap on an interface; a capture thread only copies packets into a bounded
+        queue, analysis runs on another thread, so the web server is never delayed (when analysis
+        falls behind, packets are counted as dropped by diffai). SIGINT/SIGTERM: finish what is
+        queued, print final statistics, exit 0. SIGHUP: reload the rules (a bad file keeps the
+        rules in force) and reopen the alert files.
+        """
+    )
+
+    @Option(help: "Interface to capture on.")
+    var interface = "lo"
+    @Option(help: "TCP port of the backend (the default filter is 'tcp port PORT').")
+    var port: UInt16 = 8080
+    @Option(help: "BPF filter instead of 'tcp port PORT'.")
+    var filter: String?
+    @OptionGroup var rules: RulesOption
+    @OptionGroup var ml: MLOptions
+    @Option(name: .customLong("alert-log"), help: "Alert file in the original alert.log format.")
+    var alertLog = "alert.log"
+    @Option(help: "EVE JSON alert file.")
+    var eve = "eve.json"
+    @Flag(help: "Print alerts on stdout as EVE JSON instead of readable lines.")
+    var json = false
+    @Option(help: "What to print on stdout: alerts, or requests (one JSON object per request).")
+    var emit: ReplayCommand.Emit = .alerts
+    @Option(name: .customLong("stats-interval"), help: "Seconds between statistics lines on stderr (0: only at exit).")
+    var statsInterval: Double = 10
+    @Option(name: .customLong("kernel-buffer-mb"), help: "libpcap kernel buffer.")
+    var kernelBufferMB: Int32 = 64
+    @Option(name: .customLong("queue-mb"), help: "Queue between capture and analysis.")
+    var queueMB = 64
+
+    func run() throws {
+        var options = PcapLiveSource.Options()
+        options.interface = interface
+        options.filter = filter ?? "tcp port \(port)"
+        options.bufferBytes = kernelBufferMB << 20
+        let report: @Sendable (String) -> Void = { printError("diffai: \($0)") }
+
+        let output = BufferedFileOutput(descriptor: STDOUT_FILENO)
+        let outputs = AlertOutputs()
+        outputs.standardOutput = emit == .alerts ? output : nil
+        outputs.eveToStandardOutput = json
+        outputs.alertLog = AlertFile(path: alertLog, report: report)
+        outputs.eveFile = AlertFile(path: eve, report: report)
+        let latency = LatencyRecorder()
+        outputs.listeners.append { alert in latency.record(alert) }
+
+        let requestEmitter = emit == .requests ? RequestJSONEmitter(output: output) : nil
+        let detection = DetectionSink(rules: try rules.load(), model: try ml.load(), outputs: outputs,
+                                      waitForResponse: false, next: requestEmitter)
+        let source: PcapLiveSource
+        do {
+            source = try PcapLiveSource(options: options)
+        } catch {
+            printError("diffai: \(error.description)")
+            throw ExitCode(error.isPermissionProblem ? 77 : 66)
+        }
+        Signals.installStopFlag()
+        Signals.installHangupFlag()
+        let engine = MonitorEngine(options: PipelineOptions(), sink: detection, queueBytes: queueMB << 20, diagnostics: report)
+        printError("diffai: monitoring \(interface) (filter '\(options.filter)'), \(detection.rules.enabledCount) rules\(detection.model == nil ? "" : " and the ML model"); alerts to \(alertLog) and \(eve)")
+
+        var lastStats = Self.monotonic()
+        engine.maintenance = {
+            output.flush()
+            if Signals.takeHangup() {
+                detection.outputs.reopen()
+                detection.reloadRules(from: rules.path) { report($0) }
+            }
+            if statsInterval > 0, Self.monotonic() - lastStats >= statsInterval {
+                lastStats = Self.monotonic()
+                printError(Self.statistics(engine, source, detection, latency))
+            }
+        }
+        engine.run(source: source) { Signals.stopping }
+        output.flush()
+        printError(Self.statistics(engine, source, detection, latency, final: true))
+    }
+
+    static func statistics(_ engine: MonitorEngine, _ source: PcapLiveSource, _ detection: DetectionSink,
+                           _ latency: LatencyRecorder, final: Bool = false) -> String {
+        let kernel = source.statistics
+        let r = engine.core.reassembler.statistics
+        return "\(final ? "final statistics" : "statistics"): packets received \(kernel.received), dropped by the kernel \(kernel.droppedByKernel + kernel.droppedByInterface), "
+            + "dropped by diffai \(engine.queue.droppedPackets), analysed \(engine.packetsAnalysed), flows \(r.flowsCreated) (\(engine.core.reassembler.activeFlows) open), "
+            + "requests \(engine.core.httpStatistics.requests), alerts \(detection.alertsRaised), alert latency \(latency.summary)"
+    }
+
+    static func monotonic() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+
+/// Time from the capture of a request's last packet to its alert being written.
+final class LatencyRecorder {
+    private var samples: [Double] = []
+
+    func record(_ alert: Alert) {
+        let now = MonitorEngine.wallClock()
+        samples.append(Double(now.microseconds - alert.timestamp.microseconds) / 1000)
+        if samples.count > 100_000 { samples.removeFirst(50_000) }
+    }
+
+    var summary: String {
+        guard !samples.isEmpty else { return "n/a" }
+        let sorted = samples.sorted()
+        func ms(_ v: Double) -> String { String(format: v / 100) }
+        let p50 = sorted[sorted.count / 2], p99 = sorted[min(sorted.count - 1, sorted.count * 99 / 100)]
+        return "p50 \(ms(p50 * 100)) ms, p99 \(ms(p99 * 100)) ms, max \(ms(sorted.last! * 100)) ms"
+    }
+}
+
+extension CaptureError {
+    var isPermissionProblem: Bool { description.contains("permission denied") }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `diffai monitor` on `lo` against a real local HTTP server: pipelined and keep-alive requests
+/// are reassembled live exactly as sent, and the attack among them is alerted within seconds.
+@Suite(.serialized) struct LiveMonitorTests {
+    static var enabled: Bool { getuid() == 0 && (which("python3") != nil || ProcessInfo.processInfo.environment["CI"] == "true") }
+
+    /// Sends each payload on one connection, reading `responses` status lines after each.
+    func exchange(port: Int, _ steps: [(payload: String, responses: Int)]) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0, "cannot connect to the test server")
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var received = [UInt8]()
+        var expected = 0
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        for step in steps {
+            _ = Array(step.payload.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+            expected += step.responses
+            while String(decoding: received, as: UTF8.self).components(separatedBy: "HTTP/1.").count - 1 < expected {
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n <= 0 { break }
+                received += buffer[0..<n]
+            }
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    func exchange(port: Int, _ payload: String, responses: Int) throws -> String {
+        try exchange(port: port, [(payload, responses)])
+    }
+
+    @Test(.enabled(if: enabled))
+    func pipelinedAndKeepAliveRequestsAreSeenLiveAndAlerted() throws {
+        let python = which("python3") ?? "/usr/bin/python3"
+        let directory = TestPaths.temporaryDirectory("monitor")
+        let port = 19000 + Int(getpid() % 500)
+        let root = directory.appendingPathComponent("www")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try Data("hello\n".utf8).write(to: root.appendingPathComponent("index.html"))
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: python)
+        server.arguments = ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--protocol", "HTTP/1.1", "--directory", root.path]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+
+        let log = directory.appendingPathComponent("alert.log").path, eve = directory.appendingPathComponent("eve.json").path
+        let stdoutURL = directory.appendingPathComponent("stdout"), stderrURL = directory.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        let monitor = Process()
+        monitor.executableURL = URL(fileURLWithPath: TestPaths.diffaiBinary)
+        monitor.arguments = ["monitor", "--interface", "lo", "--port", "\(port)", "--no-ml", "--emit", "requests", "--stats-interval", "0",
+                             "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path, "--alert-log", log, "--eve", eve]
+        monitor.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+        monitor.standardError = try FileHandle(forWritingTo: stderrURL)
+        try monitor.run()
+        defer { if monitor.isRunning { kill(monitor.processIdentifier, SIGKILL) } }
+
+        func waitFor(_ what: String, _ condition: () -> Bool) throws {
+            let deadline = Date().addingTimeInterval(10)
+            while !condition() {
+                try #require(Date() < deadline, "timed out waiting for \(what); stderr: \((try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "")")
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+        try waitFor("the monitor to start") { ((try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "").contains("monitoring lo") }
+        try waitFor("the server") { (try? exchange(port: port, "GET /warmup HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", responses: 1))?.contains("HTTP/1.") ?? false }
+
+        // Three requests in one write (pipelining), the attack in the middle.
+        let pipelined = "GET /index.html?step=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+            + "GET /index.html?id=1%27%20OR%20%271%27=%271 HTTP/1.1\r\nHost: t\r\n\r\n"
+            + "GET /index.html?step=3 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        let replies = try exchange(port: port, pipelined, responses: 3)
+        #expect(replies.components(separatedBy: "HTTP/1.").count - 1 == 3)
+        // Keep-alive: the second request waits for the first response on the same connection.
+        let keepAlive = try exchange(port: port, [("GET /index.html?page=2 HTTP/1.1\r\nHost: t\r\n\r\n", 1),
+                                                  ("GET /index.html?page=3 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 1)])
+        #expect(keepAlive.components(separatedBy: "HTTP/1.").count - 1 == 2)
+
+        try waitFor("the alert") { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("rule=1002") }
+        kill(monitor.processIdentifier, SIGTERM)
+        monitor.waitUntilExit()
+        #expect(monitor.terminationStatus == 0)
+
+        let stderr = try String(contentsOf: stderrURL, encoding: .utf8)
+        #expect(stderr.contains("final statistics"))
+        #expect(stderr.contains("dropped by diffai 0"))
+        let targets = try String(contentsOf: stdoutURL, encoding: .utf8).split(separator: "\n").map {
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["target"] as! String
+        }.filter { $0 != "/warmup" }
+        #expect(targets == ["/index.html?step=1", "/index.html?id=1%27%20OR%20%271%27=%271", "/index.html?step=3",
+                            "/index.html?page=2", "/index.html?page=3"])
+        let alertLines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(alertLines.count == 1)
+        #expect(alertLines.first?.contains("dst=127.0.0.1:\(port) method=GET url=http://t/index.html?id=1%27%20OR%20%271%27=%271 rule=1002") == true)
+        let event = try JSONSerialization.jsonObject(with: Data(try String(contentsOfFile: eve, encoding: .utf8).split(separator: "\n")[0].utf8)) as! [String: Any]
+        #expect(event["dest_port"] as? Int == port)
+        #expect(event["src_ip"] as? String == "127.0.0.1")
+    }
+
+    @Test func unknownInterfaceListsTheOnesThatExist() throws {
+        let result = try run(TestPaths.diffaiBinary, ["monitor", "--interface", "nosuch0", "--no-ml", "--rules",
+                                                      TestPaths.packageRoot.appendingPathComponent("rules.json").path,
+                                                      "--alert-log", "/dev/null", "--eve", "/dev/null"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("nosuch0"))
+        if getuid() == 0 { #expect(result.stderr.contains("no such interface; interfaces here:") && result.stderr.contains("lo")) }
+    }
+}
