@@ -7,9 +7,9 @@ struct DiffaiCommand: ParsableCommand {
         abstract: "diffai (دفاعی): web-application intrusion detection for HTTP traffic.",
         discussion: """
         Pipeline: capture (libpcap) → TCP reassembly → HTTP parsing → detection → alerts.
-        Start with `diffai replay --emit requests captures/basic-get.pcap`.
+        Start with `diffai demo`.
         """,
-        subcommands: [MonitorCommand.self, ReplayCommand.self, ScanCommand.self, RulesCommand.self, TrainCommand.self, EvaluateCommand.self,
+        subcommands: [DemoCommand.self, MonitorCommand.self, ReplayCommand.self, ScanCommand.self, RulesCommand.self, TrainCommand.self, EvaluateCommand.self,
                       ClassifyCommand.self, SynthCommand.self]
     )
 }

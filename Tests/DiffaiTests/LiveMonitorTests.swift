@@ -123,3 +123,28 @@ import Glibc
         if getuid() == 0 { #expect(result.stderr.contains("no such interface; interfaces here:") && result.stderr.contains("lo")) }
     }
 }
+
+@Suite(.serialized) struct DemoTests {
+    @Test(.enabled(if: getuid() == 0))
+    func demoOnceAlertsOnAttacksOnly() throws {
+        let directory = TestPaths.temporaryDirectory("demo")
+        let port = 19600 + Int(getpid() % 300)
+        let result = try run(TestPaths.diffaiBinary, [
+            "demo", "--once", "--port", "\(port)",
+            "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path,
+            "--model", TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path,
+            "--alert-log", directory.appendingPathComponent("alert.log").path, "--eve", directory.appendingPathComponent("eve.json").path,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("10 requests seen"))
+        let alerts = result.stdout.split(separator: "\n").filter { $0.contains(" | 127.0.0.1:") }
+        for attack in ["/items?id=1%20UNION", "/comment?text=%3Cscript", "/download?file=../", "/ping?host=", "/api", "/admin"] {
+            #expect(alerts.contains { $0.contains("http://demo.local\(attack)") }, "\(attack)")
+        }
+        for benign in ["http://demo.local/ ", "/search?q=running", "/index.php?q=madrid", "/login"] {
+            #expect(!alerts.contains { $0.contains(benign) }, "\(benign)")
+        }
+        let log = try String(contentsOf: directory.appendingPathComponent("alert.log"), encoding: .utf8)
+        #expect(log.split(separator: "\n").count == alerts.count)
+    }
+}
