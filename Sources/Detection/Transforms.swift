@@ -1,3 +1,5 @@
+import Classifier
+
 /// Byte transformations that undo the encodings attackers hide behind (EVASION 12-14).
 /// Each takes and returns bytes; none ever fails on malformed input (it is left as it is).
 enum Transforms {
@@ -19,63 +21,15 @@ enum Transforms {
 
     @inline(__always) static func lower(_ byte: UInt8) -> UInt8 { byte &- 0x41 < 26 ? byte | 0x20 : byte }
 
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case 0x30...0x39: byte - 0x30
-        case 0x41...0x46: byte - 0x41 + 10
-        case 0x61...0x66: byte - 0x61 + 10
-        default: nil
-        }
-    }
+    static func hexValue(_ byte: UInt8) -> UInt8? { PercentDecoding.hex(byte) }
 
-    /// `%XX` and `+`; with `unicode`, IIS `%uXXXX` too (full-width ASCII folds to ASCII).
+    /// `%XX` and `+`; with `unicode`, IIS `%uXXXX` too.
     static func urlDecode(_ input: [UInt8], unicode: Bool) -> [UInt8] {
-        guard input.contains(where: { $0 == 0x25 || $0 == 0x2B }) else { return input }
-        var out: [UInt8] = []
-        out.reserveCapacity(input.count)
-        var i = 0
-        while i < input.count {
-            let byte = input[i]
-            if byte == 0x2B {
-                out.append(0x20)
-                i += 1
-            } else if byte == 0x25 {
-                if unicode, i + 5 < input.count, input[i + 1] | 0x20 == UInt8(ascii: "u"),
-                   let a = hexValue(input[i + 2]), let b = hexValue(input[i + 3]), let c = hexValue(input[i + 4]), let d = hexValue(input[i + 5]) {
-                    let scalar = UInt32(a) << 12 | UInt32(b) << 8 | UInt32(c) << 4 | UInt32(d)
-                    appendScalar(scalar, to: &out)
-                    i += 6
-                } else if i + 2 < input.count, let high = hexValue(input[i + 1]), let low = hexValue(input[i + 2]) {
-                    out.append(high << 4 | low)
-                    i += 3
-                } else {
-                    out.append(byte)
-                    i += 1
-                }
-            } else {
-                out.append(byte)
-                i += 1
-            }
-        }
-        return out
+        PercentDecoding.decode(input, plusIsSpace: true, unicode: unicode)
     }
 
-    /// Full-width forms (U+FF01–U+FF5E) are what IIS-style decoders turn into ASCII.
     static func appendScalar(_ scalar: UInt32, to out: inout [UInt8]) {
-        // Slash look-alikes that decoders on Windows stacks have treated as separators.
-        if scalar == 0x2215 || scalar == 0x2044 {
-            out.append(0x2F)
-        } else if scalar == 0x2216 {
-            out.append(0x5C)
-        } else if scalar >= 0xFF01 && scalar <= 0xFF5E {
-            out.append(UInt8(scalar - 0xFEE0))
-        } else if scalar < 0x80 {
-            out.append(UInt8(scalar))
-        } else if let unicode = Unicode.Scalar(scalar) {
-            out.append(contentsOf: Array(String(Character(unicode)).utf8))
-        } else {
-            out.append(contentsOf: Array("\u{FFFD}".utf8))
-        }
+        PercentDecoding.appendScalar(scalar, to: &out)
     }
 
     /// Overlong UTF-8 (`C0 AF` for `/`) and full-width ASCII in UTF-8 become plain ASCII.

@@ -81,7 +81,8 @@ public final class MonitorEngine {
 }
 
 /// A plain thread (the capture loop blocks in libpcap, so it must not sit on a shared pool).
-func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+/// `detached` threads clean up after themselves; others are joined.
+public func startThread(detached: Bool = false, _ body: @escaping @Sendable () -> Void) -> pthread_t {
     final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
     let box = Unmanaged.passRetained(Box(body)).toOpaque()
     var thread = pthread_t()
@@ -90,5 +91,6 @@ func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
         box.body()
         return nil
     }, box)
+    if detached { pthread_detach(thread) }
     return thread
 }

@@ -1,5 +1,6 @@
 import HTTP
 import NetworkTypes
+import Pipeline
 
 #if canImport(Glibc)
 import Glibc
@@ -23,10 +24,7 @@ final class DemoBackend: @unchecked Sendable {
         listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var yes: Int32 = 1
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(port.bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var address = loopbackAddress(port)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -39,11 +37,11 @@ final class DemoBackend: @unchecked Sendable {
 
     func start() {
         let listener = self.listener
-        _ = detachedThread {
+        detachedThread {
             while true {
                 let client = accept(listener, nil, nil)
                 if client < 0 { if errno == EINTR { continue } else { return } }
-                _ = detachedThread { DemoBackend.serve(client) }
+                detachedThread { DemoBackend.serve(client) }
             }
         }
     }
@@ -89,10 +87,7 @@ final class DemoBackend: @unchecked Sendable {
 func sendDemoRequest(port: UInt16, _ request: String) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(port.bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var address = loopbackAddress(port)
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
@@ -104,15 +99,14 @@ func sendDemoRequest(port: UInt16, _ request: String) {
     _ = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
 }
 
-func detachedThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
-    final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
-    let box = Unmanaged.passRetained(Box(body)).toOpaque()
-    var thread = pthread_t()
-    pthread_create(&thread, nil, { raw in
-        let box = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! Box
-        box.body()
-        return nil
-    }, box)
-    pthread_detach(thread)
-    return thread
+func loopbackAddress(_ port: UInt16) -> sockaddr_in {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(port.bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return address
+}
+
+func detachedThread(_ body: @escaping @Sendable () -> Void) {
+    _ = startThread(detached: true, body)
 }

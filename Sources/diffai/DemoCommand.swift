@@ -27,10 +27,9 @@ struct DemoCommand: ParsableCommand {
     var once = false
     @OptionGroup var rules: RulesOption
     @OptionGroup var ml: MLOptions
-    @Option(name: .customLong("alert-log"), help: "Alert file in the original alert.log format.")
-    var alertLog = "alert.log"
-    @Option(help: "EVE JSON alert file.")
-    var eve = "eve.json"
+    @OptionGroup var files: AlertFileOptions
+    var alertLog: String { files.alertLog }
+    var eve: String { files.eve }
 
     /// What it is, the request line, extra header lines, the body.
     static let traffic: [(label: String, line: String, headers: String, body: String)] = [
@@ -86,7 +85,7 @@ struct DemoCommand: ParsableCommand {
         let finished = Atomic<Bool>(false)
         let port = self.port
         let once = self.once
-        _ = detachedThread {
+        detachedThread {
             usleep(300_000)
             for entry in Self.traffic {
                 say("→ \(entry.label): \(entry.line.split(separator: " ")[0]) \(entry.line.split(separator: " ")[1])")

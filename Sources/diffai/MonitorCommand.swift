@@ -34,10 +34,9 @@ struct MonitorCommand: ParsableCommand {
     var filter: String?
     @OptionGroup var rules: RulesOption
     @OptionGroup var ml: MLOptions
-    @Option(name: .customLong("alert-log"), help: "Alert file in the original alert.log format.")
-    var alertLog = "alert.log"
-    @Option(help: "EVE JSON alert file.")
-    var eve = "eve.json"
+    @OptionGroup var files: AlertFileOptions
+    var alertLog: String { files.alertLog }
+    var eve: String { files.eve }
     @Flag(help: "Print alerts on stdout as EVE JSON instead of readable lines.")
     var json = false
     @Option(help: "What to print on stdout: alerts, or requests (one JSON object per request).")
@@ -134,4 +133,12 @@ final class LatencyRecorder {
 
 extension CaptureError {
     var isPermissionProblem: Bool { description.contains("permission denied") }
+}
+
+/// Where live modes write alerts (monitor, demo).
+struct AlertFileOptions: ParsableArguments {
+    @Option(name: .customLong("alert-log"), help: "Alert file in the original alert.log format.")
+    var alertLog = "alert.log"
+    @Option(help: "EVE JSON alert file.")
+    var eve = "eve.json"
 }

@@ -14,18 +14,6 @@ import Glibc
         getuid() == 0 && (FileManager.default.isExecutableFile(atPath: "/usr/sbin/apache2") || ProcessInfo.processInfo.environment["CI"] == "true")
     }
 
-    /// Starts a program with a clean signal mask (the test runner blocks some), so SIGTERM works.
-    func launch(_ arguments: [String], output: URL) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: which("python3") ?? "/usr/bin/python3")
-        process.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"] + arguments
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = process.standardOutput
-        try process.run()
-        return process
-    }
-
     func curl(_ apachePort: Int, _ target: String, _ extra: [String] = []) throws -> String {
         let result = try run(which("curl") ?? "/usr/bin/curl",
                              ["-s", "-i", "--path-as-is", "-H", "Host: shop.test"] + extra + ["http://127.0.0.1:\(apachePort)\(target)"])
@@ -61,10 +49,9 @@ import Glibc
         ProxyPassReverse / http://localhost:\(backendPort)/
         """
         try Data(config.utf8).write(to: directory.appendingPathComponent("httpd.conf"))
-        let backend = try launch([which("python3") ?? "/usr/bin/python3", "-m", "http.server", "\(backendPort)", "--bind", "127.0.0.1",
-                                  "--protocol", "HTTP/1.1", "--directory", www.path], output: directory.appendingPathComponent("backend.out"))
+        let backend = try startHTTPServer(port: backendPort, root: www)
         defer { kill(backend.processIdentifier, SIGKILL); backend.waitUntilExit() }
-        let server = try launch([apache, "-f", directory.appendingPathComponent("httpd.conf").path, "-DFOREGROUND"],
+        let server = try launchWithCleanSignalMask([apache, "-f", directory.appendingPathComponent("httpd.conf").path, "-DFOREGROUND"],
                                 output: directory.appendingPathComponent("apache.out"))
         defer { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() }
 
@@ -87,7 +74,7 @@ import Glibc
 
         let log = directory.appendingPathComponent("alert.log").path, eve = directory.appendingPathComponent("eve.json").path
         let monitorOutput = directory.appendingPathComponent("monitor.out")
-        let monitor = try launch([TestPaths.diffaiBinary, "monitor", "--interface", "lo", "--port", "\(backendPort)", "--no-ml",
+        let monitor = try launchWithCleanSignalMask([TestPaths.diffaiBinary, "monitor", "--interface", "lo", "--port", "\(backendPort)", "--no-ml",
                                   "--stats-interval", "0", "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path,
                                   "--alert-log", log, "--eve", eve], output: monitorOutput)
         defer { if monitor.isRunning { kill(monitor.processIdentifier, SIGKILL) } }

@@ -1,3 +1,4 @@
+import CaptureSynthesis
 import HTTP
 import NetworkTypes
 import Testing
@@ -299,17 +300,8 @@ let complexStream =
     }
 }
 
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The project's deterministic generator, as the tests use it.
+typealias SeededRandom = SeededGenerator
 
 extension Array {
     func chunked(into size: Int) -> [[Element]] {

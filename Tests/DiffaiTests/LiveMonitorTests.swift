@@ -45,18 +45,12 @@ import Glibc
 
     @Test(.enabled(if: enabled))
     func pipelinedAndKeepAliveRequestsAreSeenLiveAndAlerted() throws {
-        let python = which("python3") ?? "/usr/bin/python3"
         let directory = TestPaths.temporaryDirectory("monitor")
         let port = 19000 + Int(getpid() % 500)
         let root = directory.appendingPathComponent("www")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         try Data("hello\n".utf8).write(to: root.appendingPathComponent("index.html"))
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: python)
-        server.arguments = ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--protocol", "HTTP/1.1", "--directory", root.path]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let server = try startHTTPServer(port: port, root: root)
         defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
 
         let log = directory.appendingPathComponent("alert.log").path, eve = directory.appendingPathComponent("eve.json").path

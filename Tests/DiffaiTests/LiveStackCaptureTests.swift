@@ -24,21 +24,14 @@ import Testing
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         try Data("hello from diffai\n".utf8).write(to: root.appendingPathComponent("index.html"))
 
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: python)
-        server.arguments = ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--protocol", "HTTP/1.1", "--directory", root.path]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let server = try startHTTPServer(port: port, root: root)
         defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
 
-        // The test runner blocks signals and children inherit the mask: start tcpdump with a
-        // clean mask so that SIGINT makes it flush and exit.
+        let snifferErrors = Pipe()
         let sniffer = Process()
         sniffer.executableURL = URL(fileURLWithPath: python)
         sniffer.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
                              tcpdump, "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", capture, "tcp port \(port)"]
-        let snifferErrors = Pipe()
         sniffer.standardError = snifferErrors
         sniffer.standardOutput = FileHandle.nullDevice
         try sniffer.run()

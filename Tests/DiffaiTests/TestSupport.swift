@@ -98,3 +98,27 @@ func which(_ tool: String) -> String? {
 extension HTTPTransaction {
     var summaryLine: String { "\(request.method) \(request.target) \(status.map(String.init) ?? "-")" }
 }
+
+/// Starts a program with a clean signal mask: the test runner blocks some signals and children
+/// inherit the mask, so without this SIGTERM/SIGINT would never reach them.
+func launchWithCleanSignalMask(_ arguments: [String], output: URL? = nil) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: which("python3") ?? "/usr/bin/python3")
+    process.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"] + arguments
+    if let output {
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = process.standardOutput
+    } else {
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+    }
+    try process.run()
+    return process
+}
+
+/// Python's HTTP/1.1 file server on 127.0.0.1:`port`, serving `root`. Stop it with SIGKILL.
+func startHTTPServer(port: Int, root: URL) throws -> Process {
+    try launchWithCleanSignalMask([which("python3") ?? "/usr/bin/python3", "-m", "http.server", "\(port)", "--bind", "127.0.0.1",
+                                   "--protocol", "HTTP/1.1", "--directory", root.path])
+}

@@ -1,0 +1,56 @@
+/// Percent-decoding as web servers and applications do it, shared by the model's text and the
+/// rules' transforms so both read a request the same way.
+public enum PercentDecoding {
+    @inline(__always) public static func hex(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: byte - 0x30
+        case 0x41...0x46: byte - 0x41 + 10
+        case 0x61...0x66: byte - 0x61 + 10
+        default: nil
+        }
+    }
+
+    /// `%XX`; with `plusIsSpace`, `+`; with `unicode`, IIS `%uXXXX` (full-width ASCII and slash
+    /// look-alikes fold to ASCII). Malformed escapes are kept as they are.
+    public static func decode(_ input: [UInt8], plusIsSpace: Bool, unicode: Bool) -> [UInt8] {
+        guard input.contains(where: { $0 == 0x25 || (plusIsSpace && $0 == 0x2B) }) else { return input }
+        var out: [UInt8] = []
+        out.reserveCapacity(input.count)
+        var i = 0
+        while i < input.count {
+            let byte = input[i]
+            if byte == 0x2B && plusIsSpace {
+                out.append(0x20)
+                i += 1
+            } else if byte == 0x25, unicode, i + 5 < input.count, input[i + 1] | 0x20 == 0x75,
+                      let a = hex(input[i + 2]), let b = hex(input[i + 3]), let c = hex(input[i + 4]), let d = hex(input[i + 5]) {
+                appendScalar(UInt32(a) << 12 | UInt32(b) << 8 | UInt32(c) << 4 | UInt32(d), to: &out)
+                i += 6
+            } else if byte == 0x25, i + 2 < input.count, let high = hex(input[i + 1]), let low = hex(input[i + 2]) {
+                out.append(high << 4 | low)
+                i += 3
+            } else {
+                out.append(byte)
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// UTF-8 for a code point, with the folds decoders on Windows stacks apply.
+    public static func appendScalar(_ scalar: UInt32, to out: inout [UInt8]) {
+        if scalar == 0x2215 || scalar == 0x2044 {
+            out.append(0x2F)
+        } else if scalar == 0x2216 {
+            out.append(0x5C)
+        } else if scalar >= 0xFF01 && scalar <= 0xFF5E {
+            out.append(UInt8(scalar - 0xFEE0))
+        } else if scalar < 0x80 {
+            out.append(UInt8(scalar))
+        } else if let unicode = Unicode.Scalar(scalar) {
+            out.append(contentsOf: Array(String(Character(unicode)).utf8))
+        } else {
+            out.append(contentsOf: Array("\u{FFFD}".utf8))
+        }
+    }
+}
