@@ -108,6 +108,16 @@ import Glibc
         #expect(event["src_ip"] as? String == "127.0.0.1")
     }
 
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+    func withoutCaptureRightsTheMessageSaysHowToFixIt() throws {
+        let result = try run("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", TestPaths.diffaiBinary,
+                                                  "monitor", "--no-ml", "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path,
+                                                  "--alert-log", "/dev/null", "--eve", "/dev/null"])
+        #expect(result.status == 77)
+        #expect(result.stderr.contains("permission denied: capturing needs root or the CAP_NET_RAW and CAP_NET_ADMIN capabilities"))
+        #expect(result.stderr.contains("setcap cap_net_raw,cap_net_admin=eip"))
+    }
+
     @Test func unknownInterfaceListsTheOnesThatExist() throws {
         let result = try run(TestPaths.diffaiBinary, ["monitor", "--interface", "nosuch0", "--no-ml", "--rules",
                                                       TestPaths.packageRoot.appendingPathComponent("rules.json").path,
