@@ -95,11 +95,17 @@ import Glibc
         let stderr = try String(contentsOf: stderrURL, encoding: .utf8)
         #expect(stderr.contains("final statistics"))
         #expect(stderr.contains("dropped by diffai 0"))
-        let targets = try String(contentsOf: stdoutURL, encoding: .utf8).split(separator: "\n").map {
-            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["target"] as! String
-        }.filter { $0 != "/warmup" }
-        #expect(targets == ["/index.html?step=1", "/index.html?id=1%27%20OR%20%271%27=%271", "/index.html?step=3",
-                            "/index.html?page=2", "/index.html?page=3"])
+        // Order is guaranteed per connection (flow), not across connections.
+        var byFlow: [Int: [String]] = [:]
+        for line in try String(contentsOf: stdoutURL, encoding: .utf8).split(separator: "\n") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let target = object["target"] as! String
+            if target != "/warmup" { byFlow[object["flow_id"] as! Int, default: []].append(target) }
+        }
+        #expect(byFlow.values.sorted { $0.count > $1.count } == [
+            ["/index.html?step=1", "/index.html?id=1%27%20OR%20%271%27=%271", "/index.html?step=3"],
+            ["/index.html?page=2", "/index.html?page=3"],
+        ])
         let alertLines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
         #expect(alertLines.count == 1)
         #expect(alertLines.first?.contains("dst=127.0.0.1:\(port) method=GET url=http://t/index.html?id=1%27%20OR%20%271%27=%271 rule=1002") == true)
