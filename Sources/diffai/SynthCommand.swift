@@ -1,11 +1,12 @@
 import ArgumentParser
 import CaptureSynthesis
+import Classifier
 
 struct SynthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synth",
         abstract: "Write synthetic captures: the test fixtures in captures/, or a large load capture for benchmarks.",
-        subcommands: [Fixtures.self, Load.self]
+        subcommands: [Fixtures.self, Load.self, Benign.self]
     )
 
     struct Fixtures: ParsableCommand {
@@ -20,6 +21,21 @@ struct SynthCommand: ParsableCommand {
                 try FileBytes.write(fixture.build(), to: path)
                 print("\(path): \(fixture.summary)")
             }
+        }
+    }
+
+    struct Benign: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print realistic benign request targets with parameters (the ML validation generator), one per line.")
+
+        @Option(help: "How many.")
+        var count = 10_000
+        @Option(help: "Random seed.")
+        var seed: UInt64 = 1042
+
+        func run() {
+            var generator = BenignRequestGenerator(seed: seed)
+            for _ in 0..<count { print(generator.nextTarget()) }
         }
     }
 
