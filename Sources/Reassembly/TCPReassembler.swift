@@ -435,12 +435,8 @@ public final class TCPReassembler {
             statistics.resetsIgnored += 1
             return
         }
-        for side in [FlowDirection.fromInitiator, .fromResponder] {
-            if let first = flow.withHalf(side, { $0.pending.first }), !flow.ignored {
-                _ = first
-                forceGap(flow, direction: side, at: segment.timestamp)
-            }
-        }
+        // Out-of-order data still queued never reached the server: it is dropped with the
+        // connection (close() releases it), not inspected.
         flow.handler?.halfClosed(direction, reason: .reset, at: segment.timestamp)
         close(flow, reason: .reset, at: segment.timestamp)
     }

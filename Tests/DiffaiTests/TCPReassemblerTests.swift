@@ -244,6 +244,18 @@ struct SegmentScript {
         #expect(r.statistics.segmentsAfterClose == 1)
     }
 
+    @Test func queuedDataIsDroppedOnReset() {
+        let (r, f) = make()
+        var s = SegmentScript()
+        s.handshake(r)
+        s.segment(0, "abc", into: r)
+        s.segment(10, "never read", into: r)
+        s.segment(3, flags: [.rst], into: r)
+        #expect(f.handlers[0].clientText == "abc")
+        #expect(f.handlers[0].closedReason == .reset)
+        #expect(r.pendingBytesTotal == 0)
+    }
+
     @Test func reusedFourTupleStartsNewFlow() {
         let (r, f) = make()
         var s = SegmentScript()
