@@ -62,19 +62,10 @@ struct DemoCommand: ParsableCommand {
         var options = PcapLiveSource.Options()
         options.interface = interface
         options.filter = "tcp port \(port)"
-        let source: PcapLiveSource
-        do {
-            source = try PcapLiveSource(options: options)
-        } catch {
-            printError("diffai: \(error.description)")
-            throw ExitCode(error.isPermissionProblem ? 77 : 66)
-        }
+        let source = try AlertFileOptions.openCapture(options)
         let report: @Sendable (String) -> Void = { printError("diffai: \($0)") }
         let output = BufferedFileOutput(descriptor: STDOUT_FILENO)
-        let outputs = AlertOutputs()
-        outputs.standardOutput = output
-        outputs.alertLog = AlertFile(path: alertLog, report: report)
-        outputs.eveFile = AlertFile(path: eve, report: report)
+        let outputs = files.makeOutputs(standardOutput: output, report: report)
         let detection = DetectionSink(rules: try rules.load(), model: try ml.load(), outputs: outputs, waitForResponse: false)
         let engine = MonitorEngine(options: PipelineOptions(), sink: detection, diagnostics: report)
         engine.maintenance = { output.flush() }

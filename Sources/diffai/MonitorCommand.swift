@@ -56,24 +56,14 @@ struct MonitorCommand: ParsableCommand {
         let report: @Sendable (String) -> Void = { printError("diffai: \($0)") }
 
         let output = BufferedFileOutput(descriptor: STDOUT_FILENO)
-        let outputs = AlertOutputs()
-        outputs.standardOutput = emit == .alerts ? output : nil
-        outputs.eveToStandardOutput = json
-        outputs.alertLog = AlertFile(path: alertLog, report: report)
-        outputs.eveFile = AlertFile(path: eve, report: report)
+        let outputs = files.makeOutputs(standardOutput: emit == .alerts ? output : nil, json: json, report: report)
         let latency = LatencyRecorder()
         outputs.listeners.append { alert in latency.record(alert) }
 
         let requestEmitter = emit == .requests ? RequestJSONEmitter(output: output) : nil
         let detection = DetectionSink(rules: try rules.load(), model: try ml.load(), outputs: outputs,
                                       waitForResponse: false, next: requestEmitter)
-        let source: PcapLiveSource
-        do {
-            source = try PcapLiveSource(options: options)
-        } catch {
-            printError("diffai: \(error.description)")
-            throw ExitCode(error.isPermissionProblem ? 77 : 66)
-        }
+        let source = try AlertFileOptions.openCapture(options)
         Signals.installStopFlag()
         Signals.installHangupFlag()
         let engine = MonitorEngine(options: PipelineOptions(), sink: detection, queueBytes: queueMB << 20, diagnostics: report)
@@ -141,4 +131,24 @@ struct AlertFileOptions: ParsableArguments {
     var alertLog = "alert.log"
     @Option(help: "EVE JSON alert file.")
     var eve = "eve.json"
+
+    /// alert.log and EVE files, plus readable (or EVE) lines on `standardOutput` when given.
+    func makeOutputs(standardOutput: BufferedFileOutput?, json: Bool = false, report: @escaping @Sendable (String) -> Void) -> AlertOutputs {
+        let outputs = AlertOutputs()
+        outputs.standardOutput = standardOutput
+        outputs.eveToStandardOutput = json
+        outputs.alertLog = AlertFile(path: alertLog, report: report)
+        outputs.eveFile = AlertFile(path: eve, report: report)
+        return outputs
+    }
+
+    /// Opens the live capture, or stops the program with why it cannot (exit 77: no rights).
+    static func openCapture(_ options: PcapLiveSource.Options) throws -> PcapLiveSource {
+        do {
+            return try PcapLiveSource(options: options)
+        } catch {
+            printError("diffai: \(error.description)")
+            throw ExitCode(error.isPermissionProblem ? 77 : 66)
+        }
+    }
 }
