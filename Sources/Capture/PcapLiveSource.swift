@@ -118,10 +118,29 @@ public final class PcapLiveSource: @unchecked Sendable {
             } else if status == 0 {
                 continue  // read timeout: nothing arrived
             } else if status == PCAP_ERROR_BREAK {
-                return
+                break
             } else {
                 throw .corrupt(file: options.interface, packet: number + 1, offset: nil, reason: String(cString: pcap_geterr(handle)))
             }
+        }
+        // Stopping: what the kernel already captured still counts. Its last block is handed
+        // over only once the block timeout retires it (late under load), so drain until the
+        // ring has been quiet for a while.
+        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        pcap_setnonblock(handle, 1, &errorBuffer)
+        var quietRounds = 0
+        while quietRounds < 10 {
+            var got = false
+            while pcap_next_ex(handle, &header, &data) == 1, let header, let data {
+                got = true
+                number += 1
+                let h = header.pointee
+                body(CapturedFrame(number: number,
+                                   timestamp: Timestamp(seconds: Int64(h.ts.tv_sec), microseconds: Int64(h.ts.tv_usec)),
+                                   wireLength: Int(h.len), bytes: UnsafeRawBufferPointer(start: data, count: Int(h.caplen))))
+            }
+            quietRounds = got ? 0 : quietRounds + 1
+            usleep(UInt32(max(1, options.readTimeoutMilliseconds)) * 2_000)
         }
     }
 

@@ -27,7 +27,13 @@ public final class HTTPStatistics: @unchecked Sendable {
 /// Follows one HTTP connection: parses both directions, pairs responses with requests in
 /// order, and hands finished transactions to the sink.
 public final class HTTPConnectionAnalyzer {
-    public let connection: HTTPConnectionInfo
+    /// Client and server as finally understood (a mid-stream connection may swap them).
+    public private(set) var connection: HTTPConnectionInfo
+    /// The transport's guess of who is the client was wrong: every direction is flipped.
+    private var swapped = false
+    /// Roles are fixed by the handshake, or for a mid-stream connection by the first bytes
+    /// that plainly start a request or a response.
+    private var rolesSettled: Bool
     public let limits: HTTPParserLimits
     private unowned let sink: HTTPTransactionSink
     private let statistics: HTTPStatistics
@@ -54,6 +60,7 @@ public final class HTTPConnectionAnalyzer {
         self.statistics = statistics
         requestParser = HTTPMessageParser(kind: .request, limits: limits, midstream: connection.midstream)
         responseParser = HTTPMessageParser(kind: .response, limits: limits, midstream: connection.midstream)
+        rolesSettled = !connection.midstream
         requestSide = Side()
         responseSide = Side()
         requestSide.owner = self
@@ -65,8 +72,11 @@ public final class HTTPConnectionAnalyzer {
 
     /// Bytes from the client (`fromClient`) or the server. Returns false when the connection
     /// is not HTTP, so the caller can stop delivering it.
-    public func receive(_ bytes: UnsafeRawBufferPointer, fromClient: Bool, at time: Timestamp) -> Bool {
+    public func receive(_ bytes: UnsafeRawBufferPointer, fromClient guessedFromClient: Bool, at time: Timestamp) -> Bool {
+        if !rolesSettled { settleRoles(bytes, fromClient: guessedFromClient) }
+        let fromClient = guessedFromClient != swapped
         let parser = fromClient ? requestParser : responseParser
+        defer { if !rolesSettled && parser.messagesParsed > 0 { rolesSettled = true } }
         if !parser.parse(bytes, at: time) {
             // A server that speaks first with something else (SMTP, SSH banners) or a client
             // that opens with TLS: nothing for an HTTP inspector here.
@@ -79,15 +89,30 @@ public final class HTTPConnectionAnalyzer {
     }
 
     public func gap(_ length: Int, fromClient: Bool, at time: Timestamp) {
-        (fromClient ? requestParser : responseParser).gap(length, at: time)
+        (fromClient != swapped ? requestParser : responseParser).gap(length, at: time)
     }
 
     public func noteStreamAnomaly(_ anomaly: HTTPAnomalies, fromClient: Bool) {
-        (fromClient ? requestParser : responseParser).noteStreamAnomaly(anomaly)
+        (fromClient != swapped ? requestParser : responseParser).noteStreamAnomaly(anomaly)
     }
 
     public func endOfStream(fromClient: Bool, at time: Timestamp) {
-        (fromClient ? requestParser : responseParser).finish(at: time)
+        (fromClient != swapped ? requestParser : responseParser).finish(at: time)
+    }
+
+    /// A connection picked up mid-stream: the side that sends `HTTP/1.x NNN` is the server,
+    /// the side that sends `METHOD /target HTTP/1.x` the client, whatever the ports suggested.
+    private func settleRoles(_ bytes: UnsafeRawBufferPointer, fromClient: Bool) {
+        guard let lf = HTTPHeadParser.indexOfLF(bytes, from: 0) else { return }
+        let line = UnsafeRawBufferPointer(rebasing: bytes[0..<lf])
+        let looksLikeResponse = StartLineProbe.isStatusLine(line)
+        let looksLikeRequest = StartLineProbe.isRequestLine(line, strictMethod: true)
+        guard looksLikeResponse || looksLikeRequest else { return }
+        rolesSettled = true
+        if (fromClient && looksLikeResponse) || (!fromClient && looksLikeRequest) {
+            swapped = true
+            connection = HTTPConnectionInfo(id: connection.id, client: connection.server, server: connection.client, midstream: true)
+        }
     }
 
     /// The connection is gone: finish both directions and flush every transaction.

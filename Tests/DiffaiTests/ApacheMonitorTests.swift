@@ -27,7 +27,9 @@ import Glibc
         let apache = try #require(FileManager.default.isExecutableFile(atPath: "/usr/sbin/apache2") ? "/usr/sbin/apache2" : nil,
                                   "apache2 is required (apt-get install apache2)")
         let directory = TestPaths.temporaryDirectory("apache")
-        let backendPort = 19100 + Int(getpid() % 400), apachePort = backendPort + 500
+        let backendPort = freePort()
+        var apachePort = freePort()
+        while apachePort == backendPort { apachePort = freePort() }
         let www = directory.appendingPathComponent("www")
         try FileManager.default.createDirectory(at: www, withIntermediateDirectories: true)
         try Data(String(repeating: "diffai test page\n", count: 200).utf8).write(to: www.appendingPathComponent("index.html"))

@@ -224,6 +224,18 @@ let complexStream =
         #expect(h.requests[0].anomalies.isEmpty)
     }
 
+    /// Picked up mid-stream with the ports suggesting the wrong client (a backend on a high port
+    /// behind a proxy's keep-alive pool): the content decides.
+    @Test func midstreamRolesAreSettledByContent() {
+        let h = ConnectionHarness(midstream: true)
+        h.feed(Array("GET /pooled?id=7 HTTP/1.1\r\nHost: h\r\n\r\n".utf8), fromClient: false)
+        h.feed(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8), fromClient: true)
+        #expect(h.targets == ["/pooled?id=7"])
+        #expect(h.sink.transactions.first?.status == 200)
+        #expect(h.sink.requests.first?.client.port == 80)
+        #expect(h.sink.requests.first?.server.port == 5000)
+    }
+
     @Test func gapInsideBodyKeepsFraming() {
         let h = ConnectionHarness()
         h.client("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")

@@ -21,7 +21,9 @@ import Glibc
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        try #require(connected == 0, "cannot connect to the test server")
+        // A plain error, not #require: callers poll with try? while the server starts.
+        struct CannotConnect: Error {}
+        guard connected == 0 else { throw CannotConnect() }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var received = [UInt8]()
@@ -46,7 +48,7 @@ import Glibc
     @Test(.enabled(if: enabled))
     func pipelinedAndKeepAliveRequestsAreSeenLiveAndAlerted() throws {
         let directory = TestPaths.temporaryDirectory("monitor")
-        let port = 19000 + Int(getpid() % 500)
+        let port = freePort()
         let root = directory.appendingPathComponent("www")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         try Data("hello\n".utf8).write(to: root.appendingPathComponent("index.html"))
@@ -88,6 +90,8 @@ import Glibc
         #expect(keepAlive.components(separatedBy: "HTTP/1.").count - 1 == 2)
 
         try waitFor("the alert") { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("rule=1002") }
+        // Requests are reported once their responses are seen; wait for the last one.
+        try waitFor("the last request") { ((try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "").contains("page=3") }
         kill(monitor.processIdentifier, SIGTERM)
         monitor.waitUntilExit()
         #expect(monitor.terminationStatus == 0)
@@ -138,7 +142,7 @@ import Glibc
     @Test(.enabled(if: getuid() == 0))
     func demoOnceAlertsOnAttacksOnly() throws {
         let directory = TestPaths.temporaryDirectory("demo")
-        let port = 19600 + Int(getpid() % 300)
+        let port = freePort()
         let result = try run(TestPaths.diffaiBinary, [
             "demo", "--once", "--port", "\(port)",
             "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path,

@@ -18,7 +18,7 @@ import Testing
         let curl = try #require(which("curl"), "curl is required")
         let directory = TestPaths.temporaryDirectory("live")
         let capture = directory.appendingPathComponent("live.pcap").path
-        let port = 18000 + Int(getpid() % 1000)
+        let port = freePort()
 
         let root = directory.appendingPathComponent("www")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)

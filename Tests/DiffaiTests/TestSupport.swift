@@ -122,3 +122,22 @@ func startHTTPServer(port: Int, root: URL) throws -> Process {
     try launchWithCleanSignalMask([which("python3") ?? "/usr/bin/python3", "-m", "http.server", "\(port)", "--bind", "127.0.0.1",
                                    "--protocol", "HTTP/1.1", "--directory", root.path])
 }
+
+/// A TCP port on 127.0.0.1 that the OS reports free right now (suites run in parallel, so
+/// fixed or pid-derived ports collide).
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    _ = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
