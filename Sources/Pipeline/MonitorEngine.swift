@@ -17,9 +17,6 @@ public final class MonitorEngine {
     /// Runs on the analysis thread at least every `maintenanceMilliseconds` (statistics, signals).
     public var maintenance: (() -> Void)?
     public var maintenanceMilliseconds = 100
-    /// Nice level of the analysis thread: the web server gets the CPU first; the queue
-    /// absorbs bursts and analysis catches up in idle time. Capture keeps normal priority.
-    public var analysisNice: Int32 = 10
     public private(set) var packetsAnalysed = 0
     private let diagnostics: @Sendable (String) -> Void
 
@@ -44,8 +41,6 @@ public final class MonitorEngine {
             queue.close()
         }
         let linkType = source.linkType
-        // On Linux nice is per thread and `who` 0 is the calling thread: only analysis yields.
-        setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, analysisNice)
         var lastMaintenance = monotonicSeconds()
         var lastPacket = monotonicSeconds()
         let core = self.core
