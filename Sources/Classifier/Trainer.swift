@@ -94,17 +94,7 @@ public enum Trainer {
         }
         defer { fclose(file) }
         var lines: [[UInt8]] = []
-        var line: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        while true {
-            let length = getline(&line, &capacity, file)
-            if length < 0 { break }
-            var bytes = [UInt8](UnsafeRawBufferPointer(start: line, count: min(length, maxLineBytes + 2)))
-            while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
-            if bytes.count > maxLineBytes { bytes.removeLast(bytes.count - maxLineBytes) }
-            if !bytes.isEmpty { lines.append(bytes) }
-        }
-        free(line)
+        LineReader.forEachLine(in: file, maxBytes: maxLineBytes) { if !$0.isEmpty { lines.append($0) } }
         return lines
     }
 

@@ -206,18 +206,11 @@ struct ClassifyCommand: ParsableCommand {
         let t = threshold ?? classifier.threshold
         guard let input = fdopen(STDIN_FILENO, "rb") else { throw ExitCode(66) }
         let output = BufferedFileOutput(descriptor: STDOUT_FILENO)
-        var line: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        while true {
-            let length = getline(&line, &capacity, input)
-            if length < 0 { break }
-            var bytes = [UInt8](UnsafeRawBufferPointer(start: line, count: min(length, Trainer.maxLineBytes + 2)))
-            while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+        LineReader.forEachLine(in: input, maxBytes: Trainer.maxLineBytes) { bytes in
             let score = classifier.score(target: bytes)
             output.write("\(score >= t ? 1 : 0)\t\(ScoreText.format(score))\n")
             output.flush()
         }
-        free(line)
     }
 }
 

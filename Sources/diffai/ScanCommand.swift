@@ -1,4 +1,5 @@
 import ArgumentParser
+import Classifier
 import Detection
 import HTTP
 import JSONOutput
@@ -42,13 +43,8 @@ struct ScanCommand: ParsableCommand {
         }
         let output = BufferedFileOutput(descriptor: STDOUT_FILENO)
         let interactive = isatty(STDIN_FILENO) != 0 || file == nil
-        var line: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        while true {
-            let length = getline(&line, &capacity, input)
-            if length < 0 { break }
-            var bytes = [UInt8](UnsafeRawBufferPointer(start: line, count: length))
-            while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+        // No length cap: a long target is inspected whole.
+        LineReader.forEachLine(in: input) { bytes in
             let request: HTTPRequest?
             if accessLog {
                 request = AccessLogLine(bytes).map { HTTPRequest.synthesize(method: $0.method, target: $0.target, headers: $0.headers) } ?? nil
@@ -63,7 +59,6 @@ struct ScanCommand: ParsableCommand {
             output.write(text + "\n")
             if interactive { output.flush() }
         }
-        free(line)
         output.flush()
         if file != nil { fclose(input) }
     }

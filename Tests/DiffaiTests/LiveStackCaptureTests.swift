@@ -13,7 +13,6 @@ import Testing
 
     @Test(.enabled(if: enabled))
     func curlThroughLoopbackIsReassembledExactly() throws {
-        let python = which("python3") ?? "/root/.pyenv/shims/python3"
         let tcpdump = try #require(which("tcpdump"), "tcpdump is required (apt-get install tcpdump)")
         let curl = try #require(which("curl"), "curl is required")
         let directory = TestPaths.temporaryDirectory("live")
@@ -28,17 +27,12 @@ import Testing
         defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
 
         let snifferErrors = Pipe()
-        let sniffer = Process()
-        sniffer.executableURL = URL(fileURLWithPath: python)
-        sniffer.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
-                             tcpdump, "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", capture, "tcp port \(port)"]
-        sniffer.standardError = snifferErrors
-        sniffer.standardOutput = FileHandle.nullDevice
-        try sniffer.run()
+        let sniffer = try launchWithCleanSignalMask([tcpdump, "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", capture, "tcp port \(port)"],
+                                                    standardError: snifferErrors)
         defer { if sniffer.isRunning { kill(sniffer.processIdentifier, SIGKILL) } }
 
         // Wait until both are ready: tcpdump announces itself, the server answers.
-        try waitFor("tcpdump to start") { (try? String(decoding: snifferErrors.fileHandleForReading.availableData, as: UTF8.self).contains("listening")) ?? false }
+        try waitFor("tcpdump to start") { String(decoding: snifferErrors.fileHandleForReading.availableData, as: UTF8.self).contains("listening") }
         try waitFor("the HTTP server") { (try? run(curl, ["-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/warmup"]).status == 0) ?? false }
 
         let base = "http://127.0.0.1:\(port)"
