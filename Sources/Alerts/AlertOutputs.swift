@@ -19,10 +19,12 @@ public final class AlertOutputs {
     public func emit(_ alert: Alert) {
         emitted += 1
         alertLog?.append(AlertFormat.alertLogLine(alert))
-        eveFile?.append(AlertFormat.eveLine(alert, sensor: sensorName))
+        let wantsEVE = eveFile != nil || (standardOutput != nil && eveToStandardOutput)
+        let eve = wantsEVE ? AlertFormat.eveLine(alert, sensor: sensorName) : []
+        eveFile?.append(eve)
         if let standardOutput {
             if eveToStandardOutput {
-                standardOutput.write(AlertFormat.eveLine(alert, sensor: sensorName))
+                standardOutput.write(eve)
             } else {
                 standardOutput.write(AlertFormat.consoleLine(alert))
                 standardOutput.write([0x0A])
