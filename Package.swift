@@ -10,7 +10,7 @@ let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], 
 
 let package = Package(
     name: "diffai",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "diffai", targets: ["diffai"]),
         // For the benchmark packages under bench/ (and embedding): the pipeline stages.
@@ -18,6 +18,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The console: HTTP + WebSocket server (Hummingbird 2 on SwiftNIO).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.0"),
+        // The inline proxy: SwiftNIO directly.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -50,16 +56,27 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["Capture", "Reassembly", "HTTP", "Detection", "Alerts", "NetworkTypes", "JSONOutput"], swiftSettings: hotPath),
         // Writes pcap/pcapng files from synthetic conversations: fixtures and load captures.
         .target(name: "CaptureSynthesis", dependencies: ["NetworkTypes", "Capture"]),
+        // The analyst's web console: static pages, JSON APIs, WebSocket alert stream, training jobs.
+        .target(
+            name: "Console",
+            dependencies: [
+                "Alerts", "Detection", "Classifier", "JSONOutput", "NetworkTypes",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         .executableTarget(
             name: "diffai",
             dependencies: [
-                "Pipeline", "Capture", "HTTP", "CaptureSynthesis", "Detection", "Alerts", "JSONOutput", "Classifier",
+                "Console", "Pipeline", "Capture", "HTTP", "CaptureSynthesis", "Detection", "Alerts", "JSONOutput", "Classifier",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "DiffaiTests",
-            dependencies: ["Capture", "Reassembly", "HTTP", "Pipeline", "CaptureSynthesis", "NetworkTypes", "JSONOutput", "Detection", "Alerts", "Classifier"],
+            dependencies: ["Capture", "Reassembly", "HTTP", "Pipeline", "CaptureSynthesis", "NetworkTypes", "JSONOutput", "Detection", "Alerts", "Classifier", "Console",
+                           .product(name: "HTTPTypes", package: "swift-http-types")],
             path: "Tests/DiffaiTests"
         ),
     ]

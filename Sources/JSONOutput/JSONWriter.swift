@@ -53,6 +53,18 @@ public struct JSONWriter {
         needsComma = true
     }
 
+    /// A value that is already JSON (an EVE line inside a console message). The caller vouches
+    /// for it; no trailing newline.
+    public mutating func embed<C: Collection>(json value: C) where C.Element == UInt8 {
+        separator()
+        var end = value.endIndex
+        while end > value.startIndex, let last = value[value.index(end, offsetBy: -1)...].first, last == 0x0A || last == 0x0D {
+            end = value.index(end, offsetBy: -1)
+        }
+        bytes.append(contentsOf: value[value.startIndex..<end])
+        needsComma = true
+    }
+
     public mutating func null() { raw("null") }
     public mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
 

@@ -1,6 +1,7 @@
 import Alerts
 import ArgumentParser
 import Capture
+import Console
 import Detection
 import JSONOutput
 import Pipeline
@@ -28,6 +29,7 @@ struct DemoCommand: ParsableCommand {
     @OptionGroup var rules: RulesOption
     @OptionGroup var ml: MLOptions
     @OptionGroup var files: AlertFileOptions
+    @OptionGroup var console: ConsoleOptions
     var alertLog: String { files.alertLog }
     var eve: String { files.eve }
 
@@ -68,7 +70,17 @@ struct DemoCommand: ParsableCommand {
         let outputs = files.makeOutputs(standardOutput: output, report: report)
         let detection = DetectionSink(rules: try rules.load(), model: try ml.load(), outputs: outputs, waitForResponse: false)
         let engine = MonitorEngine(options: PipelineOptions(), sink: detection, diagnostics: report)
-        engine.maintenance = { output.flush() }
+        let bridge = ConsoleBridge(detection: detection, rulesPath: rules.path, threshold: ml.threshold)
+        let server = console.start(mode: "demo", hooks: bridge.hooks(mode: "demo"), history: files.history, feed: bridge.feed)
+        var lastPublished = 0.0
+        engine.maintenance = {
+            output.flush()
+            bridge.mailbox.drain()
+            if server != nil, MonitorCommand.monotonic() - lastPublished >= 1 {
+                lastPublished = MonitorCommand.monotonic()
+                bridge.feed.publishStatistics(MonitorCommand.consoleStatistics(engine, source, detection))
+            }
+        }
         Signals.installStopFlag()
         backend.start()
         say("diffai demo: backend on 127.0.0.1:\(port), monitor on \(interface), alerts to stdout, \(alertLog) and \(eve)")
@@ -87,7 +99,9 @@ struct DemoCommand: ParsableCommand {
             if once { finished.store(true, ordering: .relaxed) }
         }
         engine.run(source: source) { finished.load(ordering: .relaxed) || Signals.stopping }
+        bridge.mailbox.close()
         output.flush()
+        server?.stop()
         say("\ndiffai demo: \(engine.core.httpStatistics.requests) requests seen, \(detection.alertsRaised) alerts (see \(alertLog) and \(eve))")
         say("next: `diffai monitor --port PORT` beside a real backend (see deploy/)")
     }

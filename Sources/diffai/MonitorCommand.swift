@@ -1,6 +1,7 @@
 import Alerts
 import ArgumentParser
 import Capture
+import Console
 import Detection
 import HTTP
 import JSONOutput
@@ -47,6 +48,7 @@ struct MonitorCommand: ParsableCommand {
     var kernelBufferMB: Int32 = 64
     @Option(name: .customLong("queue-mb"), help: "Queue between capture and analysis.")
     var queueMB = 64
+    @OptionGroup var console: ConsoleOptions
 
     func run() throws {
         var options = PcapLiveSource.Options()
@@ -67,14 +69,23 @@ struct MonitorCommand: ParsableCommand {
         Signals.installStopFlag()
         Signals.installHangupFlag()
         let engine = MonitorEngine(options: PipelineOptions(), sink: detection, queueBytes: queueMB << 20, diagnostics: report)
+        let bridge = ConsoleBridge(detection: detection, rulesPath: rules.path, threshold: ml.threshold)
+        let server = console.start(mode: "monitor", hooks: bridge.hooks(mode: "monitor"), history: files.history, feed: bridge.feed)
         printError("diffai: monitoring \(interface) (filter '\(options.filter)'), \(detection.rules.enabledCount) rules\(detection.model == nil ? "" : " and the ML model"); alerts to \(alertLog) and \(eve)")
 
         var lastStats = Self.monotonic()
+        var lastPublished = 0.0
         engine.maintenance = {
             output.flush()
+            bridge.mailbox.drain()
             if Signals.takeHangup() {
                 detection.outputs.reopen()
                 detection.reloadRules(from: rules.path) { report($0) }
+                bridge.rulesChanged()
+            }
+            if server != nil, Self.monotonic() - lastPublished >= 1 {
+                lastPublished = Self.monotonic()
+                bridge.feed.publishStatistics(Self.consoleStatistics(engine, source, detection))
             }
             if statsInterval > 0, Self.monotonic() - lastStats >= statsInterval {
                 lastStats = Self.monotonic()
@@ -82,8 +93,18 @@ struct MonitorCommand: ParsableCommand {
             }
         }
         engine.run(source: source) { Signals.stopping }
+        bridge.mailbox.close()
         output.flush()
         printError(Self.statistics(engine, source, detection, latency, final: true))
+        server?.stop()
+    }
+
+    static func consoleStatistics(_ engine: MonitorEngine, _ source: PcapLiveSource, _ detection: DetectionSink) -> [UInt8] {
+        let kernel = source.statistics
+        return ConsoleBridge.statistics(
+            packets: Int(kernel.received), kernelDrops: Int(kernel.droppedByKernel + kernel.droppedByInterface),
+            diffaiDrops: engine.queue.droppedPackets, flows: engine.core.reassembler.activeFlows,
+            requests: engine.core.httpStatistics.requests, alerts: detection.alertsRaised)
     }
 
     static func statistics(_ engine: MonitorEngine, _ source: PcapLiveSource, _ detection: DetectionSink,

@@ -1,6 +1,7 @@
 import Alerts
 import ArgumentParser
 import Capture
+import Console
 import Detection
 import HTTP
 import JSONOutput
@@ -63,6 +64,11 @@ struct ReplayCommand: ParsableCommand {
     @Flag(name: .customLong("no-summary"), help: "Do not print the summary to stderr.")
     var noSummary = false
 
+    @OptionGroup var console: ConsoleOptions
+
+    @Flag(name: .customLong("keep-console"), help: "Keep the console open after the replay until interrupted (Ctrl-C).")
+    var keepConsole = false
+
     @Argument(help: "Capture files (.pcap or .pcapng).")
     var files: [String]
 
@@ -105,21 +111,44 @@ struct ReplayCommand: ParsableCommand {
             output.flush()
             printError("diffai: \(message)")
         }
+        var bridge: ConsoleBridge?
+        var server: ConsoleServer?
         if let detection {
+            if !console.disabled {
+                bridge = ConsoleBridge(detection: detection, rulesPath: rules.path, threshold: ml.threshold)
+                server = console.start(mode: "replay", hooks: bridge!.hooks(mode: "replay"),
+                                       history: AlertHistory(evePath: eve, alertLogPath: alertLog), feed: bridge!.feed)
+            }
             // SIGHUP: reopen alert files (log rotation) and reload the rules.
             Signals.installHangupFlag()
-            engine.maintenance = {
+            engine.maintenance = { [bridge] in
+                bridge?.mailbox.drain()
                 guard Signals.takeHangup() else { return }
                 output.flush()
                 detection.outputs.reopen()
                 detection.reloadRules(from: rules.path) { printError("diffai: \($0)") }
+                bridge?.rulesChanged()
             }
         }
         let summary = engine.run(files: files)
         output.flush()
+        if let bridge, let detection {
+            bridge.mailbox.close()
+            bridge.feed.publishStatistics(ConsoleBridge.statistics(
+                packets: summary.decoder.packets, kernelDrops: 0, diffaiDrops: summary.drops, flows: summary.reassembly.flowsCreated,
+                requests: summary.requests, alerts: detection.alertsRaised))
+        }
         if !noSummary {
             printError(summary.description)
             if let detection { printError("detection: \(detection.rules.count) rules (\(detection.rules.enabledCount) enabled)\(detection.model == nil ? ", no ML model" : ", ML model"), \(detection.requestsInspected) requests inspected, \(detection.alertsRaised) alerts") }
+        }
+        if let server {
+            if keepConsole {
+                Signals.installStopFlag()
+                printError("diffai: replay finished; the console stays at \(server.url) until interrupted (Ctrl-C)")
+                while !Signals.stopping { usleep(100_000) }
+            }
+            server.stop()
         }
         if summary.filesFailed > 0 { throw ExitCode(2) }
     }

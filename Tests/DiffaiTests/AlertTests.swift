@@ -121,9 +121,9 @@ func sampleAlert(target: String = "/items?id=1%20UNION%20SELECT", snippet: Strin
         let eve = directory.appendingPathComponent("eve.json").path
         let capture = TestPaths.capture("http-attacks.pcap")
         let rules = TestPaths.packageRoot.appendingPathComponent("rules.json").path
-        let readable = try run(TestPaths.diffaiBinary, ["replay", "--no-ml", "--rules", rules, "--alert-log", log, "--eve", eve, capture])
+        let readable = try run(TestPaths.diffaiBinary, ["replay", "--no-console", "--no-ml", "--rules", rules, "--alert-log", log, "--eve", eve, capture])
         #expect(readable.status == 0, "\(readable.stderr)")
-        let json = try run(TestPaths.diffaiBinary, ["replay", "--no-ml", "--rules", rules, "--json", "--no-summary", capture])
+        let json = try run(TestPaths.diffaiBinary, ["replay", "--no-console", "--no-ml", "--rules", rules, "--json", "--no-summary", capture])
 
         // Readable stdout: "... [severity] RULE message | src -> dst METHOD url ..."
         let readableLines = readable.stdout.split(separator: "\n").map(String.init)

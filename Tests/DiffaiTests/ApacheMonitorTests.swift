@@ -76,7 +76,7 @@ import Glibc
 
         let log = directory.appendingPathComponent("alert.log").path, eve = directory.appendingPathComponent("eve.json").path
         let monitorOutput = directory.appendingPathComponent("monitor.out")
-        let monitor = try launchWithCleanSignalMask([TestPaths.diffaiBinary, "monitor", "--interface", "lo", "--port", "\(backendPort)", "--no-ml",
+        let monitor = try launchWithCleanSignalMask([TestPaths.diffaiBinary, "monitor", "--no-console", "--interface", "lo", "--port", "\(backendPort)", "--no-ml",
                                   "--stats-interval", "0", "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path,
                                   "--alert-log", log, "--eve", eve], output: monitorOutput)
         defer { if monitor.isRunning { kill(monitor.processIdentifier, SIGKILL) } }

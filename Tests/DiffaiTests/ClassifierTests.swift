@@ -193,7 +193,7 @@ func smallTrainingData() -> (good: [[UInt8]], bad: [[UInt8]]) {
     }
 
     @Test func replayRaisesOneMLAlertPerAttackRequest() throws {
-        let result = try run(TestPaths.diffaiBinary, ["replay", "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path,
+        let result = try run(TestPaths.diffaiBinary, ["replay", "--no-console", "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path,
                                                       "--model", TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path,
                                                       "--json", "--no-summary", TestPaths.capture("http-attacks.pcap")])
         let ml = try result.stdout.split(separator: "\n").compactMap { line -> String? in

@@ -61,7 +61,7 @@ import Glibc
         FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         let monitor = Process()
         monitor.executableURL = URL(fileURLWithPath: TestPaths.diffaiBinary)
-        monitor.arguments = ["monitor", "--interface", "lo", "--port", "\(port)", "--no-ml", "--emit", "requests", "--stats-interval", "0",
+        monitor.arguments = ["monitor", "--no-console", "--interface", "lo", "--port", "\(port)", "--no-ml", "--emit", "requests", "--stats-interval", "0",
                              "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path, "--alert-log", log, "--eve", eve]
         monitor.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         monitor.standardError = try FileHandle(forWritingTo: stderrURL)
@@ -121,7 +121,7 @@ import Glibc
     @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
     func withoutCaptureRightsTheMessageSaysHowToFixIt() throws {
         let result = try run("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", TestPaths.diffaiBinary,
-                                                  "monitor", "--no-ml", "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path,
+                                                  "monitor", "--no-console", "--no-ml", "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path,
                                                   "--alert-log", "/dev/null", "--eve", "/dev/null"])
         #expect(result.status == 77)
         #expect(result.stderr.contains("permission denied: capturing needs root or the CAP_NET_RAW and CAP_NET_ADMIN capabilities"))
@@ -129,7 +129,7 @@ import Glibc
     }
 
     @Test func unknownInterfaceListsTheOnesThatExist() throws {
-        let result = try run(TestPaths.diffaiBinary, ["monitor", "--interface", "nosuch0", "--no-ml", "--rules",
+        let result = try run(TestPaths.diffaiBinary, ["monitor", "--no-console", "--interface", "nosuch0", "--no-ml", "--rules",
                                                       TestPaths.packageRoot.appendingPathComponent("rules.json").path,
                                                       "--alert-log", "/dev/null", "--eve", "/dev/null"])
         #expect(result.status != 0)
@@ -144,7 +144,7 @@ import Glibc
         let directory = TestPaths.temporaryDirectory("demo")
         let port = freePort()
         let result = try run(TestPaths.diffaiBinary, [
-            "demo", "--once", "--port", "\(port)",
+            "demo", "--no-console", "--once", "--port", "\(port)",
             "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path,
             "--model", TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path,
             "--alert-log", directory.appendingPathComponent("alert.log").path, "--eve", directory.appendingPathComponent("eve.json").path,

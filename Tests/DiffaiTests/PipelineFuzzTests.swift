@@ -39,7 +39,7 @@ import Testing
         // And through the executable with detection and all three outputs.
         let log = directory.appendingPathComponent("alert.log").path, eve = directory.appendingPathComponent("eve.json").path
         let rules = TestPaths.packageRoot.appendingPathComponent("rules.json").path
-        let run = try run(TestPaths.diffaiBinary, ["replay", "--rules", rules, "--alert-log", log, "--eve", eve] + files)
+        let run = try run(TestPaths.diffaiBinary, ["replay", "--no-console", "--rules", rules, "--alert-log", log, "--eve", eve] + files)
         #expect(run.status == 0 || run.status == 2, "\(run.stderr.suffix(2000))")
         for line in (try? String(contentsOfFile: eve, encoding: .utf8))?.split(separator: "\n") ?? [] {
             #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil)

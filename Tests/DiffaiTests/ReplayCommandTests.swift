@@ -14,7 +14,7 @@ import Testing
     }
 
     @Test func emitRequestsPrintsOneJSONObjectPerRequest() throws {
-        let result = try run(TestPaths.diffaiBinary, ["replay", "--emit", "requests", TestPaths.capture("http-pipelining.pcap")])
+        let result = try run(TestPaths.diffaiBinary, ["replay", "--no-console", "--emit", "requests", TestPaths.capture("http-pipelining.pcap")])
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count == 3)
@@ -35,14 +35,14 @@ import Testing
     }
 
     @Test func bodiesAreBase64AfterDechunking() throws {
-        let result = try run(TestPaths.diffaiBinary, ["replay", "--emit", "requests", "--no-summary", TestPaths.capture("http-chunked.pcap")])
+        let result = try run(TestPaths.diffaiBinary, ["replay", "--no-console", "--emit", "requests", "--no-summary", TestPaths.capture("http-chunked.pcap")])
         let first = try JSONSerialization.jsonObject(with: Data(result.stdout.split(separator: "\n")[0].utf8)) as! [String: Any]
         #expect(first["body_b64"] as? String == Data("hello world".utf8).base64EncodedString())
         #expect(result.stderr.isEmpty)
     }
 
     @Test func badFilesGiveExitStatusTwoAndEveryGoodOneIsRead() throws {
-        let result = try run(TestPaths.diffaiBinary, ["replay", "--emit", "requests",
+        let result = try run(TestPaths.diffaiBinary, ["replay", "--no-console", "--emit", "requests",
                                                       TestPaths.capture("not-a-capture.pcap"), TestPaths.capture("basic-get.pcap"),
                                                       "/nonexistent/file.pcap"])
         #expect(result.status == 2)
@@ -52,7 +52,7 @@ import Testing
     }
 
     @Test func invalidFilterIsExplained() throws {
-        let result = try run(TestPaths.diffaiBinary, ["replay", "--filter", "tcp port banana",
+        let result = try run(TestPaths.diffaiBinary, ["replay", "--no-console", "--filter", "tcp port banana",
                                                       TestPaths.capture("basic-get.pcap"), TestPaths.capture("vlan-qinq.pcap")])
         #expect(result.status == 64)
         #expect(result.stderr.contains("invalid capture filter 'tcp port banana'"))
@@ -97,7 +97,7 @@ import Testing
         #expect(result.status == 65)
         #expect(result.stderr.contains("\(path):3:16: expected ',' or '}' after a member"))
         // A bad file stops replay before any packet is read.
-        let replayResult = try run(TestPaths.diffaiBinary, ["replay", "--rules", path, TestPaths.capture("basic-get.pcap")])
+        let replayResult = try run(TestPaths.diffaiBinary, ["replay", "--no-console", "--rules", path, TestPaths.capture("basic-get.pcap")])
         #expect(replayResult.status == 65)
         #expect(replayResult.stdout.isEmpty)
     }

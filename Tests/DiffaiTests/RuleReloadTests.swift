@@ -35,7 +35,7 @@ import Testing
         let log = directory.appendingPathComponent("alert.log").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestPaths.diffaiBinary)
-        process.arguments = ["replay", "--rules", rules, "--alert-log", log, "--no-summary", capture, capture, capture]
+        process.arguments = ["replay", "--no-console", "--rules", rules, "--alert-log", log, "--no-summary", capture, capture, capture]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

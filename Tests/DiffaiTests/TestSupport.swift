@@ -101,8 +101,9 @@ extension HTTPTransaction {
 
 /// Starts a program with a clean signal mask: the test runner blocks some signals and children
 /// inherit the mask, so without this SIGTERM/SIGINT would never reach them.
-func launchWithCleanSignalMask(_ arguments: [String], output: URL? = nil, standardError: Pipe? = nil) throws -> Process {
+func launchWithCleanSignalMask(_ arguments: [String], output: URL? = nil, standardError: Pipe? = nil, directory: URL? = nil) throws -> Process {
     let process = Process()
+    if let directory { process.currentDirectoryURL = directory }
     process.executableURL = URL(fileURLWithPath: which("python3") ?? "/usr/bin/python3")
     process.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"] + arguments
     if let output {

@@ -1,0 +1,331 @@
+import Detection
+import Hummingbird
+import HummingbirdWebSocket
+import JSONOutput
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Every URL the console answers; the JSON shapes are documented in the README.
+struct ConsoleRoutes: Sendable {
+    let configuration: ConsoleConfiguration
+    let hooks: ConsoleHooks
+    let feed: ConsoleFeed
+    let jobs: TrainingJobs
+    let access: ConsoleAccess
+    let assets: StaticAssets
+    let started: Double
+
+    typealias Context = BasicWebSocketRequestContext
+
+    func register(on router: Router<Context>) {
+        router.get("/api/stats") { _, _ in stats() }
+        router.get("/api/alerts") { request, _ in alerts(request) }
+        router.get("/api/alerts/export") { request, _ in export(request) }
+        router.get("/api/rules") { _, _ in rules() }
+        router.post("/api/rules/reload") { _, _ in await reloadRules() }
+        router.get("/api/datasets") { _, _ in datasets() }
+        router.post("/api/datasets") { request, _ in try await upload(request) }
+        router.get("/api/training") { _, _ in trainingJobs() }
+        router.post("/api/training") { request, _ in try await startTraining(request) }
+        router.get("/api/training/:id") { _, context in trainingJob(context.parameters.get("id", as: Int.self)) }
+        router.post("/api/training/:id/activate") { _, context in await activate(context.parameters.get("id", as: Int.self)) }
+        router.post("/api/login") { request, _ in try await login(request) }
+        router.get("/login") { request, _ in loginLink(request) }
+        router.ws("/ws") { inbound, outbound, context in
+            try await stream(since: context.request.uri.queryParameters.get("since", as: Int.self), inbound: inbound, outbound: outbound)
+        }
+        for path in assets.assets.keys {
+            router.get(RouterPath(path)) { _, _ in assets.response(path: path) ?? ConsoleJSON.error(.notFound, "not found") }
+        }
+    }
+
+    // MARK: live stream
+
+    func stream(since: Int?, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        let subscription = feed.subscribe(since: since)
+        defer { feed.unsubscribe(subscription.id) }
+        var hello = JSONWriter()
+        hello.beginObject()
+        hello.key("type"); hello.string("hello")
+        hello.key("mode"); hello.string(hooks.mode)
+        hello.key("seq"); hello.number(feed.lastSequence)
+        // False when alerts the page missed are no longer held: it should refetch the history.
+        hello.key("complete"); hello.bool(subscription.complete)
+        hello.endObject()
+        try await outbound.writeTextMessage(String(decoding: hello.bytes, as: UTF8.self))
+        for event in subscription.missed {
+            try await outbound.writeTextMessage(String(decoding: event.json, as: UTF8.self))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // The page sends nothing that matters; reading notices when it goes away.
+                for try await _ in inbound {}
+            }
+            group.addTask {
+                for await event in subscription.stream {
+                    try await outbound.writeTextMessage(String(decoding: event.json, as: UTF8.self))
+                }
+            }
+            _ = try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    // MARK: history
+
+    func query(_ request: Request) -> AlertQuery {
+        let parameters = request.uri.queryParameters
+        return AlertQuery(limit: parameters.get("limit", as: Int.self) ?? 50, before: parameters.get("before", as: Int64.self),
+                          text: parameters.get("q"), severity: parameters.get("severity"), source: parameters.get("source"))
+    }
+
+    func alerts(_ request: Request) -> Response {
+        let page = configuration.history.page(query(request))
+        var json = JSONWriter(capacity: 4096)
+        json.beginObject()
+        json.key("file"); json.string(page.file)
+        json.key("alerts")
+        json.beginArray()
+        for alert in page.alerts {
+            json.beginObject()
+            json.key("offset"); json.number(alert.offset)
+            json.key("alert"); json.embed(json: alert.eve)
+            json.endObject()
+        }
+        json.endArray()
+        json.key("next_before"); if let next = page.nextBefore { json.number(next) } else { json.null() }
+        json.endObject()
+        return ConsoleJSON.response(.ok, json.bytes)
+    }
+
+    func export(_ request: Request) -> Response {
+        var body: [UInt8] = []
+        configuration.history.export(query(request)) { body += $0 }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-ndjson"
+        headers[.contentDisposition] = "attachment; filename=\"diffai-alerts.jsonl\""
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    // MARK: statistics, rules
+
+    func stats() -> Response {
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("mode"); json.string(hooks.mode)
+        json.key("alerts_streamed"); json.number(feed.alertsPublished)
+        json.key("seq"); json.number(feed.lastSequence)
+        json.key("uptime_seconds"); json.number(Int(TrainingJobs.now() - started))
+        json.key("stats")
+        if let latest = feed.latestStatistics { json.embed(json: latest) } else { json.null() }
+        json.endObject()
+        return ConsoleJSON.response(.ok, json.bytes)
+    }
+
+    func rules() -> Response {
+        var json = JSONWriter(capacity: 8192)
+        json.beginObject()
+        json.key("file"); json.string(hooks.rulesFile)
+        json.key("rules")
+        json.beginArray()
+        for rule in hooks.rules() {
+            json.beginObject()
+            json.key("id"); json.number(rule.id)
+            json.key("message"); json.string(rule.message)
+            json.key("severity"); json.string(rule.severity)
+            json.key("action"); json.string(rule.action)
+            json.key("category"); json.string(rule.category)
+            json.key("enabled"); json.bool(rule.enabled)
+            json.endObject()
+        }
+        json.endArray()
+        json.endObject()
+        return ConsoleJSON.response(.ok, json.bytes)
+    }
+
+    func reloadRules() async -> Response {
+        switch await hooks.reloadRules() {
+        case .success(let count):
+            var json = JSONWriter()
+            json.beginObject()
+            json.key("ok"); json.bool(true)
+            json.key("rules"); json.number(count)
+            json.key("message"); json.string("\(count) rules loaded from \(hooks.rulesFile)")
+            json.endObject()
+            feed.publish(json.bytes.replacingFirst("{\"ok\"", with: "{\"type\":\"rules\",\"ok\""))
+            return ConsoleJSON.response(.ok, json.bytes)
+        case .failure(let failure):
+            var json = JSONWriter()
+            json.beginObject()
+            json.key("ok"); json.bool(false)
+            json.key("error"); json.string(failure.description)
+            json.endObject()
+            return ConsoleJSON.response(.unprocessableContent, json.bytes)
+        }
+    }
+
+    // MARK: datasets and training
+
+    func datasets() -> Response {
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("datasets")
+        json.beginArray()
+        for entry in configuration.datasets.list() { Self.write(entry, to: &json) }
+        json.endArray()
+        json.key("upload_folder"); json.string(configuration.datasets.uploadFolder.label)
+        json.endObject()
+        return ConsoleJSON.response(.ok, json.bytes)
+    }
+
+    static func write(_ entry: DatasetCatalog.Entry, to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("id"); json.string(entry.id)
+        json.key("folder"); json.string(entry.folder)
+        json.key("name"); json.string(entry.name)
+        json.key("bytes"); json.number(entry.bytes)
+        json.endObject()
+    }
+
+    /// `POST /api/datasets?name=FILE.txt` with the file as the body, streamed to disk.
+    func upload(_ request: Request) async throws -> Response {
+        guard let requested = request.uri.queryParameters.get("name"), let name = DatasetCatalog.sanitizedUploadName(requested) else {
+            return ConsoleJSON.error(.badRequest, "give the file name as ?name=NAME.txt")
+        }
+        if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length > DatasetCatalog.maxUploadBytes {
+            return ConsoleJSON.error(.contentTooLarge, "uploads are limited to \(DatasetCatalog.maxUploadBytes >> 20) MB")
+        }
+        let folder = configuration.datasets.uploadFolder.path
+        TrainingJobs.makeFolder(folder)
+        let partial = folder + "/.upload-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return ConsoleJSON.error(.internalServerError, "cannot write into \(folder): \(String(cString: strerror(errno)))") }
+        var total: Int64 = 0
+        var failed: String?
+        do {
+            for try await buffer in request.body {
+                total += Int64(buffer.readableBytes)
+                if total > DatasetCatalog.maxUploadBytes { failed = "uploads are limited to \(DatasetCatalog.maxUploadBytes >> 20) MB"; break }
+                let written = buffer.withUnsafeReadableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                if written != buffer.readableBytes { failed = "cannot write the upload: \(String(cString: strerror(errno)))"; break }
+            }
+        } catch {
+            failed = "the upload was interrupted"
+        }
+        close(fd)
+        if let failed {
+            unlink(partial)
+            return ConsoleJSON.error(failed.hasPrefix("uploads are limited") ? .contentTooLarge : .badRequest, failed)
+        }
+        guard rename(partial, folder + "/" + name) == 0 else {
+            unlink(partial)
+            return ConsoleJSON.error(.internalServerError, "cannot store the upload: \(String(cString: strerror(errno)))")
+        }
+        guard let entry = configuration.datasets.entry(id: configuration.datasets.uploadFolder.label + "/" + name) else {
+            return ConsoleJSON.error(.internalServerError, "the upload was stored but cannot be listed")
+        }
+        var json = JSONWriter()
+        Self.write(entry, to: &json)
+        return ConsoleJSON.response(.created, json.bytes)
+    }
+
+    func trainingJobs() -> Response {
+        var json = JSONWriter(capacity: 4096)
+        json.beginObject()
+        json.key("jobs")
+        json.beginArray()
+        for job in jobs.jobs.reversed() { TrainingJobs.write(job, to: &json) }
+        json.endArray()
+        json.endObject()
+        return ConsoleJSON.response(.ok, json.bytes)
+    }
+
+    func trainingJob(_ id: Int?) -> Response {
+        guard let id, let job = jobs.job(id) else { return ConsoleJSON.error(.notFound, "no such training job") }
+        var json = JSONWriter()
+        TrainingJobs.write(job, to: &json)
+        return ConsoleJSON.response(.ok, json.bytes)
+    }
+
+    /// `{"benign": DATASET-ID, "malicious": DATASET-ID}`: ids from /api/datasets only.
+    func startTraining(_ request: Request) async throws -> Response {
+        guard let body = try await Self.jsonBody(request) else { return ConsoleJSON.error(.badRequest, "send JSON: {\"benign\": ID, \"malicious\": ID}") }
+        guard let benignID = body["benign"]?.stringValue, let maliciousID = body["malicious"]?.stringValue else {
+            return ConsoleJSON.error(.badRequest, "both \"benign\" and \"malicious\" dataset ids are needed (see /api/datasets)")
+        }
+        guard let benign = configuration.datasets.entry(id: benignID) else {
+            return ConsoleJSON.error(.badRequest, "unknown dataset \"\(benignID)\": choose one listed by /api/datasets")
+        }
+        guard let malicious = configuration.datasets.entry(id: maliciousID) else {
+            return ConsoleJSON.error(.badRequest, "unknown dataset \"\(maliciousID)\": choose one listed by /api/datasets")
+        }
+        do {
+            let job = try jobs.start(benign: benign, malicious: malicious)
+            var json = JSONWriter()
+            TrainingJobs.write(job, to: &json)
+            return ConsoleJSON.response(.accepted, json.bytes)
+        } catch {
+            guard case .busy(let running) = error else { return ConsoleJSON.error(.conflict, "busy") }
+            return ConsoleJSON.error(.conflict, "training job \(running) is still running")
+        }
+    }
+
+    func activate(_ id: Int?) async -> Response {
+        guard let id, let job = jobs.job(id) else { return ConsoleJSON.error(.notFound, "no such training job") }
+        guard job.state == .succeeded else { return ConsoleJSON.error(.conflict, "job \(id) has not finished successfully") }
+        switch await hooks.activateModel(job.modelPath) {
+        case .success(let message):
+            jobs.markActive(id, message: message)
+            var json = JSONWriter()
+            json.beginObject()
+            json.key("ok"); json.bool(true)
+            json.key("message"); json.string(message)
+            json.endObject()
+            return ConsoleJSON.response(.ok, json.bytes)
+        case .failure(let failure):
+            return ConsoleJSON.error(.unprocessableContent, failure.description)
+        }
+    }
+
+    // MARK: login
+
+    func login(_ request: Request) async throws -> Response {
+        guard let body = try await Self.jsonBody(request), let token = body["token"]?.stringValue, access.checkToken(token) else {
+            return ConsoleJSON.error(.unauthorized, "wrong token (it is in keys/console-token on the sensor)")
+        }
+        var response = ConsoleJSON.response(.ok, Array("{\"ok\":true}".utf8))
+        response.headers[.setCookie] = "\(ConsoleAccess.cookieName)=\(token); Path=/; HttpOnly; SameSite=Strict"
+        return response
+    }
+
+    /// The link printed on the terminal: sets the cookie, then shows the console.
+    func loginLink(_ request: Request) -> Response {
+        guard let token = request.uri.queryParameters.get("token"), access.checkToken(token) else {
+            return ConsoleJSON.error(.unauthorized, "wrong token")
+        }
+        var headers = HTTPFields()
+        headers[.location] = "/"
+        headers[.setCookie] = "\(ConsoleAccess.cookieName)=\(token); Path=/; HttpOnly; SameSite=Strict"
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    static func jsonBody(_ request: Request) async throws -> JSONValue? {
+        var request = request
+        guard let buffer = try? await request.collectBody(upTo: 64 * 1024) else { return nil }
+        return try? JSONReader.parse(Array(buffer.readableBytesView))
+    }
+}
+
+extension Array where Element == UInt8 {
+    func replacingFirst(_ prefix: String, with replacement: String) -> [UInt8] {
+        let old = Array(prefix.utf8)
+        guard starts(with: old) else { return self }
+        return Array(replacement.utf8) + self[old.count...]
+    }
+}

@@ -1,0 +1,209 @@
+import Classifier
+import JSONOutput
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Training started from the Train page: one job at a time on its own thread (training uses
+/// both cores for a few seconds), progress pushed to every page, the model written to the
+/// models folder. Activating it is the host's business (the running detector switches).
+public final class TrainingJobs: Sendable {
+    public enum State: String, Sendable { case running, succeeded, failed }
+
+    public struct Job: Sendable {
+        public let id: Int
+        public var state: State = .running
+        public let benign: String
+        public let malicious: String
+        public var progress = 0.0
+        public var stage = "starting"
+        public let started: Double
+        public var finished: Double?
+        public var report: TrainingReport?
+        public var error: String?
+        public let modelPath: String
+        public var active = false
+        public var activationMessage: String?
+    }
+
+    private struct State_ {
+        var jobs: [Job] = []
+        var nextID = 1
+    }
+
+    private let state = Mutex(State_())
+    private let feed: ConsoleFeed
+    public let modelFolder: String
+    public let options: TrainingOptions
+
+    public init(modelFolder: String, feed: ConsoleFeed, options: TrainingOptions = TrainingOptions()) {
+        self.modelFolder = modelFolder
+        self.feed = feed
+        self.options = options
+    }
+
+    public enum StartError: Error, Sendable { case busy(Int) }
+
+    /// Starts training on two catalog entries; refused while another job runs.
+    public func start(benign: DatasetCatalog.Entry, malicious: DatasetCatalog.Entry) throws(StartError) -> Job {
+        let job: Job = try {
+            () throws(StartError) -> Job in
+            try state.withLock { state throws(StartError) -> Job in
+                if let running = state.jobs.first(where: { $0.state == .running }) { throw .busy(running.id) }
+                let id = state.nextID
+                state.nextID += 1
+                let job = Job(id: id, benign: benign.id, malicious: malicious.id, started: Self.now(),
+                              modelPath: modelFolder + "/model-\(Int(Self.now()))-\(id).bin")
+                state.jobs.append(job)
+                if state.jobs.count > 50 { state.jobs.removeFirst() }
+                return job
+            }
+        }()
+        let options = self.options
+        let folder = modelFolder
+        BackgroundThread.detach { [self] in
+            do {
+                update(job.id) { $0.stage = "reading \(benign.id) and \(malicious.id)"; $0.progress = 0.01 }
+                let good = try Trainer.loadLines(path: benign.path)
+                let bad = try Trainer.loadLines(path: malicious.path)
+                var lastPublished = 0.0
+                let (model, report) = try Trainer.train(good: good, bad: bad, options: options) { progress in
+                    let (fraction, stage) = Self.describe(progress)
+                    // Every step is cheap to report, but pages only need a few updates per second.
+                    let now = Self.now()
+                    guard now - lastPublished >= 0.1 || fraction >= 0.95 else { return }
+                    lastPublished = now
+                    self.update(job.id) { $0.progress = fraction; $0.stage = stage }
+                }
+                Self.makeFolder(folder)
+                try ModelFile.save(model, to: job.modelPath)
+                update(job.id) {
+                    $0.state = .succeeded
+                    $0.progress = 1
+                    $0.stage = "finished"
+                    $0.report = report
+                    $0.finished = Self.now()
+                }
+            } catch let error as TrainingError {
+                fail(job.id, error.description)
+            } catch let error as ModelFile.LoadError {
+                fail(job.id, error.description)
+            } catch {
+                fail(job.id, "\(error)")
+            }
+        }
+        return job
+    }
+
+    private func fail(_ id: Int, _ message: String) {
+        update(id) {
+            $0.state = .failed
+            $0.error = message
+            $0.stage = "failed"
+            $0.finished = Self.now()
+        }
+    }
+
+    static func describe(_ progress: TrainingProgress) -> (Double, String) {
+        switch progress {
+        case .preparing(let what): return (0.03, what)
+        case .features(let done, let total): return (0.05 + 0.25 * Double(done) / Double(max(total, 1)), "features \(done)/\(total)")
+        case .iteration(let i, let max, _): return (0.3 + 0.65 * Double(i) / Double(Swift.max(max, 1)), "training: iteration \(i) of at most \(max)")
+        case .evaluating: return (0.96, "evaluating")
+        }
+    }
+
+    public func update(_ id: Int, _ change: (inout Job) -> Void) {
+        let json: [UInt8]? = state.withLock { state in
+            guard let index = state.jobs.firstIndex(where: { $0.id == id }) else { return nil }
+            change(&state.jobs[index])
+            var writer = JSONWriter()
+            writer.beginObject()
+            writer.key("type"); writer.string("training")
+            writer.key("job"); Self.write(state.jobs[index], to: &writer)
+            writer.endObject()
+            return writer.bytes
+        }
+        if let json { feed.publish(json) }
+    }
+
+    /// Marks `id` active (and no other).
+    public func markActive(_ id: Int, message: String) {
+        let others = state.withLock { $0.jobs.filter { $0.active && $0.id != id }.map(\.id) }
+        for other in others { update(other) { $0.active = false } }
+        update(id) { $0.active = true; $0.activationMessage = message }
+    }
+
+    public func job(_ id: Int) -> Job? { state.withLock { $0.jobs.first { $0.id == id } } }
+    public var jobs: [Job] { state.withLock { $0.jobs } }
+
+    public static func write(_ job: Job, to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("id"); json.number(job.id)
+        json.key("state"); json.string(job.state.rawValue)
+        json.key("benign"); json.string(job.benign)
+        json.key("malicious"); json.string(job.malicious)
+        json.key("progress"); json.number(literal: String(Double(Int(job.progress * 1000)) / 1000))
+        json.key("stage"); json.string(job.stage)
+        json.key("started"); json.number(Int64(job.started))
+        json.key("finished"); if let finished = job.finished { json.number(Int64(finished)) } else { json.null() }
+        json.key("model"); json.string(job.modelPath)
+        json.key("active"); json.bool(job.active)
+        if let message = job.activationMessage { json.key("activation"); json.string(message) }
+        json.key("error"); if let error = job.error { json.string(error) } else { json.null() }
+        json.key("metrics")
+        if let report = job.report {
+            func ratio(_ value: Double) -> String { String(Double(Int((value * 100_000).rounded())) / 100_000) }
+            json.beginObject()
+            json.key("accuracy"); json.number(literal: ratio(report.split.accuracy))
+            json.key("precision"); json.number(literal: ratio(report.split.precision))
+            json.key("recall"); json.number(literal: ratio(report.split.recall))
+            json.key("f1"); json.number(literal: ratio(report.split.f1))
+            json.key("false_positive_rate"); json.number(literal: ratio(report.split.falsePositiveRate))
+            json.key("generated_benign_fpr"); json.number(literal: ratio(report.generatedBenignFPR))
+            json.key("benign_lines"); json.number(report.goodLines)
+            json.key("malicious_lines"); json.number(report.badLines)
+            json.key("train_samples"); json.number(report.trainSamples)
+            json.key("test_samples"); json.number(report.testSamples)
+            json.key("iterations"); json.number(report.iterations)
+            json.key("seconds"); json.number(literal: String(Double(Int(report.seconds * 10)) / 10))
+            json.endObject()
+        } else {
+            json.null()
+        }
+        json.endObject()
+    }
+
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
+    static func makeFolder(_ path: String) {
+        var partial = ""
+        for component in path.split(separator: "/", omittingEmptySubsequences: false) {
+            partial += (partial.isEmpty && path.hasPrefix("/") ? "" : (partial.isEmpty ? "" : "/")) + component
+            if !partial.isEmpty { mkdir(partial, 0o755) }
+        }
+    }
+}
+
+/// A plain thread for work that must not occupy the server's event loops.
+enum BackgroundThread {
+    static func detach(_ body: @escaping @Sendable () -> Void) {
+        final class Box: @unchecked Sendable { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+        var thread = pthread_t()
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        let result = pthread_create(&thread, nil, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        if result == 0 { pthread_detach(thread) } else { Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body() }
+    }
+}

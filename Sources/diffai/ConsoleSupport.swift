@@ -1,0 +1,195 @@
+import Alerts
+import ArgumentParser
+import Classifier
+import Console
+import Detection
+import JSONOutput
+import Pipeline
+import Synchronization
+
+/// `--console HOST:PORT` / `--no-console` for every mode that shows the console.
+struct ConsoleOptions: ParsableArguments {
+    @Option(name: .customLong("console"), help: "Address of the web console (HOST:PORT; the port alone means 127.0.0.1).")
+    var address = "127.0.0.1:5000"
+    @Flag(name: .customLong("no-console"), help: "Do not start the web console.")
+    var disabled = false
+    @Option(name: .customLong("static"), help: "Folder of the console's page files (default: static/ of the project).")
+    var staticFolder: String?
+    @Option(name: .customLong("console-token-file"), help: "Access token file (made when absent).")
+    var tokenFile = "keys/console-token"
+
+    /// `HOST:PORT`, `[v6]:PORT`, `:PORT` or `PORT`.
+    static func parse(_ address: String) -> (host: String, port: Int)? {
+        if let port = Int(address), (0...65535).contains(port) { return ("127.0.0.1", port) }
+        if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
+            let host = String(address[address.index(after: address.startIndex)..<close])
+            let rest = address[address.index(after: close)...]
+            guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (0...65535).contains(port) else { return nil }
+            return (host, port)
+        }
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        let host = String(address[..<colon])
+        return (host.isEmpty ? "127.0.0.1" : host, port)
+    }
+
+    func validate() throws {
+        if !disabled, Self.parse(address) == nil { throw ValidationError("--console: give HOST:PORT, e.g. 127.0.0.1:5000") }
+    }
+
+    /// Starts the console, or explains on stderr why not and returns nil: the console is never
+    /// a reason for a sensor to stop watching traffic.
+    func start(mode: String, hooks: ConsoleHooks, history: AlertHistory, feed: ConsoleFeed, follow: Bool = false) -> ConsoleServer? {
+        guard !disabled, let (host, port) = Self.parse(address) else { return nil }
+        guard let folder = StaticAssets.locate(explicit: staticFolder) else {
+            printError("diffai: console not started: its page files (static/) were not found; run from the project folder or give --static FOLDER")
+            return nil
+        }
+        let token: String
+        do {
+            let (value, created) = try ConsoleToken.loadOrCreate(path: tokenFile)
+            token = value
+            if created {
+                printError("diffai: console access token (shown once; kept in \(tokenFile)): \(value)")
+            }
+        } catch {
+            printError("diffai: console not started: \(error.description)")
+            return nil
+        }
+        var configuration = ConsoleConfiguration(host: host, port: port, staticFolder: folder, token: token, history: history)
+        configuration.followAlertFile = follow
+        do {
+            let server = try ConsoleServer.start(configuration, hooks: hooks, feed: feed)
+            if configuration.isLoopback {
+                printError("diffai: console at \(server.url)")
+            } else {
+                printError("diffai: console at \(server.url) (every request needs the token: open \(server.url)login?token=<token from \(tokenFile)>)")
+            }
+            return server
+        } catch {
+            printError("diffai: console not started: \(error.description)")
+            return nil
+        }
+    }
+}
+
+/// Work handed to the analysis thread (rule reloads, model switches from the console): the
+/// detector is only ever touched there. Once analysis has finished, work runs at once.
+final class AnalysisMailbox: @unchecked Sendable {
+    private let pending = Mutex<(work: [UncheckedBox<() -> Void>], closed: Bool)>(([], false))
+
+    /// Runs `work` on the analysis thread and returns its result.
+    func perform<T: Sendable>(_ work: @escaping () -> T) async -> T {
+        await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
+            let runNow = pending.withLock { state -> Bool in
+                if state.closed { return true }
+                state.work.append(UncheckedBox { continuation.resume(returning: work()) })
+                return false
+            }
+            if runNow {
+                let result = pending.withLock { _ in UncheckedBox(work()) }
+                continuation.resume(returning: result.value)
+            }
+        }
+    }
+
+    /// Called by the analysis thread between packets.
+    func drain() {
+        let work = pending.withLock { state in
+            defer { state.work.removeAll() }
+            return state.work
+        }
+        for item in work { item.value() }
+    }
+
+    /// Analysis is over: run what is queued and everything that comes later directly.
+    func close() {
+        let work = pending.withLock { state in
+            state.closed = true
+            defer { state.work.removeAll() }
+            return state.work
+        }
+        for item in work { item.value() }
+    }
+}
+
+/// Connects the console to a running detector.
+final class ConsoleBridge: @unchecked Sendable {
+    let feed = ConsoleFeed()
+    let mailbox = AnalysisMailbox()
+    private let ruleSummaries: Mutex<[RuleSummary]>
+    private let detection: DetectionSink
+    private let rulesPath: String
+    private let threshold: Float?
+
+    init(detection: DetectionSink, rulesPath: String, threshold: Float?) {
+        self.detection = detection
+        self.rulesPath = rulesPath
+        self.threshold = threshold
+        ruleSummaries = Mutex(detection.rules.rules.map(RuleSummary.init))
+        let feed = self.feed
+        detection.outputs.listeners.append { alert in
+            feed.publishAlert(eveLine: AlertFormat.eveLine(alert, sensor: detection.outputs.sensorName))
+        }
+    }
+
+    /// Call on the analysis thread after the rules changed there (SIGHUP).
+    func rulesChanged() {
+        let summaries = detection.rules.rules.map(RuleSummary.init)
+        ruleSummaries.withLock { $0 = summaries }
+    }
+
+    func hooks(mode: String) -> ConsoleHooks {
+        ConsoleHooks(
+            mode: mode, rulesFile: rulesPath,
+            rules: { [self] in ruleSummaries.withLock { $0 } },
+            reloadRules: { [self] in
+                await mailbox.perform { [self] () -> Result<Int, ConsoleFailure> in
+                    var problem = ""
+                    guard detection.reloadRules(from: rulesPath, report: { problem = $0 }) else { return .failure(ConsoleFailure(problem)) }
+                    rulesChanged()
+                    return .success(detection.rules.count)
+                }
+            },
+            activateModel: { [self] path in
+                let model: URLClassifier
+                do {
+                    model = try ModelFile.load(path: path)
+                } catch {
+                    return .failure(ConsoleFailure("\(error)"))
+                }
+                let threshold = self.threshold
+                let box = UncheckedBox(model)
+                return await mailbox.perform { [self] () -> Result<String, ConsoleFailure> in
+                    detection.model = ModelDetector(model: box.value, threshold: threshold)
+                    return .success("detection now uses \(path)")
+                }
+            })
+    }
+
+    /// The counters the Home page shows, as a JSON object.
+    static func statistics(packets: Int, kernelDrops: Int, diffaiDrops: Int, flows: Int, requests: Int, alerts: Int, extra: [(String, String)] = []) -> [UInt8] {
+        var json = JSONWriter(capacity: 256)
+        json.beginObject()
+        json.key("packets"); json.number(packets)
+        json.key("kernel_drops"); json.number(kernelDrops)
+        json.key("diffai_drops"); json.number(diffaiDrops)
+        json.key("drops"); json.number(kernelDrops + diffaiDrops)
+        json.key("flows"); json.number(flows)
+        json.key("requests"); json.number(requests)
+        json.key("alerts"); json.number(alerts)
+        for (key, value) in extra { json.key(key); json.string(value) }
+        json.endObject()
+        return json.bytes
+    }
+}
+
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+extension AlertFileOptions {
+    var history: AlertHistory { AlertHistory(evePath: eve, alertLogPath: alertLog) }
+}
