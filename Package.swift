@@ -66,16 +66,25 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
+        // The inline proxy: SwiftNIO sockets, diffai's own HTTP parser, detection before forwarding.
+        .target(
+            name: "Proxy",
+            dependencies: [
+                "HTTP", "Detection", "Alerts", "NetworkTypes",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "diffai",
             dependencies: [
-                "Console", "Pipeline", "Capture", "HTTP", "CaptureSynthesis", "Detection", "Alerts", "JSONOutput", "Classifier",
+                "Console", "Proxy", "Pipeline", "Capture", "HTTP", "CaptureSynthesis", "Detection", "Alerts", "JSONOutput", "Classifier",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "DiffaiTests",
-            dependencies: ["Capture", "Reassembly", "HTTP", "Pipeline", "CaptureSynthesis", "NetworkTypes", "JSONOutput", "Detection", "Alerts", "Classifier", "Console",
+            dependencies: ["Capture", "Reassembly", "HTTP", "Pipeline", "CaptureSynthesis", "NetworkTypes", "JSONOutput", "Detection", "Alerts", "Classifier", "Console", "Proxy",
                            .product(name: "HTTPTypes", package: "swift-http-types")],
             path: "Tests/DiffaiTests"
         ),

@@ -60,6 +60,14 @@ extension Alert {
                   matchedTarget: verdict.target, snippet: verdict.snippet, action: action)
     }
 
+    /// A request refused for its framing or syntax (the inline proxy's 400/413/431): the
+    /// parser's anomalies name what was wrong.
+    public init(transaction: HTTPTransaction, protocolViolation message: String, signatureID: Int, action: AlertAction) {
+        self.init(transaction: transaction, signatureID: signatureID, revision: 1, message: message, severity: .medium,
+                  category: "Potentially Bad Traffic", source: .rule, score: nil, matchedTarget: "protocol",
+                  snippet: Array(transaction.request.anomalies.names.joined(separator: ",").utf8), action: action)
+    }
+
     init(transaction: HTTPTransaction, signatureID: Int, revision: Int, message: String, severity: Severity, category: String,
          source: VerdictSource, score: Double?, matchedTarget: String, snippet: [UInt8], action: AlertAction) {
         let request = transaction.request

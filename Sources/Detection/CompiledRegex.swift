@@ -64,7 +64,10 @@ public final class CompiledRegex: @unchecked Sendable {
         let result = pcre2_match_8(code, base, count, 0, 0, scratch.matchData, nil)
         // > 0: matched; 0: matched but the vector was too small (cannot happen with one pair);
         // < 0: no match, or a matching error such as a resource limit: treated as no match.
-        guard result >= 0 else { return nil }
+        guard result >= 0 else {
+            if result != -1 { scratch.engineErrors += 1 }   // PCRE2_ERROR_NOMATCH is -1
+            return nil
+        }
         let vector = pcre2_get_ovector_pointer_8(scratch.matchData)!
         let start = Int(vector[0]), end = Int(vector[1])
         guard start <= end, end <= count else { return 0..<0 }
@@ -75,6 +78,8 @@ public final class CompiledRegex: @unchecked Sendable {
 /// Per-thread PCRE2 state: match data is written by every match.
 final class RegexScratch {
     let matchData: OpaquePointer
+    /// Matches that ended in an error (a resource limit) rather than a verdict.
+    var engineErrors = 0
     init() {
         matchData = pcre2_match_data_create_8(1, nil)
     }

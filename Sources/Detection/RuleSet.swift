@@ -160,6 +160,10 @@ public final class DetectionScratch {
 
     public init() {}
 
+    /// Regex matches that failed with an engine error (match or depth limit) instead of
+    /// giving a verdict: an inline proxy treats them as a detection failure (fail-open/closed).
+    public var engineErrors: Int { regex.engineErrors }
+
     func prepare(ruleCount: Int) {
         if marked.count != ruleCount {
             // Another rule set (a reload): start from a clean slate of the right size.

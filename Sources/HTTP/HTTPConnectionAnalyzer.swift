@@ -148,26 +148,7 @@ public final class HTTPConnectionAnalyzer {
     }
 
     fileprivate func requestBody(_ bytes: UnsafeRawBufferPointer) {
-        guard let transaction = currentRequest else { return }
-        transaction.request.bodyLength += bytes.count
-        let room = limits.maxInspectedBodyBytes - transaction.request.body.count
-        if room >= bytes.count {
-            transaction.request.body.append(contentsOf: bytes)
-            return
-        }
-        if room > 0 { transaction.request.body.append(contentsOf: bytes[0..<room]) }
-        transaction.request.bodyTruncated = true
-        // Keep the last bytes: filler then attack is the classic way past an inspection limit.
-        let tailLimit = limits.bodyTailBytes
-        guard tailLimit > 0 else { return }
-        if bytes.count >= tailLimit {
-            transaction.request.bodyTail = Array(bytes[(bytes.count - tailLimit)...])
-        } else {
-            transaction.request.bodyTail.append(contentsOf: bytes)
-            if transaction.request.bodyTail.count > 2 * tailLimit {
-                transaction.request.bodyTail.removeFirst(transaction.request.bodyTail.count - tailLimit)
-            }
-        }
+        currentRequest?.request.appendBody(bytes, limits: limits)
     }
 
     fileprivate func requestTrailers(_ head: HTTPMessageHead) {
@@ -177,13 +158,8 @@ public final class HTTPConnectionAnalyzer {
     fileprivate func requestFinished(_ anomalies: HTTPAnomalies, complete: Bool, at time: Timestamp) {
         guard let transaction = currentRequest else { return }
         currentRequest = nil
-        transaction.request.anomalies.formUnion(anomalies)
-        if !complete { transaction.request.anomalies.insert(.incomplete); statistics.incompleteRequests += 1 }
-        let tailLimit = limits.bodyTailBytes
-        if transaction.request.bodyTail.count > tailLimit {
-            transaction.request.bodyTail.removeFirst(transaction.request.bodyTail.count - tailLimit)
-        }
-        transaction.request.endTime = time
+        transaction.request.finish(anomalies: anomalies, complete: complete, at: time, limits: limits)
+        if !complete { statistics.incompleteRequests += 1 }
         transaction.requestDone = true
         statistics.requests += 1
         sink.requestCompleted(transaction)

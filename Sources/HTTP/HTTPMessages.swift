@@ -85,12 +85,12 @@ public final class HTTPTransaction: @unchecked Sendable {
     public let connection: HTTPConnectionInfo
     /// Position of the request on its connection, from 0 (EVE `tx_id`).
     public let index: Int
-    public internal(set) var request: HTTPRequest
+    public var request: HTTPRequest
     public internal(set) var response: HTTPResponse?
     var requestDone = false
     var responseDone = false
 
-    init(connection: HTTPConnectionInfo, index: Int, request: HTTPRequest) {
+    public init(connection: HTTPConnectionInfo, index: Int, request: HTTPRequest) {
         self.connection = connection
         self.index = index
         self.request = request
@@ -99,4 +99,43 @@ public final class HTTPTransaction: @unchecked Sendable {
     public var client: Endpoint { connection.client }
     public var server: Endpoint { connection.server }
     public var status: Int? { response?.status }
+}
+
+extension HTTPRequest {
+    /// A request from its parsed head (a proxy builds its requests with the same parser).
+    public init(parsed: ParsedHead) {
+        self.init(head: parsed.head, version: parsed.version, anomalies: parsed.anomalies, startTime: parsed.startTime, endTime: parsed.startTime)
+    }
+
+    /// Counts body bytes and keeps the first `maxInspectedBodyBytes` of them, plus the last
+    /// `bodyTailBytes` when the body is longer: filler then attack is the classic way past an
+    /// inspection limit.
+    public mutating func appendBody(_ bytes: UnsafeRawBufferPointer, limits: HTTPParserLimits) {
+        bodyLength += bytes.count
+        let room = limits.maxInspectedBodyBytes - body.count
+        if room >= bytes.count {
+            body.append(contentsOf: bytes)
+            return
+        }
+        if room > 0 { body.append(contentsOf: bytes[0..<room]) }
+        bodyTruncated = true
+        let tailLimit = limits.bodyTailBytes
+        guard tailLimit > 0 else { return }
+        if bytes.count >= tailLimit {
+            bodyTail = Array(bytes[(bytes.count - tailLimit)...])
+        } else {
+            bodyTail.append(contentsOf: bytes)
+            if bodyTail.count > 2 * tailLimit { bodyTail.removeFirst(bodyTail.count - tailLimit) }
+        }
+    }
+
+    public mutating func setTrailers(_ head: HTTPMessageHead) { trailerHead = head }
+
+    /// The message ended (`complete` false: cut short).
+    public mutating func finish(anomalies: HTTPAnomalies, complete: Bool, at time: Timestamp, limits: HTTPParserLimits) {
+        self.anomalies.formUnion(anomalies)
+        if !complete { self.anomalies.insert(.incomplete) }
+        if bodyTail.count > limits.bodyTailBytes { bodyTail.removeFirst(bodyTail.count - limits.bodyTailBytes) }
+        endTime = time
+    }
 }

@@ -9,7 +9,7 @@ struct DiffaiCommand: ParsableCommand {
         Pipeline: capture (libpcap) → TCP reassembly → HTTP parsing → detection → alerts.
         Start with `diffai demo`.
         """,
-        subcommands: [DemoCommand.self, MonitorCommand.self, ReplayCommand.self, ConsoleCommand.self, ScanCommand.self, RulesCommand.self, TrainCommand.self, EvaluateCommand.self,
+        subcommands: [DemoCommand.self, MonitorCommand.self, ProxyCommand.self, ReplayCommand.self, ConsoleCommand.self, ScanCommand.self, RulesCommand.self, TrainCommand.self, EvaluateCommand.self,
                       ClassifyCommand.self, SynthCommand.self]
     )
 }

@@ -1,0 +1,612 @@
+import HTTP
+import NIOCore
+import NIOPosix
+import NetworkTypes
+
+/// One request on a client connection, from its head to the end of its response.
+final class ProxiedRequest {
+    enum Decision { case undecided, forward, refused }
+
+    let transaction: HTTPTransaction
+    let framing: UpstreamHead.Framing
+    let expectsContinue: Bool
+    let isHeadMethod: Bool
+    let wantsClose: Bool
+    var decision = Decision.undecided
+    /// Set when the request must be answered by the proxy itself: status, reason, why.
+    var refusal: (status: Int, reason: String, explanation: String, signature: Int)?
+    var complete = false
+    /// Body bytes received but not yet sent upstream.
+    var heldBody: [ByteBuffer] = []
+    var heldBytes = 0
+    var headSent = false
+    /// The last chunk (`0\r\n\r\n`) of a chunked body went upstream.
+    var bodyFinished = false
+    var continueSent = false
+    var verdict: RequestInspector.Verdict?
+    /// With --block: the head (and any body already in) was inspected once on arrival.
+    var headInspected = false
+    var alerted = false
+    var responseStarted = false
+    var responseStatus: Int?
+
+    init(transaction: HTTPTransaction, framing: UpstreamHead.Framing, expectsContinue: Bool, isHeadMethod: Bool, wantsClose: Bool) {
+        self.transaction = transaction
+        self.framing = framing
+        self.expectsContinue = expectsContinue
+        self.isHeadMethod = isHeadMethod
+        self.wantsClose = wantsClose
+    }
+
+    var request: HTTPRequest { transaction.request }
+}
+
+/// Everything the connections of one proxy share.
+final class ProxyShared: @unchecked Sendable {
+    let configuration: ProxyConfiguration
+    let inspector: RequestInspector
+    let pools: [ObjectIdentifier: UpstreamPool]
+    let listenEndpoint: Endpoint
+    private let connectionCounter = ManagedAtomicCounter()
+
+    init(configuration: ProxyConfiguration, inspector: RequestInspector, pools: [ObjectIdentifier: UpstreamPool], listenEndpoint: Endpoint) {
+        self.configuration = configuration
+        self.inspector = inspector
+        self.pools = pools
+        self.listenEndpoint = listenEndpoint
+    }
+
+    func nextConnectionID() -> UInt64 { connectionCounter.next() }
+}
+
+/// The client side of the proxy: requests are read with diffai's own HTTP parser (the one the
+/// monitor uses, so the proxy and the IDS cannot disagree about where a request ends), refused
+/// when their framing is ambiguous, inspected, and forwarded one at a time over a pooled
+/// upstream connection; responses stream back byte for byte. Pipelined requests queue up and
+/// are answered in order. Reads are manual (autoRead off) so that a client sending faster than
+/// the backend accepts is slowed down instead of buffered.
+final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDelegate, UpstreamOwner {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let shared: ProxyShared
+    private var configuration: ProxyConfiguration { shared.configuration }
+    private let parser: HTTPMessageParser
+    private let limits: HTTPParserLimits
+    private var context: ChannelHandlerContext?
+    private var connection = HTTPConnectionInfo(id: 0, client: Endpoint(address: IPAddress("0.0.0.0")!, port: 0), server: Endpoint(address: IPAddress("0.0.0.0")!, port: 0))
+    private var nextIndex = 0
+    private var queue: [ProxiedRequest] = []
+    private var parsing: ProxiedRequest?
+    private var upstream: UpstreamConnection?
+    private var connecting = false
+    private var responseParser: HTTPMessageParser?
+    private let responseTracker = ResponseTracker()
+    private var headerTimer: Scheduled<Void>?
+    private var closing = false
+    private var readPending = false
+    private static let pipelineBufferLimit = 1 << 20
+
+    init(shared: ProxyShared) {
+        self.shared = shared
+        var limits = HTTPParserLimits()
+        limits.maxHeaderBytes = shared.configuration.maxHeaderBytes
+        limits.maxInspectedBodyBytes = shared.configuration.inspectBodyBytes
+        self.limits = limits
+        parser = HTTPMessageParser(kind: .request, limits: limits)
+        parser.delegate = nil
+    }
+
+    // MARK: channel events
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.context = context
+        parser.delegate = self
+        responseTracker.owner = self
+        let client = Self.endpoint(context.channel.remoteAddress) ?? connection.client
+        let server = Self.endpoint(context.channel.localAddress) ?? shared.listenEndpoint
+        connection = HTTPConnectionInfo(id: shared.nextConnectionID(), client: client, server: server)
+        armHeaderTimer()
+        requestRead()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        headerTimer?.cancel()
+        if let upstream {
+            // Mid-exchange: the backend connection cannot be reused.
+            upstream.close()
+            self.upstream = nil
+        }
+        parser.delegate = nil
+        responseParser?.delegate = nil
+        responseTracker.owner = nil
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        readPending = false
+        guard !closing else { return }
+        let buffer = unwrapInboundIn(data)
+        let now = Self.now()
+        buffer.withUnsafeReadableBytes { _ = parser.parse($0, at: now) }
+        pump()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        requestRead()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // The client drains what the backend sent: ask the backend for more.
+        if context.channel.isWritable, let upstream, queue.first?.responseStarted == true { upstream.read() }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            // Nothing either way for the idle timeout: a stalled client (or backend) lets go.
+            if let active = queue.first, !active.responseStarted, active.decision != .forward || !active.headSent {
+                respondAndClose(status: 408, reason: "Request Timeout", explanation: "The request took too long to arrive.")
+            } else {
+                context.close(promise: nil)
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    /// Reads from the client only while what is held for forwarding stays small.
+    private func requestRead() {
+        guard let context, !closing, !readPending else { return }
+        let held = queue.reduce(0) { $0 + $1.heldBytes }
+        guard held < Self.pipelineBufferLimit else { return }
+        if let upstream, queue.first?.headSent == true, !upstream.isWritable { return }
+        readPending = true
+        context.read()
+    }
+
+    // MARK: request parsing (HTTPMessageParserDelegate)
+
+    func parser(_ parser: HTTPMessageParser, didParseHead parsed: ParsedHead) -> HeadDisposition {
+        headerTimer?.cancel()
+        headerTimer = nil
+        guard parser === self.parser else { return .framedByHeaders }
+        var request = HTTPRequest(parsed: parsed)
+        request.finish(anomalies: [], complete: true, at: parsed.startTime, limits: limits)
+        let transaction = HTTPTransaction(connection: connection, index: nextIndex, request: request)
+        nextIndex += 1
+        let head = parsed.head
+        let chunked = head.values(named: "transfer-encoding").contains { $0.lowercased().contains("chunked") }
+        let length = head.firstValue(named: "content-length").flatMap { Int($0.trimmedSpaces) }
+        let framing: UpstreamHead.Framing = chunked ? .chunked : (length.map { $0 > 0 ? .length($0) : .none } ?? .none)
+        let expects = head.values(named: "expect").contains { $0.lowercased().trimmedSpaces == "100-continue" }
+        let connectionTokens = head.values(named: "connection").map { $0.lowercased() }
+        let wantsClose = connectionTokens.contains { $0.contains("close") }
+            || (parsed.version == .http10 && !connectionTokens.contains { $0.contains("keep-alive") })
+        let proxied = ProxiedRequest(transaction: transaction, framing: framing, expectsContinue: expects,
+                                     isHeadMethod: request.method == "HEAD", wantsClose: wantsClose)
+        let anomalies = parsed.anomalies
+        if anomalies.contains(.oversizeHeaders) {
+            proxied.refusal = (431, "Request Header Fields Too Large", "The request headers are larger than this site accepts.", ProxySignatures.oversizeHeaders)
+        } else if !anomalies.intersection(RequestSyntax.refused).isEmpty {
+            proxied.refusal = (400, "Bad Request", "The request is malformed.", ProxySignatures.malformed)
+        } else if let length, length > configuration.maxBodyBytes {
+            proxied.refusal = (413, "Content Too Large", "The request body is larger than this site accepts.", ProxySignatures.oversizeBody)
+        } else if request.method == "CONNECT" {
+            proxied.refusal = (405, "Method Not Allowed", "CONNECT is not served here.", ProxySignatures.malformed)
+        }
+        queue.append(proxied)
+        parsing = proxied
+        return .framedByHeaders
+    }
+
+    func parser(_ parser: HTTPMessageParser, body: UnsafeRawBufferPointer) {
+        guard let proxied = parsing else { return }
+        proxied.transaction.request.appendBody(body, limits: limits)
+        if proxied.request.bodyLength > configuration.maxBodyBytes, proxied.refusal == nil {
+            proxied.refusal = (413, "Content Too Large", "The request body is larger than this site accepts.", ProxySignatures.oversizeBody)
+        }
+        guard proxied.refusal == nil, proxied.decision != .refused else { return }
+        var buffer = context?.channel.allocator.buffer(capacity: body.count) ?? ByteBuffer()
+        buffer.writeBytes(body)
+        proxied.heldBody.append(buffer)
+        proxied.heldBytes += body.count
+    }
+
+    func parser(_ parser: HTTPMessageParser, trailers: HTTPMessageHead) {
+        parsing?.transaction.request.setTrailers(trailers)
+    }
+
+    func parser(_ parser: HTTPMessageParser, didFinishMessageWith anomalies: HTTPAnomalies, complete: Bool, at time: Timestamp) {
+        guard let proxied = parsing else { return }
+        parsing = nil
+        proxied.transaction.request.finish(anomalies: anomalies, complete: complete, at: time, limits: limits)
+        proxied.complete = true
+        if proxied.refusal == nil, !complete || !anomalies.intersection(RequestSyntax.refused).isEmpty {
+            proxied.refusal = (400, "Bad Request", "The request is malformed.", ProxySignatures.malformed)
+        }
+    }
+
+    func parserLostSync(_ parser: HTTPMessageParser, at time: Timestamp) {
+        // Framing is gone (an invalid chunk): nothing after this can be trusted.
+        if let proxied = parsing ?? queue.last {
+            if proxied.refusal == nil { proxied.refusal = (400, "Bad Request", "The request is malformed.", ProxySignatures.malformed) }
+            proxied.complete = true
+        }
+        parsing = nil
+    }
+
+    // MARK: the exchange
+
+    /// Moves the oldest request forward as far as it can go now.
+    private func pump() {
+        guard let context, !closing, let proxied = queue.first else { return }
+        if let refusal = proxied.refusal, proxied.decision != .forward || !proxied.headSent {
+            refuse(proxied, refusal)
+            return
+        }
+        if proxied.refusal != nil {
+            // Already forwarding (a bad chunk mid-body): the exchange cannot be finished cleanly.
+            shared.inspector.emitViolation("Malformed request body (connection closed)", signatureID: ProxySignatures.malformed,
+                                           for: proxied.transaction, incident: IncidentID.make(), status: 400)
+            context.close(promise: nil)
+            return
+        }
+        if proxied.decision == .undecided {
+            if configuration.block {
+                // At most two inspections per request: on arrival of the head (so an attack in
+                // the URL or headers is refused before its body is read), and once the body is
+                // complete or the inspection limit is reached.
+                let inspectedEnough = proxied.complete || proxied.request.bodyLength >= configuration.inspectBodyBytes
+                if !proxied.headInspected {
+                    proxied.headInspected = true
+                    let verdict = shared.inspector.inspect(proxied.request)
+                    if verdict.shouldBlock || (verdict.failed && !configuration.failOpen) {
+                        block(proxied, verdict)
+                        return
+                    }
+                    proxied.verdict = verdict
+                }
+                if !inspectedEnough {
+                    // The head passed: let a client waiting for 100 send its body.
+                    sendContinueIfExpected(proxied)
+                    return
+                }
+                if proxied.request.bodyLength > 0 {
+                    let verdict = shared.inspector.inspect(proxied.request)
+                    if verdict.shouldBlock || (verdict.failed && !configuration.failOpen) {
+                        block(proxied, verdict)
+                        return
+                    }
+                    proxied.verdict = verdict
+                }
+            }
+            proxied.decision = .forward
+            sendContinueIfExpected(proxied)
+        }
+        forward(proxied)
+        if proxied.complete, proxied.heldBody.isEmpty, proxied.headSent, !proxied.alerted {
+            proxied.alerted = true
+            // Out of band for a forwarding proxy: the request is already on its way.
+            let verdict = proxied.verdict ?? shared.inspector.inspect(proxied.request)
+            if verdict.failed, !configuration.failOpen, !configuration.block {
+                // Detection failed after forwarding: nothing to refuse any more, but say so.
+            }
+            shared.inspector.emit(verdict, for: proxied.transaction, blocked: false, incident: nil, status: nil)
+        }
+        // What was held has gone upstream: the client may send more.
+        requestRead()
+    }
+
+    private func sendContinueIfExpected(_ proxied: ProxiedRequest) {
+        guard proxied.expectsContinue, !proxied.continueSent, !proxied.complete, let context else { return }
+        proxied.continueSent = true
+        var buffer = context.channel.allocator.buffer(capacity: ProxyResponse.continueInterim.count)
+        buffer.writeBytes(ProxyResponse.continueInterim)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private func forward(_ proxied: ProxiedRequest) {
+        guard let context else { return }
+        guard let upstream else {
+            guard !connecting, let pool = shared.pools[ObjectIdentifier(context.eventLoop)] else { return }
+            connecting = true
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            pool.acquire().whenComplete { result in
+                let handler = bound.value
+                handler.connecting = false
+                switch result {
+                case .success(let connection):
+                    guard !handler.closing else { pool.release(connection); return }
+                    connection.owner = handler
+                    handler.upstream = connection
+                    handler.pump()
+                case .failure:
+                    handler.respondAndClose(status: 502, reason: "Bad Gateway", explanation: "The site's server cannot be reached.")
+                }
+            }
+            return
+        }
+        if !proxied.headSent {
+            proxied.headSent = true
+            let head = UpstreamHead.bytes(for: proxied.request, client: proxied.transaction.client, framing: proxied.framing)
+            var buffer = context.channel.allocator.buffer(capacity: head.count)
+            buffer.writeBytes(head)
+            upstream.write(buffer)
+            let responses = HTTPMessageParser(kind: .response)
+            responseTracker.reset(expectNoBody: proxied.isHeadMethod)
+            responses.delegate = responseTracker
+            responseParser = responses
+            upstream.read()
+        }
+        for chunk in proxied.heldBody {
+            switch proxied.framing {
+            case .chunked:
+                var framed = context.channel.allocator.buffer(capacity: chunk.readableBytes + 16)
+                framed.writeString(String(chunk.readableBytes, radix: 16) + "\r\n")
+                framed.writeImmutableBuffer(chunk)
+                framed.writeString("\r\n")
+                upstream.write(framed)
+            default:
+                upstream.write(chunk)
+            }
+        }
+        proxied.heldBody.removeAll()
+        proxied.heldBytes = 0
+        if proxied.complete, case .chunked = proxied.framing, !proxied.bodyFinished {
+            proxied.bodyFinished = true
+            var end = context.channel.allocator.buffer(capacity: 5)
+            end.writeString("0\r\n\r\n")
+            upstream.write(end)
+        }
+    }
+
+    private func block(_ proxied: ProxiedRequest, _ verdict: RequestInspector.Verdict) {
+        proxied.decision = .refused
+        let incident = IncidentID.make()
+        if verdict.shouldBlock {
+            shared.inspector.emit(verdict, for: proxied.transaction, blocked: true, incident: incident, status: 403)
+        } else {
+            shared.inspector.emitViolation("Detection failed; request refused (fail-closed)", signatureID: ProxySignatures.detectionFailed,
+                                           for: proxied.transaction, incident: incident, status: 503)
+        }
+        let page = verdict.shouldBlock ? ProxyResponse.blocked(incident: incident)
+            : ProxyResponse.page(status: 503, reason: "Service Unavailable", explanation: "The request could not be inspected.", incident: incident, close: false)
+        finishLocally(proxied, page: page, status: verdict.shouldBlock ? 403 : 503)
+    }
+
+    private func refuse(_ proxied: ProxiedRequest, _ refusal: (status: Int, reason: String, explanation: String, signature: Int)) {
+        proxied.decision = .refused
+        let incident = IncidentID.make()
+        let names = proxied.request.anomalies.names.joined(separator: ", ")
+        shared.inspector.emitViolation("Request refused (\(refusal.status)): \(names.isEmpty ? refusal.reason : names)",
+                                       signatureID: refusal.signature, for: proxied.transaction, incident: incident, status: refusal.status)
+        // The stream after a refused request cannot be trusted to be in sync: close.
+        let page = ProxyResponse.page(status: refusal.status, reason: refusal.reason, explanation: refusal.explanation, incident: incident, close: true)
+        write(page)
+        closeAfterFlush()
+    }
+
+    /// Answers a request without the backend. The connection stays usable only when the
+    /// request was read to its end.
+    private func finishLocally(_ proxied: ProxiedRequest, page: [UInt8], status: Int) {
+        guard proxied.complete, !proxied.wantsClose else {
+            write(Self.withClose(page))
+            closeAfterFlush()
+            return
+        }
+        write(page)
+        queue.removeFirst()
+        if queue.isEmpty { armHeaderTimer() }
+        pump()
+        requestRead()
+    }
+
+    private func respondAndClose(status: Int, reason: String, explanation: String) {
+        write(ProxyResponse.page(status: status, reason: reason, explanation: explanation, incident: nil, close: true))
+        closeAfterFlush()
+    }
+
+    private func write(_ bytes: [UInt8]) {
+        guard let context else { return }
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private func closeAfterFlush() {
+        guard let context, !closing else { return }
+        closing = true
+        headerTimer?.cancel()
+        let channel = context.channel
+        channel.writeAndFlush(NIOAny(channel.allocator.buffer(capacity: 0))).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    static func withClose(_ page: [UInt8]) -> [UInt8] {
+        let marker = Array("Connection: close\r\n".utf8)
+        if page.firstRange(of: marker) != nil { return page }
+        guard let end = page.firstRange(of: [0x0D, 0x0A, 0x0D, 0x0A]) else { return page }
+        return Array(page[..<end.lowerBound]) + [0x0D, 0x0A] + marker.dropLast(2) + Array(page[end.lowerBound...])
+    }
+
+    // MARK: responses (UpstreamOwner)
+
+    func upstreamRead(_ buffer: ByteBuffer) {
+        guard let context, let proxied = queue.first, let responses = responseParser else { return }
+        proxied.responseStarted = true
+        let now = Self.now()
+        responseTracker.consumed = 0
+        let total = buffer.readableBytes
+        buffer.withUnsafeReadableBytes { _ = responses.parse($0, at: now) }
+        // Bytes after the end of the response belong to nothing: they are not passed on.
+        let passOn = responseTracker.finished ? min(total, responseTracker.endOffset(total: total)) : total
+        context.writeAndFlush(wrapOutboundOut(buffer.getSlice(at: buffer.readerIndex, length: passOn) ?? buffer), promise: nil)
+        if responseTracker.finished {
+            responseFinished(proxied)
+        } else if context.channel.isWritable {
+            upstream?.read()
+        }
+    }
+
+    func upstreamWritable() {
+        requestRead()
+    }
+
+    func upstreamClosed() {
+        guard let proxied = queue.first else { upstream = nil; return }
+        let connection = upstream
+        upstream = nil
+        _ = connection
+        if let responses = responseParser, proxied.responseStarted {
+            responses.finish(at: Self.now())
+            responseParser = nil
+            if responseTracker.finished {
+                // Close-delimited response: the client learns its end by the close too.
+                closeAfterFlush()
+                return
+            }
+            context?.close(promise: nil)
+            return
+        }
+        respondAndClose(status: 502, reason: "Bad Gateway", explanation: "The site's server closed the connection without answering.")
+    }
+
+    private func responseFinished(_ proxied: ProxiedRequest) {
+        proxied.responseStatus = responseTracker.status
+        responseParser?.delegate = nil
+        responseParser = nil
+        if let upstream {
+            self.upstream = nil
+            if responseTracker.reusable, proxied.complete, let context, let pool = shared.pools[ObjectIdentifier(context.eventLoop)] {
+                pool.release(upstream)
+            } else {
+                upstream.close()
+            }
+        }
+        queue.removeFirst()
+        if proxied.wantsClose || responseTracker.closeRequested {
+            closeAfterFlush()
+            return
+        }
+        if queue.isEmpty { armHeaderTimer() }
+        pump()
+        requestRead()
+    }
+
+    // MARK: timers
+
+    private func armHeaderTimer() {
+        guard let context else { return }
+        headerTimer?.cancel()
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        headerTimer = context.eventLoop.scheduleTask(in: .milliseconds(Int64(configuration.headerTimeoutSeconds * 1000))) {
+            bound.value.headerTimedOut()
+        }
+    }
+
+    private func headerTimedOut() {
+        guard !closing, queue.isEmpty || parsing != nil, let context else { return }
+        if parser.isInsideMessage || !parser.isIdle {
+            respondAndClose(status: 408, reason: "Request Timeout", explanation: "The request head took too long to arrive.")
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    static func endpoint(_ address: SocketAddress?) -> Endpoint? {
+        guard let address, let ip = address.ipAddress, let parsed = IPAddress(ip), let port = address.port else { return nil }
+        return Endpoint(address: parsed, port: UInt16(port))
+    }
+
+    static func now() -> Timestamp {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Timestamp(seconds: Int64(time.tv_sec), microseconds: Int64(time.tv_nsec / 1000))
+    }
+}
+
+/// Follows the backend's response with the same parser, to know where it ends (so the
+/// connection can be reused) and whether the backend wants to close.
+final class ResponseTracker: HTTPMessageParserDelegate {
+    weak var owner: ClientConnectionHandler?
+    var expectNoBody = false
+    var finished = false
+    var status: Int?
+    var reusable = true
+    var closeRequested = false
+    var consumed = 0
+
+    func reset(expectNoBody: Bool) {
+        self.expectNoBody = expectNoBody
+        finished = false
+        status = nil
+        reusable = true
+        closeRequested = false
+    }
+
+    func parser(_ parser: HTTPMessageParser, didParseHead head: ParsedHead) -> HeadDisposition {
+        status = head.status
+        if head.status >= 100 && head.status < 200 { return .noBody }
+        let connection = head.head.values(named: "connection").map { $0.lowercased() }
+        closeRequested = connection.contains { $0.contains("close") } || head.version == .http10 && !connection.contains { $0.contains("keep-alive") }
+        reusable = !closeRequested
+        if expectNoBody || head.status == 204 || head.status == 304 { return .noBody }
+        if head.head.firstValue(named: "content-length") == nil,
+           !head.head.values(named: "transfer-encoding").contains(where: { $0.lowercased().contains("chunked") }) {
+            reusable = false
+            closeRequested = true
+        }
+        return .framedByHeaders
+    }
+
+    func parser(_ parser: HTTPMessageParser, body: UnsafeRawBufferPointer) {}
+    func parser(_ parser: HTTPMessageParser, trailers: HTTPMessageHead) {}
+
+    func parser(_ parser: HTTPMessageParser, didFinishMessageWith anomalies: HTTPAnomalies, complete: Bool, at time: Timestamp) {
+        if let status, status >= 100 && status < 200 && status != 101 {
+            self.status = nil
+            return
+        }
+        finished = true
+        if !complete { reusable = false }
+    }
+
+    func parserLostSync(_ parser: HTTPMessageParser, at time: Timestamp) {
+        finished = true
+        reusable = false
+        closeRequested = true
+    }
+
+    /// Bytes of the last buffer that belonged to the response (all of them: a backend that
+    /// sends more than it framed is not reused, and its extra bytes are its own problem).
+    func endOffset(total: Int) -> Int { total }
+}
+
+enum ProxySignatures {
+    static let malformed = 900_100
+    static let oversizeHeaders = 900_101
+    static let oversizeBody = 900_102
+    static let detectionFailed = 900_103
+}
+
+/// Connection ids for the proxy's transactions (EVE flow_id).
+final class ManagedAtomicCounter: @unchecked Sendable {
+    private var value: UInt64 = 0
+    private var lock = pthread_mutex_t()
+    init() { pthread_mutex_init(&lock, nil) }
+    func next() -> UInt64 {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        value += 1
+        return value
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,31 @@
+/// How `diffai proxy` listens, forwards and refuses.
+public struct ProxyConfiguration: Sendable {
+    public var listenHost = "127.0.0.1"
+    public var listenPort = 8080
+    public var upstreamHost = "127.0.0.1"
+    public var upstreamPort = 8081
+    /// Inspect before forwarding and refuse what `action: block` rules (or the model above
+    /// `blockThreshold`) match. Off: forward at once, detect out of band.
+    public var block = false
+    /// ML score at or above which a request is refused (with `block`); nil: the model only alerts.
+    public var blockThreshold: Float?
+    /// Body bytes held and inspected before a request is forwarded (with `block`); the rest streams.
+    public var inspectBodyBytes = 1 << 20
+    /// Request line plus headers; larger gets 431.
+    public var maxHeaderBytes = 32 << 10
+    /// Whole request body; larger gets 413.
+    public var maxBodyBytes = 100 << 20
+    /// A client must send a complete request head within this many seconds of being idle.
+    public var headerTimeoutSeconds = 10.0
+    /// A connection with no traffic either way for this long is closed.
+    public var idleTimeoutSeconds = 60.0
+    public var upstreamConnectTimeoutSeconds = 3.0
+    /// Idle upstream connections kept per event loop.
+    public var upstreamPoolSize = 64
+    /// When detection itself fails (a regex engine limit): forward (true) or refuse with 503.
+    public var failOpen = true
+    /// Event loop threads (defaults to the cores).
+    public var threads = 0
+
+    public init() {}
+}

@@ -1,0 +1,102 @@
+import Alerts
+import Detection
+import HTTP
+import Synchronization
+
+/// Detection for the proxy's event loops: rules and model evaluated under one lock (they keep
+/// per-thread scratch state and the alert files want one writer), a verdict that says whether
+/// to refuse, and alerts marked with what was done.
+public final class RequestInspector: @unchecked Sendable {
+    public struct Verdict {
+        public var matches: [RuleMatch] = []
+        public var model: ModelVerdict?
+        /// Matched a blocking rule, or the model scored at least the block threshold.
+        public var shouldBlock = false
+        /// Detection could not judge the request (regex engine limit).
+        public var failed = false
+        public var isEmpty: Bool { matches.isEmpty && model == nil }
+    }
+
+    private struct State {
+        var rules: RuleSet
+        var model: ModelDetector?
+        let scratch = DetectionScratch()
+        var inspected = 0
+        var alerts = 0
+        var blocked = 0
+    }
+
+    private let state: Mutex<State>
+    private let outputs: AlertOutputs
+    private let blockThreshold: Float?
+
+    public init(rules: RuleSet, model: ModelDetector?, outputs: AlertOutputs, blockThreshold: Float?) {
+        state = Mutex(State(rules: rules, model: model))
+        self.outputs = outputs
+        self.blockThreshold = blockThreshold
+    }
+
+    public func inspect(_ request: HTTPRequest) -> Verdict {
+        state.withLock { state in
+            state.inspected += 1
+            var verdict = Verdict()
+            let errorsBefore = state.scratch.engineErrors
+            verdict.matches = state.rules.evaluate(request, scratch: state.scratch)
+            verdict.failed = state.scratch.engineErrors != errorsBefore
+            if let model = state.model {
+                let scored = model.score(request)
+                if scored.score >= model.threshold { verdict.model = scored }
+                if let blockThreshold, scored.score >= blockThreshold {
+                    verdict.model = scored
+                    verdict.shouldBlock = true
+                }
+            }
+            if verdict.matches.contains(where: { $0.rule.action == .block }) { verdict.shouldBlock = true }
+            return verdict
+        }
+    }
+
+    /// Writes the verdict's alerts; refused requests carry the incident id shown on the 403.
+    public func emit(_ verdict: Verdict, for transaction: HTTPTransaction, blocked: Bool, incident: String?, status: Int?) {
+        guard !verdict.isEmpty else { return }
+        state.withLock { state in
+            if blocked { state.blocked += 1 }
+            for match in verdict.matches {
+                var alert = Alert(transaction: transaction, match: match, action: blocked ? .blocked : .allowed)
+                alert.incidentID = incident
+                alert.status = status
+                state.alerts += 1
+                outputs.emit(alert)
+            }
+            if let model = verdict.model {
+                var alert = Alert(transaction: transaction, verdict: model, action: blocked ? .blocked : .allowed)
+                alert.incidentID = incident
+                alert.status = status
+                state.alerts += 1
+                outputs.emit(alert)
+            }
+            outputs.flush()
+        }
+    }
+
+    /// A request refused for its syntax or size.
+    public func emitViolation(_ message: String, signatureID: Int, for transaction: HTTPTransaction, incident: String, status: Int) {
+        state.withLock { state in
+            var alert = Alert(transaction: transaction, protocolViolation: message, signatureID: signatureID, action: .blocked)
+            alert.incidentID = incident
+            alert.status = status
+            state.alerts += 1
+            state.blocked += 1
+            outputs.emit(alert)
+            outputs.flush()
+        }
+    }
+
+    public func replaceRules(_ rules: RuleSet) { state.withLock { $0.rules = rules } }
+    public func replaceModel(_ model: ModelDetector?) { state.withLock { $0.model = model } }
+    public var rules: RuleSet { state.withLock { $0.rules } }
+    public var counters: (inspected: Int, alerts: Int, blocked: Int) { state.withLock { ($0.inspected, $0.alerts, $0.blocked) } }
+
+    /// Reopens the alert files (SIGHUP).
+    public func reopenOutputs() { state.withLock { _ in outputs.reopen() } }
+}

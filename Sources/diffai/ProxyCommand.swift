@@ -1,0 +1,165 @@
+import Alerts
+import ArgumentParser
+import Classifier
+import Console
+import Detection
+import JSONOutput
+import Proxy
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct ProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proxy",
+        abstract: "Inline proxy: inspect each request before it reaches the backend, and refuse attacks with --block.",
+        discussion: """
+        Listens where the backend used to (Apache keeps `ProxyPass / http://localhost:8080/`) and
+        forwards to --upstream over pooled keep-alive connections. Requests are read with diffai's
+        own HTTP parser; ambiguous framing (Content-Length with Transfer-Encoding, bad chunk sizes,
+        obsolete folding...) gets 400, oversize headers 431, oversize bodies 413, a dead backend
+        502. Without --block requests are forwarded at once and inspected out of band; with
+        --block the head and up to --inspect-body-bytes of the body are inspected first, and a
+        match of a rule with "action": "block" (or an ML score at --block-threshold) gets 403 with
+        an incident id that the alert carries too. SIGHUP reloads the rules and reopens the files.
+        """
+    )
+
+    @Option(help: "Address to listen on (HOST:PORT).")
+    var listen = "127.0.0.1:8080"
+    @Option(help: "The backend (HOST:PORT).")
+    var upstream = "127.0.0.1:8081"
+    @Flag(help: "Refuse requests that blocking rules (or the model, with --block-threshold) match.")
+    var block = false
+    @Option(name: .customLong("block-threshold"), help: "With --block, refuse requests whose ML score is at least this (0…1).")
+    var blockThreshold: Float?
+    @Option(name: .customLong("inspect-body-bytes"), help: "Body bytes inspected before forwarding (with --block); the rest streams.")
+    var inspectBodyBytes = 1 << 20
+    @Option(name: .customLong("max-header-bytes"), help: "Request line plus headers; larger gets 431.")
+    var maxHeaderBytes = 32 << 10
+    @Option(name: .customLong("max-body-mb"), help: "Request body size limit; larger gets 413.")
+    var maxBodyMB = 100
+    @Option(name: .customLong("header-timeout"), help: "Seconds a client has to send a request head.")
+    var headerTimeout = 10.0
+    @Option(name: .customLong("idle-timeout"), help: "Seconds without traffic before a connection is closed.")
+    var idleTimeout = 60.0
+    @Option(name: .customLong("upstream-timeout"), help: "Seconds to connect to the backend.")
+    var upstreamTimeout = 3.0
+    @Flag(name: .customLong("fail-closed"), help: "Refuse (503) a request that detection fails to judge, instead of forwarding it (--fail-open, the default).")
+    var failClosed = false
+    @Flag(name: .customLong("fail-open"), help: "Forward a request that detection fails to judge (the default).")
+    var failOpen = false
+    @Option(help: "Event loop threads (default: one per core).")
+    var threads = 0
+    @OptionGroup var rules: RulesOption
+    @OptionGroup var ml: MLOptions
+    @OptionGroup var files: AlertFileOptions
+    @OptionGroup var console: ConsoleOptions
+    @Flag(help: "Print alerts on stdout as EVE JSON instead of readable lines.")
+    var json = false
+    @Flag(help: "Do not print alerts on stdout.")
+    var quiet = false
+
+    func validate() throws {
+        guard ConsoleOptions.parse(listen) != nil else { throw ValidationError("--listen: give HOST:PORT") }
+        guard ConsoleOptions.parse(upstream) != nil else { throw ValidationError("--upstream: give HOST:PORT") }
+        if failOpen && failClosed { throw ValidationError("choose one of --fail-open and --fail-closed") }
+        if let blockThreshold, !(0...1).contains(blockThreshold) { throw ValidationError("--block-threshold is between 0 and 1") }
+        guard maxHeaderBytes >= 1024, inspectBodyBytes >= 0, maxBodyMB > 0, headerTimeout > 0, idleTimeout > 0, upstreamTimeout > 0 else {
+            throw ValidationError("limits and timeouts must be positive (headers at least 1024 bytes)")
+        }
+    }
+
+    func run() throws {
+        let (listenHost, listenPort) = ConsoleOptions.parse(listen)!
+        let (upstreamHost, upstreamPort) = ConsoleOptions.parse(upstream)!
+        var configuration = ProxyConfiguration()
+        configuration.listenHost = listenHost
+        configuration.listenPort = listenPort
+        configuration.upstreamHost = upstreamHost
+        configuration.upstreamPort = upstreamPort
+        configuration.block = block
+        configuration.blockThreshold = blockThreshold
+        configuration.inspectBodyBytes = inspectBodyBytes
+        configuration.maxHeaderBytes = maxHeaderBytes
+        configuration.maxBodyBytes = maxBodyMB << 20
+        configuration.headerTimeoutSeconds = headerTimeout
+        configuration.idleTimeoutSeconds = idleTimeout
+        configuration.upstreamConnectTimeoutSeconds = upstreamTimeout
+        configuration.failOpen = !failClosed
+        configuration.threads = threads
+
+        let report: @Sendable (String) -> Void = { printError("diffai: \($0)") }
+        let output = BufferedFileOutput(descriptor: STDOUT_FILENO)
+        let outputs = files.makeOutputs(standardOutput: quiet ? nil : output, json: json, report: report)
+        let feed = ConsoleFeed()
+        outputs.listeners.append { alert in feed.publishAlert(eveLine: AlertFormat.eveLine(alert)) }
+        let ruleSet = try rules.load()
+        let inspector = RequestInspector(rules: ruleSet, model: try ml.load(), outputs: outputs, blockThreshold: block ? blockThreshold : nil)
+
+        let server: ProxyServer
+        do {
+            server = try ProxyServer.start(configuration, inspector: inspector)
+        } catch {
+            printError("diffai: \(error.description)")
+            throw ExitCode(69)
+        }
+        Signals.installStopFlag()
+        Signals.installHangupFlag()
+        let rulesPath = rules.path
+        let threshold = ml.threshold
+        let hooks = ConsoleHooks(
+            mode: "proxy", rulesFile: rulesPath,
+            rules: { inspector.rules.rules.map(RuleSummary.init) },
+            reloadRules: { Self.reload(rulesPath, into: inspector) },
+            activateModel: { path in
+                do {
+                    inspector.replaceModel(ModelDetector(model: try ModelFile.load(path: path), threshold: threshold))
+                    return .success("detection now uses \(path)")
+                } catch {
+                    return .failure(ConsoleFailure("\(error)"))
+                }
+            })
+        let consoleServer = console.start(mode: "proxy", hooks: hooks, history: files.history, feed: feed)
+        printError("diffai: proxy on \(listenHost):\(server.port) → \(upstreamHost):\(upstreamPort), \(block ? "blocking" : "detecting only (no --block)"), "
+            + "\(ruleSet.enabledCount) rules\(block ? ", \(ruleSet.rules.filter { $0.enabled && $0.action == .block }.count) of them blocking" : ""); alerts to \(files.alertLog) and \(files.eve)")
+
+        var lastStats = MonitorCommand.monotonic()
+        while !Signals.stopping {
+            usleep(50_000)
+            output.flush()
+            if Signals.takeHangup() {
+                inspector.reopenOutputs()
+                switch Self.reload(rulesPath, into: inspector) {
+                case .success(let count): report("rules reloaded from \(rulesPath): \(count) rules")
+                case .failure(let failure): report("rules not reloaded, the rules in force stay: \(failure.description)")
+                }
+            }
+            if consoleServer != nil, MonitorCommand.monotonic() - lastStats >= 1 {
+                lastStats = MonitorCommand.monotonic()
+                let counters = inspector.counters
+                feed.publishStatistics(ConsoleBridge.statistics(packets: 0, kernelDrops: 0, diffaiDrops: 0, flows: 0,
+                                                                requests: counters.inspected, alerts: counters.alerts,
+                                                                extra: [("blocked", String(counters.blocked))]))
+            }
+        }
+        server.stop()
+        output.flush()
+        consoleServer?.stop()
+        let counters = inspector.counters
+        printError("diffai: proxy stopped: \(counters.inspected) requests inspected, \(counters.alerts) alerts, \(counters.blocked) refused")
+    }
+
+    static func reload(_ path: String, into inspector: RequestInspector) -> Result<Int, ConsoleFailure> {
+        do {
+            let loaded = try RuleSet(rules: RuleFile.load(path: path))
+            inspector.replaceRules(loaded)
+            return .success(loaded.count)
+        } catch {
+            return .failure(ConsoleFailure("\(error)"))
+        }
+    }
+}

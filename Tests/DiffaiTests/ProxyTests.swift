@@ -1,0 +1,346 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A backend for the proxy tests: echoes what it received (headers in order, body length and
+/// SHA-256, chunked or not), serves a chunked response and a large download.
+let echoBackendScript = #"""
+import hashlib, json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BIG = bytes((i * 7 + 3) % 251 for i in range(20 * 1024 * 1024))
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args): pass
+    def read_body(self):
+        digest, length = hashlib.sha256(), 0
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""): pass
+                    break
+                data = self.rfile.read(size); self.rfile.readline()
+                digest.update(data); length += len(data)
+        else:
+            remaining = int(self.headers.get("Content-Length") or 0)
+            while remaining > 0:
+                data = self.rfile.read(min(remaining, 65536)); digest.update(data); length += len(data); remaining -= len(data)
+        return length, digest.hexdigest()
+    def answer(self, body, content_type="application/json"):
+        self.send_response(200); self.send_header("Content-Type", content_type); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
+    def echo(self):
+        length, sha = self.read_body()
+        self.answer(json.dumps({"method": self.command, "path": self.path, "headers": list(self.headers.items()),
+                                "body_length": length, "body_sha256": sha}).encode())
+    def do_GET(self):
+        if self.path.startswith("/big"):
+            self.send_response(200); self.send_header("Content-Type", "application/octet-stream"); self.send_header("Content-Length", str(len(BIG)))
+            self.end_headers(); self.wfile.write(BIG); return
+        if self.path.startswith("/chunked"):
+            self.send_response(200); self.send_header("Content-Type", "text/plain"); self.send_header("Transfer-Encoding", "chunked"); self.end_headers()
+            for part in [b"first part\n", b"second, longer part " * 50 + b"\n", b"last\n"]:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n"); return
+        self.echo()
+    do_POST = echo
+    do_PUT = echo
+    do_HEAD = echo
+
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""#
+
+final class ProxySetup {
+    let directory: URL
+    let backendPort: Int
+    let proxyPort: Int
+    let backend: Process
+    var proxy: Process?
+    let log: String
+    let eve: String
+
+    init(block: Bool = true, extra: [String] = [], startBackend: Bool = true) throws {
+        directory = TestPaths.temporaryDirectory("proxy")
+        backendPort = freePort()
+        var port = freePort()
+        while port == backendPort { port = freePort() }
+        proxyPort = port
+        log = directory.appendingPathComponent("alert.log").path
+        eve = directory.appendingPathComponent("eve.json").path
+        let script = directory.appendingPathComponent("backend.py")
+        try echoBackendScript.write(to: script, atomically: true, encoding: .utf8)
+        backend = try launchWithCleanSignalMask([which("python3") ?? "/usr/bin/python3", script.path, "\(backendPort)"])
+        if !startBackend { kill(backend.processIdentifier, SIGKILL) }
+        var arguments = [TestPaths.diffaiBinary, "proxy", "--listen", "127.0.0.1:\(proxyPort)", "--upstream", "127.0.0.1:\(backendPort)",
+                         "--no-ml", "--no-console", "--quiet", "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path,
+                         "--alert-log", log, "--eve", eve] + extra
+        if block { arguments.append("--block") }
+        proxy = try launchWithCleanSignalMask(arguments, output: directory.appendingPathComponent("proxy.out"))
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if rawHTTP(port: proxyPort, path: "/ready") != nil, !startBackend || rawHTTP(port: backendPort, path: "/ready") != nil { return }
+            usleep(100_000)
+        }
+        throw ConsoleTestError("proxy or backend did not start: \(output)")
+    }
+
+    var output: String { (try? String(contentsOf: directory.appendingPathComponent("proxy.out"), encoding: .utf8)) ?? "" }
+    var alertLog: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+    var eveLines: [[String: Any]] {
+        ((try? String(contentsOfFile: eve, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    func stop() {
+        if let proxy, proxy.isRunning {
+            kill(proxy.processIdentifier, SIGTERM)
+            proxy.waitUntilExit()
+        }
+        if backend.isRunning { kill(backend.processIdentifier, SIGKILL) }
+        backend.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+func curlResult(_ arguments: [String]) throws -> ProcessResult {
+    try run(which("curl") ?? "/usr/bin/curl", ["-s", "--max-time", "30"] + arguments)
+}
+
+/// Sends `bytes` on one connection and reads until the peer closes or `timeout` passes.
+func rawExchange(port: Int, _ bytes: [UInt8], timeout: Int = 5, pauseAfterSend: UInt32 = 0) -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var tv = timeval(tv_sec: timeout, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+    if pauseAfterSend > 0 { usleep(pauseAfterSend) }
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = recv(fd, &buffer, buffer.count, 0)
+        if n <= 0 { break }
+        received += buffer[0..<n]
+    }
+    return String(decoding: received, as: UTF8.self)
+}
+
+@Suite(.serialized) struct ProxyTests {
+    @Test func blocksAttacksWithAnIncidentIdAndPassesBenignTraffic() throws {
+        let setup = try ProxySetup()
+        defer { setup.stop() }
+        let benign = try curlResult(["-i", "http://127.0.0.1:\(setup.proxyPort)/shop/item?id=42&q=running+shoes"])
+        #expect(benign.stdout.hasPrefix("HTTP/1.1 200"))
+        let attack = try curlResult(["-i", "http://127.0.0.1:\(setup.proxyPort)/items?id=1%20UNION%20SELECT%20password%20FROM%20users--"])
+        #expect(attack.stdout.hasPrefix("HTTP/1.1 403"))
+        let incident = try #require(attack.stdout.split(separator: "\r\n").first { $0.hasPrefix("X-Diffai-Incident: ") }?.dropFirst(19))
+        #expect(attack.stdout.contains("Incident id: <code>\(incident)</code>"))
+        usleep(200_000)
+        #expect(setup.alertLog.contains("action=blocked"))
+        #expect(setup.alertLog.contains("incident=\(incident)"))
+        let blocked = setup.eveLines.filter { ($0["diffai"] as? [String: Any])?["incident_id"] as? String == String(incident) }
+        #expect(!blocked.isEmpty)
+        #expect(blocked.allSatisfy { ($0["alert"] as? [String: Any])?["action"] as? String == "blocked" && ($0["http"] as? [String: Any])?["status"] as? Int == 403 })
+        #expect(!setup.alertLog.contains("running+shoes"))
+        // The connection stays usable after a refusal of a complete request (keep-alive).
+        let both = try curlResult(["-s", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\n",
+                                   "http://127.0.0.1:\(setup.proxyPort)/a?x=%3Cscript%3Ealert(1)%3C/script%3E", "http://127.0.0.1:\(setup.proxyPort)/b"])
+        #expect(both.stdout == "403 1\n200 0\n")
+    }
+
+    @Test func withoutBlockEverythingIsForwardedAndAttacksAreAlerted() throws {
+        let setup = try ProxySetup(block: false)
+        defer { setup.stop() }
+        let attack = try curlResult(["-i", "http://127.0.0.1:\(setup.proxyPort)/items?id=1%20UNION%20SELECT%20password%20FROM%20users--"])
+        #expect(attack.stdout.hasPrefix("HTTP/1.1 200"))
+        usleep(300_000)
+        #expect(setup.alertLog.contains("SQL injection: UNION SELECT"))
+        #expect(setup.alertLog.contains("action=allowed"))
+    }
+
+    @Test func headersAreForwardedPerRFC9110() throws {
+        let setup = try ProxySetup()
+        defer { setup.stop() }
+        let result = try curlResult(["-H", "Host: shop.example", "-H", "X-Forwarded-For: 203.0.113.9", "-H", "Connection: X-Secret",
+                                     "-H", "X-Secret: hop", "-H", "Keep-Alive: timeout=5", "-H", "X-Custom-Case: Value",
+                                     "http://127.0.0.1:\(setup.proxyPort)/echo"])
+        let echo = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let headers = (echo["headers"] as? [[String]] ?? []).map { ($0[0], $0[1]) }
+        #expect(headers.contains { $0.0 == "Host" && $0.1 == "shop.example" })
+        #expect(headers.contains { $0.0 == "X-Forwarded-For" && $0.1 == "203.0.113.9, 127.0.0.1" })
+        #expect(headers.contains { $0.0 == "X-Custom-Case" && $0.1 == "Value" })
+        #expect(!headers.contains { ["x-secret", "keep-alive"].contains($0.0.lowercased()) })
+        #expect(!headers.contains { $0.0.lowercased() == "connection" && $0.1.lowercased().contains("x-secret") })
+    }
+
+    @Test func bodiesStreamBothWaysByteForByte() throws {
+        let setup = try ProxySetup()
+        defer { setup.stop() }
+        // 10 MB upload, chunked by curl, with Expect: 100-continue.
+        let upload = setup.directory.appendingPathComponent("upload.bin")
+        var text = ""
+        for i in 0..<(10 << 20) / 32 { text += String(format: "upload line %019d\n", i) }
+        try Data(text.utf8).write(to: upload)
+        let digest = try run("/usr/bin/sha256sum", [upload.path]).stdout.split(separator: " ")[0]
+        let chunked = try curlResult(["-H", "Content-Type: application/octet-stream", "-H", "Transfer-Encoding: chunked", "-H", "Expect: 100-continue", "--data-binary", "@\(upload.path)",
+                                      "http://127.0.0.1:\(setup.proxyPort)/upload"])
+        let echo = try #require(try JSONSerialization.jsonObject(with: Data(chunked.stdout.utf8)) as? [String: Any], "\(chunked.stdout.prefix(300))")
+        #expect(echo["body_length"] as? Int == 10 << 20)
+        #expect(echo["body_sha256"] as? String == String(digest))
+        let sized = try curlResult(["-H", "Content-Type: application/octet-stream", "--data-binary", "@\(upload.path)", "http://127.0.0.1:\(setup.proxyPort)/upload"])
+        let sizedEcho = try #require(try JSONSerialization.jsonObject(with: Data(sized.stdout.utf8)) as? [String: Any])
+        #expect(sizedEcho["body_sha256"] as? String == String(digest))
+
+        // Large download and a chunked response: the same bytes as straight from the backend.
+        let viaProxy = setup.directory.appendingPathComponent("big-proxy"), direct = setup.directory.appendingPathComponent("big-direct")
+        try curlResult(["-o", viaProxy.path, "http://127.0.0.1:\(setup.proxyPort)/big"])
+        try curlResult(["-o", direct.path, "http://127.0.0.1:\(setup.backendPort)/big"])
+        #expect(try Data(contentsOf: viaProxy).count == 20 << 20)
+        #expect(try Data(contentsOf: viaProxy) == Data(contentsOf: direct))
+        let rawChunked = try curlResult(["-i", "--raw", "http://127.0.0.1:\(setup.proxyPort)/chunked"]).stdout
+        let rawDirect = try curlResult(["-i", "--raw", "http://127.0.0.1:\(setup.backendPort)/chunked"]).stdout
+        func withoutDate(_ s: String) -> String { s.split(separator: "\r\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("Date:") }.joined(separator: "\r\n") }
+        #expect(withoutDate(rawChunked) == withoutDate(rawDirect))
+        #expect(rawChunked.contains("Transfer-Encoding: chunked"))
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
+        let setup = try ProxySetup()
+        defer { setup.stop() }
+        var wire = ""
+        for path in ["/one", "/two?q=%3Cscript%3Ealert(1)%3C/script%3E", "/three"] {
+            wire += "GET \(path) HTTP/1.1\r\nHost: shop.example\r\n\r\n"
+        }
+        wire += "GET /four HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n"
+        let answer = rawExchange(port: setup.proxyPort, Array(wire.utf8))
+        let statuses = answer.matches(of: /HTTP\/1\.1 \d{3}/).map { String(answer[$0.range]) }
+        #expect(statuses == ["HTTP/1.1 200", "HTTP/1.1 403", "HTTP/1.1 200", "HTTP/1.1 200"])
+        let order = ["\"/one\"", "Incident id", "\"/three\"", "\"/four\""].map { answer.range(of: $0)?.lowerBound }
+        #expect(order.allSatisfy { $0 != nil })
+        #expect(order.compactMap { $0 } == order.compactMap { $0 }.sorted())
+    }
+
+    @Test func faultsAndLimits() throws {
+        let setup = try ProxySetup(extra: ["--header-timeout", "1", "--max-header-bytes", "4096", "--max-body-mb", "1"])
+        defer { setup.stop() }
+        // Oversize header: 431.
+        let big = try curlResult(["-i", "-H", "X-Big: " + String(repeating: "a", count: 8000), "http://127.0.0.1:\(setup.proxyPort)/"])
+        #expect(big.stdout.hasPrefix("HTTP/1.1 431"))
+        // Body over the limit: 413 from the declared length, before it is sent.
+        let huge = rawExchange(port: setup.proxyPort, Array("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\nabc".utf8))
+        #expect(huge.hasPrefix("HTTP/1.1 413"))
+        // Request smuggling shape: 400 and an alert naming the anomaly.
+        let smuggle = rawExchange(port: setup.proxyPort, Array("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".utf8))
+        #expect(smuggle.hasPrefix("HTTP/1.1 400"))
+        usleep(200_000)
+        #expect(setup.alertLog.contains("content_length_with_transfer_encoding"))
+        // A client that never finishes its head is cut off after the header timeout.
+        let started = Date()
+        let slow = rawExchange(port: setup.proxyPort, Array("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8), timeout: 10)
+        let waited = Date().timeIntervalSince(started)
+        #expect(slow.hasPrefix("HTTP/1.1 408"))
+        #expect(waited >= 0.9 && waited < 5, "\(waited)")
+        // An idle connection that sends nothing is closed too.
+        let silent = rawExchange(port: setup.proxyPort, [], timeout: 10)
+        #expect(silent.isEmpty)
+    }
+
+    @Test func backendDownGives502AtOnce() throws {
+        let setup = try ProxySetup(startBackend: false)
+        defer { setup.stop() }
+        let started = Date()
+        let result = try curlResult(["-i", "http://127.0.0.1:\(setup.proxyPort)/"])
+        #expect(result.stdout.hasPrefix("HTTP/1.1 502"))
+        #expect(Date().timeIntervalSince(started) < 2)
+    }
+}
+
+/// The deployment with blocking: Apache → diffai proxy → backend.
+@Suite(.serialized) struct ApacheProxyTests {
+    @Test(.enabled(if: ApacheMonitorTests.enabled))
+    func throughApacheAttacksAreRefusedAndEverythingElsePassesUnchanged() throws {
+        let apache = try #require(FileManager.default.isExecutableFile(atPath: "/usr/sbin/apache2") ? "/usr/sbin/apache2" : nil)
+        let setup = try ProxySetup()
+        defer { setup.stop() }
+        let viaProxy = freePort()
+        var direct = freePort()
+        while direct == viaProxy { direct = freePort() }
+        let config = """
+        ServerRoot \(setup.directory.path)
+        Listen 127.0.0.1:\(viaProxy)
+        Listen 127.0.0.1:\(direct)
+        PidFile \(setup.directory.path)/apache.pid
+        ErrorLog \(setup.directory.path)/error.log
+        Mutex file:\(setup.directory.path) default
+        LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+        LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+        LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
+        LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
+        User www-data
+        Group www-data
+        ServerName localhost
+        <VirtualHost 127.0.0.1:\(viaProxy)>
+            ProxyPreserveHost On
+            ProxyPass / http://localhost:\(setup.proxyPort)/
+            ProxyPassReverse / http://localhost:\(setup.proxyPort)/
+        </VirtualHost>
+        <VirtualHost 127.0.0.1:\(direct)>
+            ProxyPreserveHost On
+            ProxyPass / http://localhost:\(setup.backendPort)/
+            ProxyPassReverse / http://localhost:\(setup.backendPort)/
+        </VirtualHost>
+        """
+        try Data(config.utf8).write(to: setup.directory.appendingPathComponent("httpd.conf"))
+        let server = try launchWithCleanSignalMask([apache, "-f", setup.directory.appendingPathComponent("httpd.conf").path, "-DFOREGROUND"],
+                                                   output: setup.directory.appendingPathComponent("apache.out"))
+        defer { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() }
+        let deadline = Date().addingTimeInterval(10)
+        while try !curlResult(["-i", "http://127.0.0.1:\(viaProxy)/chunked"]).stdout.hasPrefix("HTTP/1.1 200") {
+            try #require(Date() < deadline, "Apache did not come up")
+            usleep(100_000)
+        }
+        func strip(_ s: String) -> String {
+            s.split(separator: "\r\n", omittingEmptySubsequences: false).filter { !$0.lowercased().hasPrefix("date:") }.joined(separator: "\r\n")
+        }
+        // Benign requests: the same answer through the proxy as straight to the backend
+        // (X-Forwarded-For differs by design: the proxy appends the hop it saw).
+        let bigViaProxy = setup.directory.appendingPathComponent("apache-big-1"), bigDirect = setup.directory.appendingPathComponent("apache-big-2")
+        try curlResult(["-o", bigViaProxy.path, "-H", "Host: shop.test", "http://127.0.0.1:\(viaProxy)/big"])
+        try curlResult(["-o", bigDirect.path, "-H", "Host: shop.test", "http://127.0.0.1:\(direct)/big"])
+        #expect(try Data(contentsOf: bigViaProxy).count == 20 << 20)
+        #expect(try Data(contentsOf: bigViaProxy) == Data(contentsOf: bigDirect))
+        for target in ["/chunked", "/shop?q=madrid&page=2"] {
+            let a = try curlResult(["-i", "-H", "Host: shop.test", "http://127.0.0.1:\(viaProxy)\(target)"]).stdout
+            let b = try curlResult(["-i", "-H", "Host: shop.test", "http://127.0.0.1:\(direct)\(target)"]).stdout
+            if target.hasPrefix("/shop") {
+                let ja = try JSONSerialization.jsonObject(with: Data(a.components(separatedBy: "\r\n\r\n").last!.utf8)) as? [String: Any]
+                #expect(ja?["path"] as? String == "/shop?q=madrid&page=2")
+                #expect((ja?["headers"] as? [[String]])?.contains { $0[0] == "Host" && $0[1] == "shop.test" } == true)
+            } else {
+                #expect(strip(a) == strip(b), "\(target)")
+            }
+        }
+        let attack = try curlResult(["-i", "-H", "Host: shop.test", "http://127.0.0.1:\(viaProxy)/x?cmd=;cat%20/etc/passwd"]).stdout
+        #expect(attack.hasPrefix("HTTP/1.1 403"))
+        let incident = try #require(attack.split(separator: "\r\n").first { $0.hasPrefix("X-Diffai-Incident: ") }?.dropFirst(19))
+        usleep(200_000)
+        let lines = setup.alertLog.split(separator: "\n").filter { $0.contains("incident=\(incident)") }
+        #expect(!lines.isEmpty)
+        #expect(lines.allSatisfy { $0.contains("action=blocked") && $0.contains("url=http://shop.test/x?cmd=;cat") })
+        // Apache's upload streamed through both proxies.
+        let post = try curlResult(["-H", "Host: shop.test", "--data-binary", "user=alice&comment=great", "http://127.0.0.1:\(viaProxy)/form"]).stdout
+        let echo = try JSONSerialization.jsonObject(with: Data(post.utf8)) as? [String: Any]
+        #expect(echo?["body_length"] as? Int == 24)
+    }
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Inline proxy benchmark (release build, not part of CI), measured in the same run:
+# wrk against an nginx backend directly, through `diffai proxy --block`, and through nginx as a
+# reverse proxy (keepalive upstream), at 1, 16 and 64 connections; then memory of the proxy
+# over a longer run. Targets: throughput >= 0.8x nginx's, added p99 <= 1 ms at 16 connections,
+# memory flat. DURATION (seconds per point, default 10) and SOAK (seconds, default 600) adjust it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for tool in wrk nginx; do
+    command -v $tool >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null
+done
+swift build -c release --product diffai >&2
+bin=$(swift build -c release --show-bin-path)/diffai
+work=$(mktemp -d)
+backend=18580; nginxproxy=18581; diffai=18582
+duration=${DURATION:-10}; soak=${SOAK:-600}
+trap 'kill $(cat $work/nginx.pid 2>/dev/null) 2>/dev/null; pkill -f "diffai proxy --listen 127.0.0.1:$diffai" 2>/dev/null || true' EXIT
+
+mkdir -p $work/www && head -c 2048 /dev/zero | tr '\0' 'x' > $work/www/index.html
+cat > $work/nginx.conf <<CONF
+worker_processes 1; pid $work/nginx.pid; error_log $work/nginx.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream backend { server 127.0.0.1:$backend; keepalive 64; }
+  server { listen 127.0.0.1:$backend; root $work/www; }
+  server { listen 127.0.0.1:$nginxproxy; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host \$host; } }
+}
+CONF
+nginx -c $work/nginx.conf
+$bin proxy --listen 127.0.0.1:$diffai --upstream 127.0.0.1:$backend --block --no-console --quiet \
+    --alert-log $work/alert.log --eve $work/eve.json 2> $work/proxy.err &
+proxy_pid=$!
+sleep 1.5
+
+load() {  # port connections -> "requests/s p99_ms"
+    wrk -t2 -c$2 -d${duration}s --latency "http://127.0.0.1:$1/index.html?q=running+shoes&page=2" | awk '
+        /Requests\/sec/ {rps=$2}
+        /^ +99%/ {v=$2; if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /us$/) {sub("us","",v); v=v/1000} else if (v ~ /s$/) {sub("s","",v); v=v*1000}; p99=v}
+        END {print rps, p99}'
+}
+load $backend 16 > /dev/null; load $diffai 16 > /dev/null; load $nginxproxy 16 > /dev/null   # warm-up
+printf "%-12s %-26s %-26s %-26s %-14s %s\n" connections "direct req/s (p99 ms)" "nginx proxy" "diffai proxy --block" "diffai/nginx" "added p99 vs direct"
+for c in 1 16 64; do
+    read d_rps d_p99 <<< "$(load $backend $c)"
+    read n_rps n_p99 <<< "$(load $nginxproxy $c)"
+    read p_rps p_p99 <<< "$(load $diffai $c)"
+    ratio=$(awk -v a=$p_rps -v b=$n_rps 'BEGIN {printf "%.2fx", a/b}')
+    added=$(awk -v a=$p_p99 -v b=$d_p99 'BEGIN {printf "%.2f ms", a-b}')
+    printf "%-12s %-26s %-26s %-26s %-14s %s\n" $c "$d_rps ($d_p99)" "$n_rps ($n_p99)" "$p_rps ($p_p99)" "$ratio" "$added"
+done
+
+# Memory over a longer run at 16 connections: RSS sampled every 10 s.
+rss() { awk '/VmRSS/ {print $2}' /proc/$proxy_pid/status; }
+echo "soak: ${soak}s at 16 connections; RSS of the proxy (MB):"
+wrk -t2 -c16 -d${soak}s "http://127.0.0.1:$diffai/index.html?q=x" > /dev/null &
+samples=""
+for ((t = 0; t < soak; t += 10)); do sleep 10; samples="$samples $(( $(rss) / 1024 ))"; done
+wait
+echo " $samples"
+first=$(echo $samples | awk '{print $2}'); last=$(echo $samples | awk '{print $NF}')
+echo "RSS after warm-up ${first} MB, at the end ${last} MB"
