@@ -11,7 +11,7 @@ for tool in wrk nginx apache2; do
 done
 swift build -c release --product diffai >&2
 bin=$(swift build -c release --show-bin-path)/diffai
-work=$(mktemp -d)
+work=$(mktemp -d); chmod 755 "$work"   # nginx workers (nobody) must read www/
 backend=18480; front=18481
 trap 'kill $(cat $work/nginx.pid 2>/dev/null) 2>/dev/null; kill $(cat $work/apache.pid 2>/dev/null) 2>/dev/null; pkill -f "diffai monitor --interface lo --port $backend" 2>/dev/null || true' EXIT
 

@@ -11,7 +11,7 @@ for tool in wrk nginx; do
 done
 swift build -c release --product diffai >&2
 bin=$(swift build -c release --show-bin-path)/diffai
-work=$(mktemp -d)
+work=$(mktemp -d); chmod 755 "$work"   # nginx workers (nobody) must read www/
 backend=18580; nginxproxy=18581; diffai=18582
 duration=${DURATION:-10}; soak=${SOAK:-600}
 trap 'kill $(cat $work/nginx.pid 2>/dev/null) 2>/dev/null; pkill -f "diffai proxy --listen 127.0.0.1:$diffai" 2>/dev/null || true' EXIT
@@ -34,7 +34,7 @@ proxy_pid=$!
 sleep 1.5
 
 load() {  # port connections -> "requests/s p99_ms"
-    wrk -t2 -c$2 -d${duration}s --latency "http://127.0.0.1:$1/index.html?q=running+shoes&page=2" | awk '
+    wrk -t$(( $2 < 2 ? 1 : 2 )) -c$2 -d${duration}s --latency "http://127.0.0.1:$1/index.html?q=running+shoes&page=2" | awk '
         /Requests\/sec/ {rps=$2}
         /^ +99%/ {v=$2; if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /us$/) {sub("us","",v); v=v/1000} else if (v ~ /s$/) {sub("s","",v); v=v*1000}; p99=v}
         END {print rps, p99}'
@@ -51,12 +51,13 @@ for c in 1 16 64; do
 done
 
 # Memory over a longer run at 16 connections: RSS sampled every 10 s.
-rss() { awk '/VmRSS/ {print $2}' /proc/$proxy_pid/status; }
+rss() { kill -0 $proxy_pid 2>/dev/null || { echo "the proxy exited during the soak" >&2; exit 1; }; awk '/VmRSS/ {print $2}' /proc/$proxy_pid/status; }
 echo "soak: ${soak}s at 16 connections; RSS of the proxy (MB):"
 wrk -t2 -c16 -d${soak}s "http://127.0.0.1:$diffai/index.html?q=x" > /dev/null &
+wrk_pid=$!
 samples=""
 for ((t = 0; t < soak; t += 10)); do sleep 10; samples="$samples $(( $(rss) / 1024 ))"; done
-wait
+wait $wrk_pid
 echo " $samples"
 first=$(echo $samples | awk '{print $2}'); last=$(echo $samples | awk '{print $NF}')
 echo "RSS after warm-up ${first} MB, at the end ${last} MB"

@@ -1,3 +1,4 @@
+import Detection
 import HTTP
 import NIOCore
 import NIOPosix
@@ -27,6 +28,9 @@ final class ProxiedRequest {
     /// With --block: the head (and any body already in) was inspected once on arrival.
     var headInspected = false
     var alerted = false
+    var retried = false
+    /// Body bytes already written upstream (a request whose body went out cannot be resent).
+    var sentBodyBytes = 0
     var responseStarted = false
     var responseStatus: Int?
 
@@ -46,6 +50,8 @@ final class ProxyShared: @unchecked Sendable {
     let configuration: ProxyConfiguration
     let inspector: RequestInspector
     let pools: [ObjectIdentifier: UpstreamPool]
+    /// Detection working memory, one per event loop, used only on that loop.
+    let scratches: [ObjectIdentifier: DetectionScratch]
     let listenEndpoint: Endpoint
     private let connectionCounter = ManagedAtomicCounter()
 
@@ -53,6 +59,7 @@ final class ProxyShared: @unchecked Sendable {
         self.configuration = configuration
         self.inspector = inspector
         self.pools = pools
+        scratches = pools.mapValues { _ in DetectionScratch() }
         self.listenEndpoint = listenEndpoint
     }
 
@@ -71,6 +78,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
 
     private let shared: ProxyShared
     private var configuration: ProxyConfiguration { shared.configuration }
+    /// This event loop's detection scratch (set when the connection becomes active).
+    private var scratch = DetectionScratch()
     private let parser: HTTPMessageParser
     private let limits: HTTPParserLimits
     private var context: ChannelHandlerContext?
@@ -81,6 +90,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     private var upstream: UpstreamConnection?
     private var connecting = false
     private var responseParser: HTTPMessageParser?
+    private var idleResponseParser: HTTPMessageParser?
     private let responseTracker = ResponseTracker()
     private var headerTimer: Scheduled<Void>?
     private var closing = false
@@ -101,6 +111,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
+        scratch = shared.scratches[ObjectIdentifier(context.eventLoop)] ?? scratch
         parser.delegate = self
         responseTracker.owner = self
         let client = Self.endpoint(context.channel.remoteAddress) ?? connection.client
@@ -114,9 +125,14 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         closing = true
         headerTimer?.cancel()
         if let upstream {
-            // Mid-exchange: the backend connection cannot be reused.
-            upstream.close()
             self.upstream = nil
+            if queue.first?.headSent != true, let pool = shared.pools[ObjectIdentifier(context.eventLoop)] {
+                // Between exchanges: the backend connection is still good for someone else.
+                pool.release(upstream)
+            } else {
+                // Mid-exchange: the backend connection cannot be reused.
+                upstream.close()
+            }
         }
         parser.delegate = nil
         responseParser?.delegate = nil
@@ -265,7 +281,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
                 let inspectedEnough = proxied.complete || proxied.request.bodyLength >= configuration.inspectBodyBytes
                 if !proxied.headInspected {
                     proxied.headInspected = true
-                    let verdict = shared.inspector.inspect(proxied.request)
+                    let verdict = shared.inspector.inspect(proxied.request, scratch: scratch)
                     if verdict.shouldBlock || (verdict.failed && !configuration.failOpen) {
                         block(proxied, verdict)
                         return
@@ -278,7 +294,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
                     return
                 }
                 if proxied.request.bodyLength > 0 {
-                    let verdict = shared.inspector.inspect(proxied.request)
+                    let verdict = shared.inspector.inspect(proxied.request, scratch: scratch)
                     if verdict.shouldBlock || (verdict.failed && !configuration.failOpen) {
                         block(proxied, verdict)
                         return
@@ -293,7 +309,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         if proxied.complete, proxied.heldBody.isEmpty, proxied.headSent, !proxied.alerted {
             proxied.alerted = true
             // Out of band for a forwarding proxy: the request is already on its way.
-            let verdict = proxied.verdict ?? shared.inspector.inspect(proxied.request)
+            let verdict = proxied.verdict ?? shared.inspector.inspect(proxied.request, scratch: scratch)
             if verdict.failed, !configuration.failOpen, !configuration.block {
                 // Detection failed after forwarding: nothing to refuse any more, but say so.
             }
@@ -334,17 +350,21 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         }
         if !proxied.headSent {
             proxied.headSent = true
+            upstream.exchanges += 1
             let head = UpstreamHead.bytes(for: proxied.request, client: proxied.transaction.client, framing: proxied.framing)
             var buffer = context.channel.allocator.buffer(capacity: head.count)
             buffer.writeBytes(head)
             upstream.write(buffer)
-            let responses = HTTPMessageParser(kind: .response)
+            // The last exchange's parser is reused when it ended cleanly between messages.
+            let responses = idleResponseParser.flatMap { $0.isIdle ? $0 : nil } ?? HTTPMessageParser(kind: .response)
+            idleResponseParser = nil
             responseTracker.reset(expectNoBody: proxied.isHeadMethod)
             responses.delegate = responseTracker
             responseParser = responses
             upstream.read()
         }
         for chunk in proxied.heldBody {
+            proxied.sentBodyBytes += chunk.readableBytes
             switch proxied.framing {
             case .chunked:
                 var framed = context.channel.allocator.buffer(capacity: chunk.readableBytes + 16)
@@ -437,7 +457,12 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     // MARK: responses (UpstreamOwner)
 
     func upstreamRead(_ buffer: ByteBuffer) {
-        guard let context, let proxied = queue.first, let responses = responseParser else { return }
+        guard let context, let proxied = queue.first, let responses = responseParser, proxied.headSent else {
+            // Bytes nobody asked for: that connection is out of step; drop it.
+            upstream?.close()
+            upstream = nil
+            return
+        }
         proxied.responseStarted = true
         let now = Self.now()
         responseTracker.consumed = 0
@@ -458,10 +483,13 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     }
 
     func upstreamClosed() {
-        guard let proxied = queue.first else { upstream = nil; return }
+        guard let proxied = queue.first, proxied.headSent else {
+            // Closed between exchanges (the backend's idle timeout): the next request connects anew.
+            upstream = nil
+            return
+        }
         let connection = upstream
         upstream = nil
-        _ = connection
         if let responses = responseParser, proxied.responseStarted {
             responses.finish(at: Self.now())
             responseParser = nil
@@ -473,23 +501,36 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
             context?.close(promise: nil)
             return
         }
+        if let connection, connection.exchanges > 1, !proxied.retried, proxied.sentBodyBytes == 0, proxied.complete {
+            // A kept-alive connection the backend closed just as the request went out (its
+            // idle timeout): send the request again on a new connection, once.
+            proxied.retried = true
+            proxied.headSent = false
+            responseParser = nil
+            pump()
+            return
+        }
         respondAndClose(status: 502, reason: "Bad Gateway", explanation: "The site's server closed the connection without answering.")
     }
 
     private func responseFinished(_ proxied: ProxiedRequest) {
         proxied.responseStatus = responseTracker.status
-        responseParser?.delegate = nil
+        idleResponseParser = responseTracker.reusable ? responseParser : nil
         responseParser = nil
         if let upstream {
-            self.upstream = nil
-            if responseTracker.reusable, proxied.complete, let context, let pool = shared.pools[ObjectIdentifier(context.eventLoop)] {
-                pool.release(upstream)
+            if responseTracker.reusable && proxied.complete {
+                // The connection stays with this client for its next request (and goes back to
+                // the pool when the client leaves); a read notices if the backend closes it.
+                upstream.read()
             } else {
+                self.upstream = nil
                 upstream.close()
             }
         }
         queue.removeFirst()
-        if proxied.wantsClose || responseTracker.closeRequested {
+        // A backend that answered before the request body was all in (an early 413, say):
+        // the rest of that body would have to be read and thrown away; closing is simpler.
+        if proxied.wantsClose || responseTracker.closeRequested || !proxied.complete {
             closeAfterFlush()
             return
         }

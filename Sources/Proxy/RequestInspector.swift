@@ -3,9 +3,9 @@ import Detection
 import HTTP
 import Synchronization
 
-/// Detection for the proxy's event loops: rules and model evaluated under one lock (they keep
-/// per-thread scratch state and the alert files want one writer), a verdict that says whether
-/// to refuse, and alerts marked with what was done.
+/// Detection for the proxy's event loops: each loop evaluates with its own scratch state, alerts
+/// are written under one lock (the files want one writer), and the verdict says whether to
+/// refuse.
 public final class RequestInspector: @unchecked Sendable {
     public struct Verdict {
         public var matches: [RuleMatch] = []
@@ -20,7 +20,6 @@ public final class RequestInspector: @unchecked Sendable {
     private struct State {
         var rules: RuleSet
         var model: ModelDetector?
-        let scratch = DetectionScratch()
         var inspected = 0
         var alerts = 0
         var blocked = 0
@@ -36,24 +35,27 @@ public final class RequestInspector: @unchecked Sendable {
         self.blockThreshold = blockThreshold
     }
 
-    public func inspect(_ request: HTTPRequest) -> Verdict {
-        state.withLock { state in
+    /// Judges a request with the caller's scratch (one per event loop): evaluation runs in
+    /// parallel on every loop; only taking the current rules and model is under the lock.
+    public func inspect(_ request: HTTPRequest, scratch: DetectionScratch) -> Verdict {
+        let (rules, model) = state.withLock { state in
             state.inspected += 1
-            var verdict = Verdict()
-            let errorsBefore = state.scratch.engineErrors
-            verdict.matches = state.rules.evaluate(request, scratch: state.scratch)
-            verdict.failed = state.scratch.engineErrors != errorsBefore
-            if let model = state.model {
-                let scored = model.score(request)
-                if scored.score >= model.threshold { verdict.model = scored }
-                if let blockThreshold, scored.score >= blockThreshold {
-                    verdict.model = scored
-                    verdict.shouldBlock = true
-                }
-            }
-            if verdict.matches.contains(where: { $0.rule.action == .block }) { verdict.shouldBlock = true }
-            return verdict
+            return (state.rules, state.model)
         }
+        var verdict = Verdict()
+        let errorsBefore = scratch.engineErrors
+        verdict.matches = rules.evaluate(request, scratch: scratch)
+        verdict.failed = scratch.engineErrors != errorsBefore
+        if let model {
+            let scored = model.score(request)
+            if scored.score >= model.threshold { verdict.model = scored }
+            if let blockThreshold, scored.score >= blockThreshold {
+                verdict.model = scored
+                verdict.shouldBlock = true
+            }
+        }
+        if verdict.matches.contains(where: { $0.rule.action == .block }) { verdict.shouldBlock = true }
+        return verdict
     }
 
     /// Writes the verdict's alerts; refused requests carry the incident id shown on the 403.

@@ -15,6 +15,8 @@ final class UpstreamConnection: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     weak var owner: UpstreamOwner?
+    /// Requests sent on this connection so far.
+    var exchanges = 0
     private(set) var channel: Channel?
     private(set) var isOpen = true
 

@@ -114,7 +114,7 @@ func curlResult(_ arguments: [String]) throws -> ProcessResult {
 }
 
 /// Sends `bytes` on one connection and reads until the peer closes or `timeout` passes.
-func rawExchange(port: Int, _ bytes: [UInt8], timeout: Int = 5, pauseAfterSend: UInt32 = 0) -> String {
+func rawExchange(port: Int, _ bytes: [UInt8], timeout: Int = 5, pauseAfterSend: UInt32 = 0, finishSending: Bool = false) -> String {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var tv = timeval(tv_sec: timeout, tv_usec: 0)
@@ -126,6 +126,7 @@ func rawExchange(port: Int, _ bytes: [UInt8], timeout: Int = 5, pauseAfterSend: 
     _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
     _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
     if pauseAfterSend > 0 { usleep(pauseAfterSend) }
+    if finishSending { shutdown(fd, Int32(SHUT_WR)) }
     var received: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 65536)
     while true {
@@ -254,6 +255,25 @@ func rawExchange(port: Int, _ bytes: [UInt8], timeout: Int = 5, pauseAfterSend: 
         // An idle connection that sends nothing is closed too.
         let silent = rawExchange(port: setup.proxyPort, [], timeout: 10)
         #expect(silent.isEmpty)
+    }
+
+    @Test func garbageNeverBringsItDown() throws {
+        let setup = try ProxySetup()
+        defer { setup.stop() }
+        var generator = SystemRandomNumberGenerator()
+        let seeds = ["GET / HTTP/1.1\r\nHost: x\r\n\r\n", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n",
+                     "GET /\u{0}\u{1} HTTP/9.9\r\n\r\n", "\r\n\r\n\r\n", "HEAD / HTTP/1.0\r\n\r\n"]
+        for round in 0..<150 {
+            var bytes = Array(seeds[round % seeds.count].utf8)
+            for _ in 0..<Int.random(in: 0...8, using: &generator) where !bytes.isEmpty {
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            if round % 3 == 0 { bytes += (0..<Int.random(in: 0...2000, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+            _ = rawExchange(port: setup.proxyPort, bytes, timeout: 2, finishSending: true)
+        }
+        #expect(setup.proxy?.isRunning == true)
+        let after = try curlResult(["-i", "http://127.0.0.1:\(setup.proxyPort)/still-alive"])
+        #expect(after.stdout.hasPrefix("HTTP/1.1 200"))
     }
 
     @Test func backendDownGives502AtOnce() throws {
