@@ -20,9 +20,12 @@ enum TestPaths {
         return packageRoot.appendingPathComponent(".build/debug/diffai").path
     }
 
+    /// A fresh folder under /tmp, removed when the test process exits (set
+    /// DIFFAI_KEEP_TEST_DIRS=1 to keep them for a post-mortem).
     static func temporaryDirectory(_ name: String) -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("diffai-tests-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        TemporaryDirectories.register(url.path)
         return url
     }
 }
@@ -142,4 +145,28 @@ func freePort() -> Int {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
     }
     return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Folders the tests made, removed at exit.
+enum TemporaryDirectories {
+    nonisolated(unsafe) private static var paths: [String] = []
+    nonisolated(unsafe) private static var lock = pthread_mutex_t()
+    nonisolated(unsafe) private static var registered = false
+
+    static func register(_ path: String) {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        paths.append(path)
+        guard !registered, ProcessInfo.processInfo.environment["DIFFAI_KEEP_TEST_DIRS"] == nil else { return }
+        registered = true
+        atexit { TemporaryDirectories.removeAll() }
+    }
+
+    static func removeAll() {
+        pthread_mutex_lock(&lock)
+        let all = paths
+        paths.removeAll()
+        pthread_mutex_unlock(&lock)
+        for path in all { try? FileManager.default.removeItem(atPath: path) }
+    }
 }
