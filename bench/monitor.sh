@@ -50,7 +50,7 @@ load() {  # prints "requests/s p99_ms"
 }
 load > /dev/null  # warm-up
 read base_rps base_p99 <<< "$(load)"
-$bin monitor --interface lo --port $backend --console 127.0.0.1:0 --no-ml --stats-interval 0 --alert-log $work/alert.log --eve $work/eve.json > /dev/null 2> $work/monitor.err &
+$bin monitor --interface lo --port $backend --console 127.0.0.1:0 --analysis-nice ${ANALYSIS_NICE:-0} --no-ml --stats-interval 0 --alert-log $work/alert.log --eve $work/eve.json > /dev/null 2> $work/monitor.err &
 sleep 1
 read mon_rps mon_p99 <<< "$(load)"
 

@@ -18,6 +18,8 @@ public final class MonitorEngine {
     public var maintenance: (() -> Void)?
     public var maintenanceMilliseconds = 100
     public private(set) var packetsAnalysed = 0
+    /// Nice value for the analysis thread (negative: more CPU when the machine is saturated).
+    public var analysisNice: Int32 = 0
     private let diagnostics: @Sendable (String) -> Void
 
     public init(options: PipelineOptions, sink: HTTPTransactionSink, queueBytes: Int = 64 << 20,
@@ -41,6 +43,12 @@ public final class MonitorEngine {
             queue.close()
         }
         let linkType = source.linkType
+        if analysisNice != 0 {
+            // On Linux, PRIO_PROCESS with id 0 sets the calling thread's nice only.
+            if setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, analysisNice) != 0 {
+                diagnostics("cannot set the analysis thread's nice to \(analysisNice): \(String(cString: strerror(errno))) (needs root or CAP_SYS_NICE)")
+            }
+        }
         var lastMaintenance = monotonicSeconds()
         var lastPacket = monotonicSeconds()
         let core = self.core

@@ -48,6 +48,9 @@ struct MonitorCommand: ParsableCommand {
     var kernelBufferMB: Int32 = 64
     @Option(name: .customLong("queue-mb"), help: "Queue between capture and analysis.")
     var queueMB = 64
+    @Option(name: .customLong("analysis-nice"), parsing: .unconditional,
+            help: "Nice value of the analysis thread. 0 (default): it competes like any thread, so on a saturated machine packets are dropped by diffai, never by the web server. Negative (e.g. -10; root or CAP_SYS_NICE): analysis keeps up at saturation at some cost to the web server's throughput (see README).")
+    var analysisNice: Int32 = 0
     @OptionGroup var console: ConsoleOptions
 
     func run() throws {
@@ -69,6 +72,7 @@ struct MonitorCommand: ParsableCommand {
         Signals.installStopFlag()
         Signals.installHangupFlag()
         let engine = MonitorEngine(options: PipelineOptions(), sink: detection, queueBytes: queueMB << 20, diagnostics: report)
+        engine.analysisNice = analysisNice
         let bridge = ConsoleBridge(detection: detection, rulesPath: rules.path, threshold: ml.threshold)
         let server = console.start(mode: "monitor", hooks: bridge.hooks(mode: "monitor"), history: files.history, feed: bridge.feed)
         printError("diffai: monitoring \(interface) (filter '\(options.filter)'), \(detection.rules.enabledCount) rules\(detection.model == nil ? "" : " and the ML model"); alerts to \(alertLog) and \(eve)")
@@ -173,3 +177,4 @@ struct AlertFileOptions: ParsableArguments {
         }
     }
 }
+
