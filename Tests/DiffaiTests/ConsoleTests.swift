@@ -344,4 +344,32 @@ enum HTTPFieldsForTests {
         console.stop()
         #expect(console.process.terminationStatus == 0)
     }
+
+    @Test func aModelTrainedInTheConsoleReplacesTheRunningOne() throws {
+        let directory = TestPaths.temporaryDirectory("inprocess")
+        try writeSmallDatasets(in: directory.appendingPathComponent("Dataset"))
+        let port = freePort()
+        let console = try ConsoleProcess(arguments: ["replay", "--keep-console", "--console", "127.0.0.1:\(port)",
+                                                     "--console-token-file", directory.appendingPathComponent("token").path,
+                                                     "--model", TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path,
+                                                     "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path,
+                                                     TestPaths.capture("http-attacks.pcap")],
+                                         port: port, directory: directory)
+        defer { console.stop() }
+        let origin = ["Origin": "http://127.0.0.1:\(port)", "Content-Type": "application/json"]
+        let started = try #require(rawHTTP(port: port, method: "POST", path: "/api/training", headers: origin,
+                                           body: Data("{\"benign\":\"Dataset/good.txt\",\"malicious\":\"Dataset/bad.txt\"}".utf8)))
+        #expect(started.status == 202)
+        let id = try #require(started.json?["id"] as? Int)
+        var state = "running"
+        let deadline = Date().addingTimeInterval(120)
+        while state == "running" && Date() < deadline {
+            usleep(200_000)
+            state = rawHTTP(port: port, path: "/api/training/\(id)")?.json?["state"] as? String ?? "running"
+        }
+        #expect(state == "succeeded")
+        let activated = try #require(rawHTTP(port: port, method: "POST", path: "/api/training/\(id)/activate", headers: origin))
+        #expect(activated.status == 200)
+        #expect((activated.json?["message"] as? String)?.hasPrefix("detection now uses Dataset/models/") == true)
+    }
 }
