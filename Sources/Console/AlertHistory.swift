@@ -199,7 +199,7 @@ struct AlertFilter {
                 }
                 haystack.append(0x0A)
             }
-            return contains(haystack, text)
+            return haystack.firstRange(of: text) != nil
         }
         return true
     }
@@ -210,16 +210,6 @@ struct AlertFilter {
         ["diffai", "target"], ["diffai", "snippet"], ["diffai", "incident_id"],
     ]
 
-    func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard needle.count <= haystack.count else { return false }
-        let first = needle[0]
-        var i = 0
-        while i <= haystack.count - needle.count {
-            if haystack[i] == first, haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
-            i += 1
-        }
-        return false
-    }
 }
 
 extension JSONValue {

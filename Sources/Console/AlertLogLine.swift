@@ -8,12 +8,12 @@ import NetworkTypes
 enum AlertLogLine {
     static func eveJSON(_ line: ArraySlice<UInt8>) -> [UInt8]? {
         let bytes = Array(line)
-        guard let dash = find(bytes, Array(" - ".utf8), from: 0), let seconds = Int64(String(decoding: bytes[0..<dash], as: UTF8.self)) else {
+        guard let dash = bytes.firstRange(of: Array(" - ".utf8))?.lowerBound, let seconds = Int64(String(decoding: bytes[0..<dash], as: UTF8.self)) else {
             return nil
         }
         let messageStart = dash + 3
         // Values never hold a space, so the details start at the last " | " followed by key=.
-        guard let bar = find(bytes, Array(" | src=".utf8), from: messageStart) else { return nil }
+        guard let bar = bytes[messageStart...].firstRange(of: Array(" | src=".utf8))?.lowerBound else { return nil }
         let message = unescape(bytes[messageStart..<bar])
         var fields: [String: [UInt8]] = [:]
         for token in bytes[(bar + 3)...].split(separator: 0x20) {
@@ -69,13 +69,6 @@ enum AlertLogLine {
         return json.bytes
     }
 
-    static func find(_ bytes: [UInt8], _ needle: [UInt8], from start: Int) -> Int? {
-        guard bytes.count >= needle.count, start <= bytes.count - needle.count else { return nil }
-        for i in start...(bytes.count - needle.count) where bytes[i] == needle[0] && bytes[i..<(i + needle.count)].elementsEqual(needle) {
-            return i
-        }
-        return nil
-    }
 
     /// `\\xNN` back to the byte.
     static func unescape(_ bytes: ArraySlice<UInt8>) -> [UInt8] {

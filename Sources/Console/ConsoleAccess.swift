@@ -159,7 +159,7 @@ public enum ConsoleToken {
     }
 
     public static func loadOrCreate(path: String) throws(Failure) -> (token: String, created: Bool) {
-        if let existing = read(path) {
+        if let existing = LocalFile.bytes(path).map({ String(decoding: $0, as: UTF8.self) }), !existing.isEmpty {
             let token = existing.filter { !$0.isWhitespace }
             guard token.count >= 16 else { throw Failure(description: "\(path): the console token is shorter than 16 characters; delete the file to make a new one") }
             return (token, false)
@@ -182,13 +182,4 @@ public enum ConsoleToken {
         return (token, true)
     }
 
-    static func read(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = Glibc.read(fd, &buffer, buffer.count)
-        guard count > 0 else { return nil }
-        return String(decoding: buffer[0..<count], as: UTF8.self)
-    }
 }

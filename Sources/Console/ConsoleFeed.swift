@@ -22,7 +22,6 @@ public final class ConsoleFeed: Sendable {
         var nextSequence = 1
         var alertCount = 0
         var lastStats: [UInt8]?
-        var lastStatsObject: [UInt8]?
         var subscribers: [Int: AsyncStream<ConsoleEvent>.Continuation] = [:]
         var nextSubscriber = 0
     }
@@ -63,23 +62,27 @@ public final class ConsoleFeed: Sendable {
     /// The sensor's counters as a JSON object; sent as `{"type":"stats","stats":{...}}`, and the
     /// latest is given to each page that connects.
     public func publishStatistics(_ object: [UInt8]) {
+        let message = Self.statisticsMessage(object)
+        state.withLock { state in
+            state.lastStats = object
+            let event = ConsoleEvent(sequence: 0, json: message)
+            for continuation in state.subscribers.values { continuation.yield(event) }
+        }
+    }
+
+    static func statisticsMessage(_ object: [UInt8]) -> [UInt8] {
         var json = JSONWriter(capacity: object.count + 32)
         json.beginObject()
         json.key("type"); json.string("stats")
         json.key("stats"); json.embed(json: object)
         json.endObject()
-        state.withLock { state in
-            state.lastStats = json.bytes
-            state.lastStatsObject = object
-            let event = ConsoleEvent(sequence: 0, json: json.bytes)
-            for continuation in state.subscribers.values { continuation.yield(event) }
-        }
+        return json.bytes
     }
 
     public var alertsPublished: Int { state.withLock { $0.alertCount } }
     public var lastSequence: Int { state.withLock { $0.nextSequence - 1 } }
     /// The latest statistics object (not the message around it).
-    public var latestStatistics: [UInt8]? { state.withLock { $0.lastStatsObject } }
+    public var latestStatistics: [UInt8]? { state.withLock { $0.lastStats } }
 
     /// The alerts after `since` still held (and whether some were already dropped), then
     /// everything new. Both under one lock, so nothing falls between the two.
@@ -96,7 +99,7 @@ public final class ConsoleFeed: Sendable {
                 let oldest = state.recentAlerts.first?.sequence ?? state.nextSequence
                 complete = since + 1 >= oldest || since >= state.nextSequence - 1
             }
-            if let stats = state.lastStats { missed.append(ConsoleEvent(sequence: 0, json: stats)) }
+            if let stats = state.lastStats { missed.append(ConsoleEvent(sequence: 0, json: Self.statisticsMessage(stats))) }
             return (missed, complete, stream, id)
         }
     }

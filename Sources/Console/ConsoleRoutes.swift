@@ -152,14 +152,19 @@ struct ConsoleRoutes: Sendable {
     func reloadRules() async -> Response {
         switch await hooks.reloadRules() {
         case .success(let count):
-            var json = JSONWriter()
-            json.beginObject()
-            json.key("ok"); json.bool(true)
-            json.key("rules"); json.number(count)
-            json.key("message"); json.string("\(count) rules loaded from \(hooks.rulesFile)")
-            json.endObject()
-            feed.publish(json.bytes.replacingFirst("{\"ok\"", with: "{\"type\":\"rules\",\"ok\""))
-            return ConsoleJSON.response(.ok, json.bytes)
+            // The answer, and the same fields typed for the pages listening on the stream.
+            func answer(type: String?) -> [UInt8] {
+                var json = JSONWriter()
+                json.beginObject()
+                if let type { json.key("type"); json.string(type) }
+                json.key("ok"); json.bool(true)
+                json.key("rules"); json.number(count)
+                json.key("message"); json.string("\(count) rules loaded from \(hooks.rulesFile)")
+                json.endObject()
+                return json.bytes
+            }
+            feed.publish(answer(type: "rules"))
+            return ConsoleJSON.response(.ok, answer(type: nil))
         case .failure(let failure):
             var json = JSONWriter()
             json.beginObject()
@@ -319,13 +324,5 @@ struct ConsoleRoutes: Sendable {
         var request = request
         guard let buffer = try? await request.collectBody(upTo: 64 * 1024) else { return nil }
         return try? JSONReader.parse(Array(buffer.readableBytesView))
-    }
-}
-
-extension Array where Element == UInt8 {
-    func replacingFirst(_ prefix: String, with replacement: String) -> [UInt8] {
-        let old = Array(prefix.utf8)
-        guard starts(with: old) else { return self }
-        return Array(replacement.utf8) + self[old.count...]
     }
 }

@@ -66,7 +66,7 @@ public struct ConsoleConfiguration: Sendable {
     public var history: AlertHistory
     public var datasets = DatasetCatalog.standard
     public var modelFolder = "Dataset/models"
-    public var trainingOptions = TrainingOptionsBox()
+    public var trainingOptions = TrainingOptions()
     /// Read new alerts from the end of the alert file (standalone console).
     public var followAlertFile = false
 
@@ -80,11 +80,6 @@ public struct ConsoleConfiguration: Sendable {
 
     /// 127.0.0.0/8, ::1 and localhost; anything else needs the token for every request.
     public var isLoopback: Bool { ConsoleAccess.isLoopbackHost(host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host) }
-}
-
-public struct TrainingOptionsBox: Sendable {
-    public var options = TrainingOptions()
-    public init() {}
 }
 
 /// The console's HTTP and WebSocket server (Hummingbird on its own event loops, beside the
@@ -105,7 +100,7 @@ public final class ConsoleServer: Sendable {
         } catch {
             throw ConsoleFailure(error.description)
         }
-        let jobs = TrainingJobs(modelFolder: configuration.modelFolder, feed: feed, options: configuration.trainingOptions.options)
+        let jobs = TrainingJobs(modelFolder: configuration.modelFolder, feed: feed, options: configuration.trainingOptions)
         let access = ConsoleAccess(token: configuration.token, loopbackOnly: configuration.isLoopback)
         let started = TrainingJobs.now()
         let bound = StartOutcome()

@@ -53,7 +53,7 @@ public struct StaticAssets: Sendable {
         }
         closedir(directory)
         for name in names {
-            guard let type = Self.types[String(name.split(separator: ".").last ?? "")], let bytes = Self.read(folder + "/" + name) else { continue }
+            guard let type = Self.types[String(name.split(separator: ".").last ?? "")], let bytes = LocalFile.bytes(folder + "/" + name) else { continue }
             assets["/" + name] = Asset(bytes: ByteBuffer(bytes: bytes), contentType: type)
         }
         guard let index = assets["/index.html"] else { throw Missing(description: "\(folder)/index.html is missing") }
@@ -74,19 +74,6 @@ public struct StaticAssets: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: asset.bytes))
     }
 
-    static func read(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var block = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = Glibc.read(fd, &block, block.count)
-            if count <= 0 { break }
-            out += block[0..<count]
-        }
-        return out
-    }
 }
 
 /// JSON answers.

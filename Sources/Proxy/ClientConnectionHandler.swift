@@ -3,6 +3,11 @@ import HTTP
 import NIOCore
 import NIOPosix
 import NetworkTypes
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One request on a client connection, from its head to the end of its response.
 final class ProxiedRequest {
@@ -32,7 +37,6 @@ final class ProxiedRequest {
     /// Body bytes already written upstream (a request whose body went out cannot be resent).
     var sentBodyBytes = 0
     var responseStarted = false
-    var responseStatus: Int?
 
     init(transaction: HTTPTransaction, framing: UpstreamHead.Framing, expectsContinue: Bool, isHeadMethod: Bool, wantsClose: Bool) {
         self.transaction = transaction
@@ -53,7 +57,7 @@ final class ProxyShared: @unchecked Sendable {
     /// Detection working memory, one per event loop, used only on that loop.
     let scratches: [ObjectIdentifier: DetectionScratch]
     let listenEndpoint: Endpoint
-    private let connectionCounter = ManagedAtomicCounter()
+    private let connectionCounter = Atomic<UInt64>(0)
 
     init(configuration: ProxyConfiguration, inspector: RequestInspector, pools: [ObjectIdentifier: UpstreamPool], listenEndpoint: Endpoint) {
         self.configuration = configuration
@@ -63,7 +67,7 @@ final class ProxyShared: @unchecked Sendable {
         self.listenEndpoint = listenEndpoint
     }
 
-    func nextConnectionID() -> UInt64 { connectionCounter.next() }
+    func nextConnectionID() -> UInt64 { connectionCounter.add(1, ordering: .relaxed).newValue }
 }
 
 /// The client side of the proxy: requests are read with diffai's own HTTP parser (the one the
@@ -113,7 +117,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         self.context = context
         scratch = shared.scratches[ObjectIdentifier(context.eventLoop)] ?? scratch
         parser.delegate = self
-        responseTracker.owner = self
         let client = Self.endpoint(context.channel.remoteAddress) ?? connection.client
         let server = Self.endpoint(context.channel.localAddress) ?? shared.listenEndpoint
         connection = HTTPConnectionInfo(id: shared.nextConnectionID(), client: client, server: server)
@@ -136,7 +139,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         }
         parser.delegate = nil
         responseParser?.delegate = nil
-        responseTracker.owner = nil
         self.context = nil
     }
 
@@ -310,9 +312,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
             proxied.alerted = true
             // Out of band for a forwarding proxy: the request is already on its way.
             let verdict = proxied.verdict ?? shared.inspector.inspect(proxied.request, scratch: scratch)
-            if verdict.failed, !configuration.failOpen, !configuration.block {
-                // Detection failed after forwarding: nothing to refuse any more, but say so.
-            }
             shared.inspector.emit(verdict, for: proxied.transaction, blocked: false, incident: nil, status: nil)
         }
         // What was held has gone upstream: the client may send more.
@@ -465,12 +464,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         }
         proxied.responseStarted = true
         let now = Self.now()
-        responseTracker.consumed = 0
-        let total = buffer.readableBytes
         buffer.withUnsafeReadableBytes { _ = responses.parse($0, at: now) }
-        // Bytes after the end of the response belong to nothing: they are not passed on.
-        let passOn = responseTracker.finished ? min(total, responseTracker.endOffset(total: total)) : total
-        context.writeAndFlush(wrapOutboundOut(buffer.getSlice(at: buffer.readerIndex, length: passOn) ?? buffer), promise: nil)
+        // Passed on whole: a backend that sends more than it framed is not reused (its
+        // parser is not idle), and its extra bytes are its own problem.
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         if responseTracker.finished {
             responseFinished(proxied)
         } else if context.channel.isWritable {
@@ -514,7 +511,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     }
 
     private func responseFinished(_ proxied: ProxiedRequest) {
-        proxied.responseStatus = responseTracker.status
         idleResponseParser = responseTracker.reusable ? responseParser : nil
         responseParser = nil
         if let upstream {
@@ -574,13 +570,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
 /// Follows the backend's response with the same parser, to know where it ends (so the
 /// connection can be reused) and whether the backend wants to close.
 final class ResponseTracker: HTTPMessageParserDelegate {
-    weak var owner: ClientConnectionHandler?
     var expectNoBody = false
     var finished = false
     var status: Int?
     var reusable = true
     var closeRequested = false
-    var consumed = 0
 
     func reset(expectNoBody: Bool) {
         self.expectNoBody = expectNoBody
@@ -622,10 +616,6 @@ final class ResponseTracker: HTTPMessageParserDelegate {
         reusable = false
         closeRequested = true
     }
-
-    /// Bytes of the last buffer that belonged to the response (all of them: a backend that
-    /// sends more than it framed is not reused, and its extra bytes are its own problem).
-    func endOffset(total: Int) -> Int { total }
 }
 
 enum ProxySignatures {
@@ -634,20 +624,3 @@ enum ProxySignatures {
     static let oversizeBody = 900_102
     static let detectionFailed = 900_103
 }
-
-/// Connection ids for the proxy's transactions (EVE flow_id).
-final class ManagedAtomicCounter: @unchecked Sendable {
-    private var value: UInt64 = 0
-    private var lock = pthread_mutex_t()
-    init() { pthread_mutex_init(&lock, nil) }
-    func next() -> UInt64 {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        value += 1
-        return value
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

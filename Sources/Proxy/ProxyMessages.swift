@@ -58,8 +58,10 @@ enum RequestSyntax {
 /// case, hop-by-hop headers (RFC 9110 §7.6.1, and those named by Connection) removed,
 /// X-Forwarded-For appended, and the body's framing restated.
 enum UpstreamHead {
-    static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-                                        "proxy-authenticate", "proxy-authorization", "expect", "content-length"]
+    /// Hop-by-hop headers, plus those the proxy restates itself: the body's framing
+    /// (Content-Length) and Expect (the proxy answers 100-continue).
+    static let notForwarded: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+                                            "proxy-authenticate", "proxy-authorization", "expect", "content-length"]
 
     enum Framing { case none, length(Int), chunked }
 
@@ -78,7 +80,7 @@ enum UpstreamHead {
         var forwardedFor: [UInt8]?
         for field in head.fields {
             let name = head.string(field.name).lowercased()
-            if hopByHop.contains(name) || named.contains(name) { continue }
+            if notForwarded.contains(name) || named.contains(name) { continue }
             if name == "x-forwarded-for" {
                 forwardedFor = (forwardedFor.map { $0 + Array(", ".utf8) } ?? []) + head.bytes(field.value)
                 continue
