@@ -33,28 +33,13 @@ import Glibc
         let www = directory.appendingPathComponent("www")
         try FileManager.default.createDirectory(at: www, withIntermediateDirectories: true)
         try Data(String(repeating: "diffai test page\n", count: 200).utf8).write(to: www.appendingPathComponent("index.html"))
-        let config = """
-        ServerRoot \(directory.path)
-        Listen 127.0.0.1:\(apachePort)
-        PidFile \(directory.path)/apache.pid
-        ErrorLog \(directory.path)/error.log
-        Mutex file:\(directory.path) default
-        LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-        LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-        LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
-        LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
-        User www-data
-        Group www-data
-        ServerName localhost
-        ProxyPreserveHost On
-        ProxyPass / http://localhost:\(backendPort)/
-        ProxyPassReverse / http://localhost:\(backendPort)/
-        """
-        try Data(config.utf8).write(to: directory.appendingPathComponent("httpd.conf"))
         let backend = try startHTTPServer(port: backendPort, root: www)
         defer { kill(backend.processIdentifier, SIGKILL); backend.waitUntilExit() }
-        let server = try launchWithCleanSignalMask([apache, "-f", directory.appendingPathComponent("httpd.conf").path, "-DFOREGROUND"],
-                                output: directory.appendingPathComponent("apache.out"))
+        let server = try startApache(apache, directory: directory, ports: [apachePort], proxying: """
+            ProxyPreserveHost On
+            ProxyPass / http://localhost:\(backendPort)/
+            ProxyPassReverse / http://localhost:\(backendPort)/
+            """)
         defer { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() }
 
         let deadline = Date().addingTimeInterval(10)

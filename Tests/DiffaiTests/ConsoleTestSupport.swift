@@ -13,19 +13,8 @@ struct RawHTTPResponse {
 
 func rawHTTP(port: Int, method: String = "GET", path: String, host: String? = nil, headers: [String: String] = [:],
              body: Data = Data(), readUntilClose: Bool = true) -> RawHTTPResponse? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
+    guard let fd = connectLoopback(port: port, receiveTimeout: 10) else { return nil }
     defer { close(fd) }
-    var timeout = timeval(tv_sec: 10, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { return nil }
     var request = "\(method) \(path) HTTP/1.1\r\nHost: \(host ?? "127.0.0.1:\(port)")\r\n"
     for (name, value) in headers { request += "\(name): \(value)\r\n" }
     if readUntilClose { request += "Connection: close\r\n" }

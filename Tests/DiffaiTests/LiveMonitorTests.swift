@@ -12,20 +12,10 @@ import Glibc
 
     /// Sends each payload on one connection, reading `responses` status lines after each.
     func exchange(port: Int, _ steps: [(payload: String, responses: Int)]) throws -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
         // A plain error, not #require: callers poll with try? while the server starts.
         struct CannotConnect: Error {}
-        guard connected == 0 else { throw CannotConnect() }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard let fd = connectLoopback(port: port, receiveTimeout: 5) else { throw CannotConnect() }
+        defer { close(fd) }
         var received = [UInt8]()
         var expected = 0
         var buffer = [UInt8](repeating: 0, count: 65536)

@@ -115,15 +115,8 @@ func curlResult(_ arguments: [String]) throws -> ProcessResult {
 
 /// Sends `bytes` on one connection and reads until the peer closes or `timeout` passes.
 func rawExchange(port: Int, _ bytes: [UInt8], timeout: Int = 5, pauseAfterSend: UInt32 = 0, finishSending: Bool = false) -> String {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard let fd = connectLoopback(port: port, receiveTimeout: timeout) else { return "" }
     defer { close(fd) }
-    var tv = timeval(tv_sec: timeout, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
     _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
     if pauseAfterSend > 0 { usleep(pauseAfterSend) }
     if finishSending { shutdown(fd, Int32(SHUT_WR)) }
@@ -296,20 +289,7 @@ func rawExchange(port: Int, _ bytes: [UInt8], timeout: Int = 5, pauseAfterSend: 
         let viaProxy = freePort()
         var direct = freePort()
         while direct == viaProxy { direct = freePort() }
-        let config = """
-        ServerRoot \(setup.directory.path)
-        Listen 127.0.0.1:\(viaProxy)
-        Listen 127.0.0.1:\(direct)
-        PidFile \(setup.directory.path)/apache.pid
-        ErrorLog \(setup.directory.path)/error.log
-        Mutex file:\(setup.directory.path) default
-        LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-        LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-        LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
-        LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
-        User www-data
-        Group www-data
-        ServerName localhost
+        let server = try startApache(apache, directory: setup.directory, ports: [viaProxy, direct], proxying: """
         <VirtualHost 127.0.0.1:\(viaProxy)>
             ProxyPreserveHost On
             ProxyPass / http://localhost:\(setup.proxyPort)/
@@ -320,10 +300,7 @@ func rawExchange(port: Int, _ bytes: [UInt8], timeout: Int = 5, pauseAfterSend: 
             ProxyPass / http://localhost:\(setup.backendPort)/
             ProxyPassReverse / http://localhost:\(setup.backendPort)/
         </VirtualHost>
-        """
-        try Data(config.utf8).write(to: setup.directory.appendingPathComponent("httpd.conf"))
-        let server = try launchWithCleanSignalMask([apache, "-f", setup.directory.appendingPathComponent("httpd.conf").path, "-DFOREGROUND"],
-                                                   output: setup.directory.appendingPathComponent("apache.out"))
+        """)
         defer { kill(server.processIdentifier, SIGTERM); server.waitUntilExit() }
         let deadline = Date().addingTimeInterval(10)
         while try !curlResult(["-i", "http://127.0.0.1:\(viaProxy)/chunked"]).stdout.hasPrefix("HTTP/1.1 200") {

@@ -147,6 +147,50 @@ func freePort() -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
+/// A private Apache (event MPM, mod_proxy_http) run in the foreground from `directory`,
+/// listening on 127.0.0.1 at `ports`; `proxying` holds its ProxyPass lines or virtual hosts.
+/// Stop it with SIGTERM.
+func startApache(_ apache: String, directory: URL, ports: [Int], proxying: String) throws -> Process {
+    let listen = ports.map { "Listen 127.0.0.1:\($0)\n" }.joined()
+    let config = "ServerRoot \(directory.path)\n" + listen + """
+        PidFile \(directory.path)/apache.pid
+        ErrorLog \(directory.path)/error.log
+        Mutex file:\(directory.path) default
+        LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+        LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+        LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
+        LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
+        User www-data
+        Group www-data
+        ServerName localhost
+
+        """ + proxying
+    try Data(config.utf8).write(to: directory.appendingPathComponent("httpd.conf"))
+    return try launchWithCleanSignalMask([apache, "-f", directory.appendingPathComponent("httpd.conf").path, "-DFOREGROUND"],
+                                         output: directory.appendingPathComponent("apache.out"))
+}
+
+/// A TCP connection to 127.0.0.1:`port` whose reads give up after `receiveTimeout` seconds;
+/// nil when nothing listens there. The caller closes it.
+func connectLoopback(port: Int, receiveTimeout: Int) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else {
+        close(fd)
+        return nil
+    }
+    return fd
+}
+
 /// Folders the tests made, removed at exit.
 enum TemporaryDirectories {
     nonisolated(unsafe) private static var paths: [String] = []
