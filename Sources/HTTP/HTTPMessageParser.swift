@@ -421,16 +421,17 @@ public final class HTTPMessageParser {
                 }
             }
         }
-        let contentLengths = contentLengthCount == 0 ? [] : head.fields.filter { $0.name.count == 14 && head.nameEquals($0, Self.contentLength) }.map(\.value)
+        // Lazy: a response nearly always has one Content-Length, and two arrays per message show.
+        let contentLengths = head.fields.lazy.filter { $0.name.count == 14 && head.nameEquals($0, Self.contentLength) }.map(\.value)
         let transferEncodings = transferEncodingCount == 0 ? [] : head.fields.filter { $0.name.count == 17 && head.nameEquals($0, Self.transferEncoding) }.map(\.value)
         if kind == .request {
             if hosts == 0 && version == .http11 { anomalies.insert(.missingHost) }
             if hosts > 1 { anomalies.insert(.duplicateHost) }
         }
-        let lengthFraming = contentLengthFraming(head, contentLengths, &anomalies)
+        let lengthFraming = contentLengthCount == 0 ? nil : contentLengthFraming(head, contentLengths, &anomalies)
         if !transferEncodings.isEmpty {
             if transferEncodings.count > 1 { anomalies.insert(.duplicateTransferEncoding) }
-            if !contentLengths.isEmpty { anomalies.insert(.contentLengthWithTransferEncoding) }
+            if contentLengthCount > 0 { anomalies.insert(.contentLengthWithTransferEncoding) }
             var codings: [[UInt8]] = []
             for value in transferEncodings {
                 let raw = head.bytes(value)
@@ -462,8 +463,7 @@ public final class HTTPMessageParser {
         return kind == .request ? .none : .untilClose
     }
 
-    private func contentLengthFraming(_ head: HTTPMessageHead, _ values: [ByteRange], _ anomalies: inout HTTPAnomalies) -> BodyFraming? {
-        guard !values.isEmpty else { return nil }
+    private func contentLengthFraming(_ head: HTTPMessageHead, _ values: some Sequence<ByteRange>, _ anomalies: inout HTTPAnomalies) -> BodyFraming? {
         var first: Int?
         var conflicting = false
         var items = 0

@@ -88,81 +88,118 @@ public final class PipelineCore {
 
 /// Capture → Reassembly → HTTP over capture files, as fast as the disk allows.
 /// Flows continue across files given together (rotated captures of one session).
+///
+/// Two threads share the work: a reading thread runs libpcap, decoding and TCP reassembly,
+/// the calling thread runs HTTP parsing and the sink (detection, output, `maintenance`). The
+/// reassembled streams travel between them as ordered event batches (`StreamEventQueue`), so
+/// the sink sees exactly the calls, in exactly the order, that one thread would have made.
 public final class ReplayEngine {
     public let options: PipelineOptions
-    public let core: PipelineCore
-    public var decoder: PacketDecoder { core.decoder }
-    public var reassembler: TCPReassembler { core.reassembler }
-    public var httpStatistics: HTTPStatistics { core.httpStatistics }
+    public let decoder: PacketDecoder
+    public let reassembler: TCPReassembler
+    public let httpStatistics = HTTPStatistics()
     private let diagnostics: (String) -> Void
+    private let queue = StreamEventQueue()
+    private let writer: StreamEventWriter
+    private let dispatcher: StreamEventDispatcher
+    // Reading thread's own state.
     private var lastTimestamp = Timestamp.zero
-    /// Called between packets every `maintenanceInterval` frames (signal handling, reloads).
+    private var filesFailed = 0
+    /// Called on the calling thread between event batches (signal handling, reloads).
     public var maintenance: (() -> Void)?
-    public var maintenanceInterval = 4096
 
-    /// `diagnostics` receives one human-readable line per problem (file, packet, offset).
+    /// `diagnostics` receives one human-readable line per problem (file, packet, offset), on
+    /// the calling thread, in order with the traffic around it.
     public init(options: PipelineOptions, sink: HTTPTransactionSink, diagnostics: @escaping (String) -> Void) {
         self.options = options
         self.diagnostics = diagnostics
-        core = PipelineCore(options: options, sink: sink)
+        decoder = PacketDecoder(fragmentLimits: options.fragments)
+        writer = StreamEventWriter(queue: queue)
+        reassembler = TCPReassembler(limits: options.reassembly, factory: writer)
+        dispatcher = StreamEventDispatcher(
+            factory: HTTPFlowFactory(limits: options.http, statistics: httpStatistics, sink: sink),
+            diagnostics: diagnostics)
     }
 
-    /// Replays the files in order, then flushes every open flow.
+    /// Replays the files in order, then flushes every open flow. Call once.
     public func run(files: [String]) -> ReplaySummary {
         let started = monotonicSeconds()
-        var summary = ReplaySummary()
-        for file in files {
-            summary.files += 1
-            if !replay(file: file) { summary.filesFailed += 1 }
+        let reading = ReadingSide(engine: self, files: files)
+        let thread = startThread { reading.run() }
+        var done: StreamEventQueue.Batch?
+        while let batch = queue.next(returning: done, ignoring: dispatcher.takeIgnored()) {
+            dispatcher.dispatch(batch)
+            maintenance?()
+            done = batch
         }
-        reassembler.finish(at: lastTimestamp)
+        pthread_join(thread, nil)
+
+        var summary = ReplaySummary()
+        summary.files = files.count
+        summary.filesFailed = filesFailed
         summary.elapsedSeconds = monotonicSeconds() - started
         summary.decoder = decoder.statistics
         summary.fragments = decoder.fragments.statistics
         summary.reassembly = reassembler.statistics
+        summary.reassembly.flowsIgnored = dispatcher.flowsIgnored
         summary.requests = httpStatistics.requests
         summary.responses = httpStatistics.responses
         summary.notHTTPConnections = httpStatistics.notHTTPConnections
         return summary
     }
 
+    /// The reading thread's whole job. The engine is shared only through the queue: this side
+    /// touches the decoder, the reassembler, the writer and the counters read after the join.
+    private struct ReadingSide: @unchecked Sendable {
+        let engine: ReplayEngine
+        let files: [String]
+
+        func run() {
+            for file in files where !engine.replay(file: file) {
+                engine.filesFailed += 1
+            }
+            engine.reassembler.finish(at: engine.lastTimestamp)
+            engine.writer.finish()
+        }
+    }
+
     /// Returns false when the file could not be read to its end.
-    @discardableResult
-    public func replay(file: String) -> Bool {
+    private func replay(file: String) -> Bool {
         let reader: PcapFileReader
         do {
             reader = try PcapFileReader(path: file, filter: options.filter)
         } catch {
-            diagnostics(error.description)
+            writer.message(error.description)
             return false
         }
         let linkType = reader.linkType
         var warnings = 0
         var cutPackets = 0
-        let core = self.core
+        let decoder = self.decoder
+        let reassembler = self.reassembler
         do {
             try reader.forEachFrame { frame in
                 if frame.timestamp > lastTimestamp { lastTimestamp = frame.timestamp }
-                if let maintenance, frame.number % maintenanceInterval == 0 { maintenance() }
                 if frame.bytes.count < frame.wireLength {
                     cutPackets += 1
                     if warnings < options.maxWarningsPerFile {
                         warnings += 1
-                        diagnostics("\(file): packet \(frame.number): cut by snaplen (\(frame.bytes.count) of \(frame.wireLength) bytes captured); the missing bytes count as a gap")
+                        writer.message("\(file): packet \(frame.number): cut by snaplen (\(frame.bytes.count) of \(frame.wireLength) bytes captured); the missing bytes count as a gap")
                     }
                 }
-                let outcome = core.process(frame, linkType: linkType)
+                let outcome = decoder.decode(frame: frame.bytes, linkType: linkType, timestamp: frame.timestamp,
+                                             wireLength: frame.wireLength) { reassembler.process($0) }
                 if case .malformed(let reason) = outcome, warnings < options.maxWarningsPerFile {
                     warnings += 1
-                    diagnostics("\(file): packet \(frame.number): \(reason); packet skipped")
+                    writer.message("\(file): packet \(frame.number): \(reason); packet skipped")
                 }
             }
         } catch {
-            diagnostics(error.description)
+            writer.message(error.description)
             return false
         }
         if cutPackets > warnings {
-            diagnostics("\(file): \(cutPackets) packets in all were cut by snaplen")
+            writer.message("\(file): \(cutPackets) packets in all were cut by snaplen")
         }
         return true
     }
