@@ -36,7 +36,7 @@ public final class MonitorEngine {
         let diagnostics = self.diagnostics
         let capture = startThread {
             do {
-                try source.run(shouldStop: shouldStop) { queue.push($0) }
+                try source.run(shouldStop: shouldStop, batchEnded: { queue.publish() }) { queue.push($0) }
             } catch {
                 diagnostics("\(error)")
             }

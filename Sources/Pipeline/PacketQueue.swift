@@ -10,7 +10,8 @@ import Darwin
 /// The hand-off between the capture thread and analysis: a byte ring holding copies of
 /// packets. The capture thread never waits: when the ring is full the packet is counted as
 /// dropped by diffai, so a slow analysis can never push back on the kernel or the web server.
-/// One producer, one consumer; the consumer takes everything written so far in one go.
+/// One producer, one consumer; the consumer takes everything written so far in one go. The
+/// producer wakes the consumer once per batch of packets (`publish`), never per packet.
 public final class PacketQueue: @unchecked Sendable {
     private let capacity: Int
     private let storage: UnsafeMutableRawPointer
@@ -18,6 +19,7 @@ public final class PacketQueue: @unchecked Sendable {
     private var readOffset = 0      // consumer's, under the lock
     private var used = 0
     private var closed = false
+    private var consumerWaiting = false
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
     public private(set) var droppedPackets = 0
@@ -69,7 +71,13 @@ public final class PacketQueue: @unchecked Sendable {
         writeOffset = (writeOffset + size) % capacity
         used += size
         enqueuedPackets += 1
-        pthread_cond_signal(&condition)
+    }
+
+    /// Producer: wakes the consumer if it sleeps and packets are waiting.
+    public func publish() {
+        pthread_mutex_lock(&mutex)
+        if consumerWaiting && used > 0 { pthread_cond_signal(&condition) }
+        pthread_mutex_unlock(&mutex)
     }
 
     /// Producer: no more packets will come.
@@ -90,7 +98,9 @@ public final class PacketQueue: @unchecked Sendable {
             deadline.tv_nsec += timeoutMilliseconds % 1000 * 1_000_000
             deadline.tv_sec += timeoutMilliseconds / 1000 + deadline.tv_nsec / 1_000_000_000
             deadline.tv_nsec %= 1_000_000_000
+            consumerWaiting = true
             pthread_cond_timedwait(&condition, &mutex, &deadline)
+            consumerWaiting = false
         }
         let available = used
         let start = readOffset
