@@ -13,9 +13,16 @@ public enum PercentDecoding {
     /// `%XX`; with `plusIsSpace`, `+`; with `unicode`, IIS `%uXXXX` (full-width ASCII and slash
     /// look-alikes fold to ASCII). Malformed escapes are kept as they are.
     public static func decode(_ input: [UInt8], plusIsSpace: Bool, unicode: Bool) -> [UInt8] {
-        guard input.contains(where: { $0 == 0x25 || (plusIsSpace && $0 == 0x2B) }) else { return input }
         var out: [UInt8] = []
-        out.reserveCapacity(input.count)
+        let changed = input.withUnsafeBufferPointer { decode($0, plusIsSpace: plusIsSpace, unicode: unicode, into: &out) }
+        return changed ? out : input
+    }
+
+    /// Appends the decoded input to `out` and returns true; returns false, appending nothing,
+    /// when there is nothing to decode.
+    public static func decode(_ input: UnsafeBufferPointer<UInt8>, plusIsSpace: Bool, unicode: Bool, into out: inout [UInt8]) -> Bool {
+        guard input.contains(where: { $0 == 0x25 || (plusIsSpace && $0 == 0x2B) }) else { return false }
+        out.reserveCapacity(out.count + input.count)
         var i = 0
         while i < input.count {
             let byte = input[i]
@@ -34,7 +41,7 @@ public enum PercentDecoding {
                 i += 1
             }
         }
-        return out
+        return true
     }
 
     /// UTF-8 for a code point, with the folds decoders on Windows stacks apply.

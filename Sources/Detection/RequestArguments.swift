@@ -11,6 +11,8 @@ struct RequestArguments {
     static let maxParsedBody = 1 << 20
     static let maxArguments = 1024
 
+    init() {}
+
     init(request: HTTPRequest, includeQuery: Bool = true) {
         defer { addJoinedDuplicates() }
         let target = Array(request.targetBytes)

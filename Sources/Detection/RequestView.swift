@@ -1,108 +1,302 @@
 import HTTP
 
-/// The values each rule target yields for one request, computed on first use and cached
-/// with each chain of transforms, so that rules sharing a target share the work.
+/// The values each rule target yields for one request, as slices of one byte arena, each
+/// buffer (a target through a chain of transforms) computed on first use.
+///
+/// Built for the per-request path: the arena, the slice table and the transform output are
+/// kept between requests (one view per detection scratch, so per thread), so a request costs
+/// no allocation once they have grown; a transform that changes nothing makes no copy (the
+/// buffer reuses its parent's slices), and values are never arrays of arrays, whose retains
+/// and releases used to be half of detection's time.
 final class RequestView {
-    let request: HTTPRequest
-    private let plan: BufferPlan
-    private var arguments: RequestArguments?
-    private var cookiePairs: [(name: [UInt8], value: [UInt8])]?
-    /// Indexed by buffer id: no hashing on the per-request path.
-    private var cache: [[[UInt8]]?]
-
-    init(request: HTTPRequest, plan: BufferPlan) {
-        self.request = request
-        self.plan = plan
-        cache = Array(repeating: nil, count: plan.entries.count)
+    struct Slice {
+        var start: Int
+        var count: Int
+        var range: Range<Int> { start..<start + count }
     }
 
-    func values(_ id: Int) -> [[UInt8]] {
-        if let cached = cache[id] { return cached }
-        let entry = plan.entries[id]
-        let result: [[UInt8]]
-        if let parent = entry.parent, let transform = entry.transform {
-            result = values(parent).map { Transforms.apply(transform, $0) }
+    private(set) var arena = ByteArena()
+    private(set) var slices: [Slice] = []
+    /// Per buffer id: its slice indices, once computed.
+    private var spans: [Range<Int>?] = []
+    private var transformOutput: [UInt8] = []
+    private var request: HTTPRequest?
+    private var head: HTTPMessageHead?
+    private var plan = BufferPlan()
+    private var arguments: RequestArguments?
+    /// Cookie names and values as slices of the arena (computed once per request).
+    private var cookieNames: [Slice]?
+    private var cookieValues: [Slice] = []
+
+    /// Above this the arena is given back after the request instead of kept (a large body).
+    static let retainedArenaBytes = 4 << 20
+
+    init() {
+        slices.reserveCapacity(256)
+    }
+
+    func reset(request: HTTPRequest, plan: BufferPlan) {
+        self.request = request
+        head = request.head
+        self.plan = plan
+        arena.removeAll()
+        slices.removeAll(keepingCapacity: true)
+        if spans.count != plan.entries.count {
+            spans = Array(repeating: nil, count: plan.entries.count)
         } else {
-            result = raw(entry.target)
+            for i in spans.indices { spans[i] = nil }
         }
-        cache[id] = result
+        arguments = nil
+        cookieNames = nil
+        cookieValues.removeAll(keepingCapacity: true)
+    }
+
+    /// Lets go of the request (and of a large arena) once its evaluation is over.
+    func finish() {
+        request = nil
+        head = nil
+        arguments = nil
+        if arena.capacity > Self.retainedArenaBytes { arena.release() }
+        if transformOutput.capacity > Self.retainedArenaBytes { transformOutput = [] }
+    }
+
+    /// The slice indices of buffer `id`. May grow the arena: call before taking `bytes`.
+    func span(_ id: Int) -> Range<Int> {
+        if let cached = spans[id] { return cached }
+        let entry = plan.entries[id]
+        let result: Range<Int>
+        if let parent = entry.parent, let transform = entry.transform {
+            result = transformed(span(parent), transform)
+        } else {
+            let first = slices.count
+            appendRaw(entry)
+            result = first..<slices.count
+        }
+        spans[id] = result
         return result
+    }
+
+    /// The bytes of slice `index`: valid until the next `span` call (which may grow the arena).
+    @inline(__always)
+    func bytes(_ index: Int) -> UnsafeRawBufferPointer {
+        slices.withUnsafeBufferPointer { arena.bytes($0[index].start, $0[index].count) }
+    }
+
+    // MARK: - Transforms
+
+    private func transformed(_ inputs: Range<Int>, _ transform: Transform) -> Range<Int> {
+        let first = slices.count
+        var changed = false
+        for index in inputs {
+            let input = slices[index]
+            transformOutput.removeAll(keepingCapacity: true)
+            let didChange = Transforms.apply(transform, arena.bytes(input.start, input.count).assumingMemoryBound(to: UInt8.self),
+                                             into: &transformOutput)
+            if didChange {
+                changed = true
+                slices.append(Slice(start: arena.count, count: transformOutput.count))
+                transformOutput.withUnsafeBytes { arena.append($0) }
+            } else {
+                slices.append(input)
+            }
+        }
+        guard changed else {
+            // Every value came through untouched: share the parent's slices.
+            slices.removeLast(slices.count - first)
+            return inputs
+        }
+        return first..<slices.count
+    }
+
+    // MARK: - Raw targets
+
+    private func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        slices.append(Slice(start: arena.count, count: bytes.count))
+        arena.append(UnsafeRawBufferPointer(bytes))
+    }
+
+    private func append(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { append($0) }
+    }
+
+    private func appendRaw(_ entry: BufferPlan.Entry) {
+        guard let head else { return }
+        head.storage.withUnsafeBufferPointer { storage in
+            func bytes(_ range: ByteRange) -> UnsafeBufferPointer<UInt8> {
+                UnsafeBufferPointer(rebasing: storage[Int(range.start)..<Int(range.end)])
+            }
+            func forEachValue(named name: [UInt8], _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+                for field in head.fields where Self.equalsLowercase(bytes(field.name), name) { body(bytes(field.value)) }
+            }
+            let target = bytes(head.startLine.1)
+            switch entry.target {
+            case .url:
+                let start = arena.count
+                Self.httpScheme.withUnsafeBytes { arena.append($0) }
+                var hostDone = false
+                forEachValue(named: Self.hostName) { if !hostDone { arena.append(UnsafeRawBufferPointer($0)); hostDone = true } }
+                arena.append(UnsafeRawBufferPointer(target))
+                slices.append(Slice(start: start, count: arena.count - start))
+            case .uri:
+                append(target)
+            case .path:
+                append(UnsafeBufferPointer(rebasing: target[..<(target.firstIndex(of: 0x3F) ?? target.endIndex)]))
+            case .query:
+                if let question = target.firstIndex(of: 0x3F) { append(UnsafeBufferPointer(rebasing: target[(question + 1)...])) }
+            case .method:
+                append(bytes(head.startLine.0))
+            case .host:
+                forEachValue(named: Self.hostName) { append($0) }
+            case .userAgent:
+                forEachValue(named: Self.userAgentName) { append($0) }
+            case .header:
+                forEachValue(named: entry.name) { append($0) }
+            case .headers:
+                for field in head.fields { append(bytes(field.value)) }
+            case .headerNames:
+                for field in head.fields { append(bytes(field.name)) }
+            case .body:
+                guard let request else { break }
+                if !request.body.isEmpty { append(request.body) }
+                if request.bodyTruncated && !request.bodyTail.isEmpty { append(request.bodyTail) }
+            case .anomalies:
+                guard let anomalies = request?.anomalies, !anomalies.isEmpty else { break }
+                for name in anomalies.names { append(Array(name.utf8)) }
+            case .cookies, .cookieNames, .cookie:
+                break  // below: cookie slices point into a copy of the header in the arena
+            case .args, .argNames, .arg, .files:
+                break
+            }
+        }
+        switch entry.target {
+        case .cookies:
+            parseCookies()
+            slices.append(contentsOf: cookieValues)
+        case .cookieNames:
+            slices.append(contentsOf: parseCookies())
+        case .cookie:
+            let names = parseCookies()
+            for (name, value) in zip(names, cookieValues) where arena.bytes(name.start, name.count).elementsEqual(entry.name) {
+                slices.append(value)
+            }
+        case .args:
+            for value in args.values { append(value) }
+        case .argNames:
+            for name in args.names { append(name) }
+        case .arg:
+            for (name, value) in zip(args.names, args.values) where name.count == entry.name.count
+                && zip(name, entry.name).allSatisfy({ Transforms.lower($0) == $1 }) {
+                append(value)
+            }
+        case .files:
+            for name in args.fileNames { append(name) }
+        default:
+            break
+        }
     }
 
     private var args: RequestArguments {
         if let arguments { return arguments }
-        let parsed = RequestArguments(request: request)
+        let parsed = request.map { RequestArguments(request: $0) } ?? RequestArguments()
         arguments = parsed
         return parsed
     }
 
-    private var cookies: [(name: [UInt8], value: [UInt8])] {
-        if let cookiePairs { return cookiePairs }
-        var pairs: [(name: [UInt8], value: [UInt8])] = []
-        for header in request.head.valueBytes(named: "cookie") {
-            for piece in header.split(separator: 0x3B) {
-                var item = piece.drop { $0 == 0x20 }
-                while item.last == 0x20 { item = item.dropLast() }
-                if let equals = item.firstIndex(of: 0x3D) {
-                    pairs.append((Array(item[..<equals]), Array(item[(equals + 1)...])))
-                } else if !item.isEmpty {
-                    pairs.append((Array(item), []))
+    /// Splits every Cookie header (copied once into the arena) into name and value slices.
+    @discardableResult
+    private func parseCookies() -> [Slice] {
+        if let cookieNames { return cookieNames }
+        var names: [Slice] = []
+        if let head {
+            let first = slices.count
+            head.storage.withUnsafeBufferPointer { storage in
+                for field in head.fields {
+                    let name = UnsafeBufferPointer(rebasing: storage[Int(field.name.start)..<Int(field.name.end)])
+                    guard Self.equalsLowercase(name, Self.cookieName) else { continue }
+                    append(UnsafeBufferPointer(rebasing: storage[Int(field.value.start)..<Int(field.value.end)]))
+                }
+            }
+            let headers = Array(slices[first...])
+            slices.removeLast(slices.count - first)
+            let arena = self.arena.bytes(0, self.arena.count)
+            for header in headers {
+                var pieceStart = header.start
+                let end = header.start + header.count
+                while pieceStart <= end {
+                    var pieceEnd = pieceStart
+                    while pieceEnd < end && arena[pieceEnd] != 0x3B { pieceEnd += 1 }
+                    var s = pieceStart, e = pieceEnd
+                    while s < e && arena[s] == 0x20 { s += 1 }
+                    while e > s && arena[e - 1] == 0x20 { e -= 1 }
+                    if s < e {
+                        var equals = s
+                        while equals < e && arena[equals] != 0x3D { equals += 1 }
+                        names.append(Slice(start: s, count: equals - s))
+                        cookieValues.append(equals < e ? Slice(start: equals + 1, count: e - equals - 1) : Slice(start: e, count: 0))
+                    }
+                    pieceStart = pieceEnd + 1
                 }
             }
         }
-        cookiePairs = pairs
-        return pairs
+        cookieNames = names
+        return names
     }
 
-    private func raw(_ target: RuleTarget) -> [[UInt8]] {
-        let head = request.head
-        switch target {
-        case .url:
-            return [Array("http://".utf8) + (head.valueBytes(named: "host").first ?? []) + Array(request.targetBytes)]
-        case .uri:
-            return [Array(request.targetBytes)]
-        case .path:
-            let target = request.targetBytes
-            return [Array(target.prefix { $0 != 0x3F })]
-        case .query:
-            let target = request.targetBytes
-            guard let question = target.firstIndex(of: 0x3F) else { return [] }
-            return [Array(target[(question + 1)...])]
-        case .method:
-            return [Array(request.methodBytes)]
-        case .host:
-            return head.valueBytes(named: "host")
-        case .userAgent:
-            return head.valueBytes(named: "user-agent")
-        case .body:
-            var bodies = request.body.isEmpty ? [] : [request.body]
-            if request.bodyTruncated && !request.bodyTail.isEmpty { bodies.append(request.bodyTail) }
-            return bodies
-        case .args:
-            return args.values
-        case .argNames:
-            return args.names
-        case .arg(let name):
-            let wanted = Array(name.utf8)
-            return zip(args.names, args.values).filter { $0.0.map(Transforms.lower) == wanted }.map(\.1)
-        case .cookies:
-            return cookies.map(\.value)
-        case .cookieNames:
-            return cookies.map(\.name)
-        case .cookie(let name):
-            let wanted = Array(name.utf8)
-            return cookies.filter { $0.name == wanted }.map(\.value)
-        case .headers:
-            return head.fields.map { Array(head.bytes($0.value)) }
-        case .headerNames:
-            return head.fields.map { Array(head.bytes($0.name)) }
-        case .header(let name):
-            return head.valueBytes(named: name)
-        case .files:
-            return args.fileNames
-        case .anomalies:
-            return request.anomalies.names.map { Array($0.utf8) }
+    static let httpScheme = Array("http://".utf8)
+    static let hostName = Array("host".utf8)
+    static let userAgentName = Array("user-agent".utf8)
+    static let cookieName = Array("cookie".utf8)
+
+    @inline(__always)
+    static func equalsLowercase(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: [UInt8]) -> Bool {
+        guard bytes.count == lowercase.count else { return false }
+        for i in 0..<bytes.count where Transforms.lower(bytes[i]) != lowercase[i] { return false }
+        return true
+    }
+}
+
+/// Growable raw bytes. Unlike an array, reading a slice costs no retain and no closure; a
+/// pointer into it stays valid until the next append (which may move the memory).
+struct ByteArena: ~Copyable {
+    private(set) var base: UnsafeMutableRawPointer
+    private(set) var capacity: Int
+    private(set) var count = 0
+    static let initialCapacity = 16 << 10
+
+    init() {
+        capacity = Self.initialCapacity
+        base = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    deinit { base.deallocate() }
+
+    mutating func removeAll() { count = 0 }
+
+    /// Gives large memory back, keeping an initial-size block.
+    mutating func release() {
+        base.deallocate()
+        capacity = Self.initialCapacity
+        base = .allocate(byteCount: capacity, alignment: 16)
+        count = 0
+    }
+
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        if count + bytes.count > capacity {
+            let newCapacity = max(capacity * 2, count + bytes.count)
+            let grown = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+            grown.copyMemory(from: base, byteCount: count)
+            base.deallocate()
+            base = grown
+            capacity = newCapacity
         }
+        (base + count).copyMemory(from: source, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    @inline(__always)
+    func bytes(_ start: Int, _ length: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + start, count: length)
     }
 }
 
@@ -120,6 +314,9 @@ struct BufferPlan {
         let parent: Int?
         let transform: Transform?
         let key: BufferKey
+        /// The header, argument or cookie name of `header:`, `arg:`, `cookie:` targets, as
+        /// bytes (lowercase for headers and arguments, matched case-insensitively).
+        let name: [UInt8]
     }
 
     private(set) var entries: [Entry] = []
@@ -132,7 +329,12 @@ struct BufferPlan {
             parent = id(for: BufferKey(target: key.target, transforms: Array(key.transforms.dropLast())))
         }
         let id = entries.count
-        entries.append(Entry(target: key.target, parent: parent, transform: key.transforms.last, key: key))
+        let name: [UInt8] = switch key.target {
+        case .header(let name), .arg(let name): Array(name.lowercased().utf8)
+        case .cookie(let name): Array(name.utf8)
+        default: []
+        }
+        entries.append(Entry(target: key.target, parent: parent, transform: key.transforms.last, key: key, name: name))
         ids[key] = id
         return id
     }

@@ -1,5 +1,11 @@
 import HTTP
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One rule that matched one request.
 public struct RuleMatch: Sendable {
     public let rule: Rule
@@ -17,27 +23,43 @@ public struct RuleMatch: Sendable {
 /// therefore grows with the number of buffers and candidate rules, not with the rule count.
 public final class RuleSet: @unchecked Sendable {
     public let rules: [Rule]
-    private let compiled: [[CompiledCondition]]
-    private let prefilters: [(buffer: Int, automaton: AhoCorasick, rules: [Int])]
-    private let unfiltered: [Int]
     private let plan: BufferPlan
+    // Compiled form, flat and free of references so that the per-request loops copy plain
+    // values (nested arrays and optional class references cost a retain and a release each).
+    private let conditions: [CompiledCondition]
+    private let ruleConditions: [Range<Int>]
+    private let conditionBuffers: [Int]
+    private let literals: UnsafeMutableRawBufferPointer
+    private let regexes: [CompiledRegex]
+    private let prefilterBuffers: [Int]
+    private let automata: [AhoCorasick]
+    /// Rule index for each pattern of each automaton: `prefilterRules[prefilterRuleStart[p] + pattern]`.
+    private let prefilterRules: [Int]
+    private let prefilterRuleStart: [Int]
+    private let unfiltered: [Int]
 
     struct CompiledCondition {
-        let buffers: [Int]
+        let buffers: Range<Int>
         let operation: RuleOperator
-        let literal: [UInt8]
-        let regex: CompiledRegex?
+        /// Into `literals`; empty for regexes.
+        let literal: Range<Int>
+        /// Into `regexes`; -1 for string operators.
+        let regex: Int
         let negate: Bool
     }
 
     public init(rules: [Rule]) throws(RuleFileError) {
         self.rules = rules
-        var compiled: [[CompiledCondition]] = []
-        var literals: [Int: (patterns: [[UInt8]], rules: [Int])] = [:]
+        var conditions: [CompiledCondition] = []
+        var ruleConditions: [Range<Int>] = []
+        var conditionBuffers: [Int] = []
+        var literalBytes: [UInt8] = []
+        var regexes: [CompiledRegex] = []
+        var prefilterLiterals: [Int: (patterns: [[UInt8]], rules: [Int])] = [:]
         var plan = BufferPlan()
         var unfiltered: [Int] = []
         for (index, rule) in rules.enumerated() {
-            var conditions: [CompiledCondition] = []
+            let firstCondition = conditions.count
             var best: (buffers: [Int], literal: [UInt8])?
             for condition in rule.conditions {
                 // Case-insensitive string operators compare lowercased buffers with a lowercased literal.
@@ -45,57 +67,79 @@ public final class RuleSet: @unchecked Sendable {
                 var transforms = condition.transforms
                 if foldCase && transforms.last != .lowercase { transforms.append(.lowercase) }
                 let buffers = condition.targets.map { plan.id(for: BufferKey(target: $0, transforms: transforms)) }
-                var regex: CompiledRegex?
+                var regex = -1
                 var literal = Array(condition.value.utf8)
                 if foldCase { literal = literal.map(Transforms.lower) }
                 if condition.operation == .regex {
                     do {
-                        regex = try CompiledRegex(pattern: condition.value, caseInsensitive: condition.caseInsensitive)
+                        regexes.append(try CompiledRegex(pattern: condition.value, caseInsensitive: condition.caseInsensitive))
+                        regex = regexes.count - 1
                     } catch {
                         throw RuleFileError("rule id \(rule.id): invalid regex '\(condition.value)': \(error.description)")
                     }
                     literal = RegexLiteral.required(in: condition.value).map { Array($0.utf8) } ?? []
                 }
-                conditions.append(CompiledCondition(buffers: buffers, operation: condition.operation,
-                                                    literal: condition.operation == .regex ? [] : literal,
-                                                    regex: regex, negate: condition.negate))
+                let bufferStart = conditionBuffers.count
+                conditionBuffers.append(contentsOf: buffers)
+                let literalStart = literalBytes.count
+                if condition.operation != .regex { literalBytes.append(contentsOf: literal) }
+                conditions.append(CompiledCondition(
+                    buffers: bufferStart..<conditionBuffers.count, operation: condition.operation,
+                    literal: literalStart..<literalBytes.count, regex: regex, negate: condition.negate))
                 if !condition.negate, literal.count >= 2, literal.count > (best?.literal.count ?? 0) {
                     best = (buffers, literal)
                 }
             }
-            compiled.append(conditions)
+            ruleConditions.append(firstCondition..<conditions.count)
             guard rule.enabled else { continue }
             if let best {
                 // The literal must occur in one of the condition's buffers: register it in each.
                 for buffer in best.buffers {
-                    literals[buffer, default: ([], [])].patterns.append(best.literal)
-                    literals[buffer, default: ([], [])].rules.append(index)
+                    prefilterLiterals[buffer, default: ([], [])].patterns.append(best.literal)
+                    prefilterLiterals[buffer, default: ([], [])].rules.append(index)
                 }
             } else {
                 unfiltered.append(index)
             }
         }
-        self.compiled = compiled
+        self.conditions = conditions
+        self.ruleConditions = ruleConditions
+        self.conditionBuffers = conditionBuffers
+        let literals = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, literalBytes.count), alignment: 1)
+        literalBytes.withUnsafeBytes { literals.copyMemory(from: $0) }
+        self.literals = literals
+        self.regexes = regexes
         self.unfiltered = unfiltered
         self.plan = plan
-        prefilters = literals.sorted { $0.key < $1.key }.map { ($0.key, AhoCorasick(patterns: $0.value.patterns), $0.value.rules) }
+        let sorted = prefilterLiterals.sorted { $0.key < $1.key }
+        prefilterBuffers = sorted.map(\.key)
+        automata = sorted.map { AhoCorasick(patterns: $0.value.patterns) }
+        prefilterRules = sorted.flatMap(\.value.rules)
+        prefilterRuleStart = sorted.reduce(into: [0]) { $0.append($0.last! + $1.value.rules.count) }
     }
+
+    deinit { literals.deallocate() }
 
     public var count: Int { rules.count }
     public var enabledCount: Int { rules.filter(\.enabled).count }
 
     /// Every rule the request matches, each once, in rule-file order.
     public func evaluate(_ request: HTTPRequest, scratch: DetectionScratch) -> [RuleMatch] {
-        let view = RequestView(request: request, plan: plan)
+        let view = scratch.view
+        view.reset(request: request, plan: plan)
+        defer { view.finish() }
         scratch.prepare(ruleCount: rules.count)
-        for prefilter in prefilters {
-            for value in view.values(prefilter.buffer) {
-                value.withUnsafeBytes { bytes in
-                    prefilter.automaton.scan(bytes) { pattern in scratch.mark(prefilter.rules[pattern]) }
-                }
+        for p in prefilterBuffers.indices {
+            let span = view.span(prefilterBuffers[p])
+            guard !span.isEmpty else { continue }
+            let automaton = automata[p]
+            let base = prefilterRuleStart[p]
+            for index in span {
+                automaton.scan(view.bytes(index)) { pattern in scratch.mark(prefilterRules[base + pattern]) }
             }
         }
         for index in unfiltered { scratch.mark(index) }
+        guard !scratch.candidates.isEmpty else { return [] }
         var matches: [RuleMatch] = []
         for index in scratch.candidates.sorted() {
             if let match = evaluate(rule: index, view: view, scratch: scratch) { matches.append(match) }
@@ -104,13 +148,17 @@ public final class RuleSet: @unchecked Sendable {
     }
 
     private func evaluate(rule index: Int, view: RequestView, scratch: DetectionScratch) -> RuleMatch? {
-        var evidence: (target: String, snippet: [UInt8])?
-        for condition in compiled[index] {
-            var found: (buffer: Int, value: [UInt8], range: Range<Int>)?
-            search: for buffer in condition.buffers {
-                for value in view.values(buffer) {
+        var evidence: (buffer: Int, snippet: [UInt8])?
+        for c in ruleConditions[index] {
+            let condition = conditions[c]
+            var found: (buffer: Int, snippet: [UInt8])?
+            search: for b in condition.buffers {
+                let buffer = conditionBuffers[b]
+                let span = view.span(buffer)
+                for index in span {
+                    let value = view.bytes(index)
                     if let range = matches(condition, value, scratch) {
-                        found = (buffer, value, range)
+                        found = (buffer, Self.snippet(value, around: range))
                         break search
                     }
                 }
@@ -119,32 +167,48 @@ public final class RuleSet: @unchecked Sendable {
                 if found != nil { return nil }
             } else {
                 guard let found else { return nil }
-                if evidence == nil { evidence = (plan.entries[found.buffer].target.name, Self.snippet(found.value, around: found.range)) }
+                if evidence == nil { evidence = found }
             }
         }
-        return RuleMatch(rule: rules[index], target: evidence?.target ?? plan.entries[compiled[index][0].buffers[0]].target.name,
-                         snippet: evidence?.snippet ?? [])
+        let buffer = evidence?.buffer ?? conditionBuffers[conditions[ruleConditions[index].lowerBound].buffers.lowerBound]
+        return RuleMatch(rule: rules[index], target: plan.entries[buffer].target.name, snippet: evidence?.snippet ?? [])
     }
 
-    private func matches(_ condition: CompiledCondition, _ value: [UInt8], _ scratch: DetectionScratch) -> Range<Int>? {
-        let literal = condition.literal
+    private func matches(_ condition: CompiledCondition, _ value: UnsafeRawBufferPointer, _ scratch: DetectionScratch) -> Range<Int>? {
+        let literal = UnsafeRawBufferPointer(rebasing: literals[condition.literal])
         switch condition.operation {
         case .contains:
-            return RequestArguments.find(literal, in: value, from: 0).map { $0..<$0 + literal.count }
+            return Self.find(literal, in: value).map { $0..<$0 + literal.count }
         case .equals:
-            return value == literal ? 0..<value.count : nil
+            return value.elementsEqual(literal) ? 0..<value.count : nil
         case .startsWith:
             return value.starts(with: literal) ? 0..<literal.count : nil
         case .endsWith:
-            return value.count >= literal.count && value.suffix(literal.count).elementsEqual(literal)
+            return value.count >= literal.count && value[(value.count - literal.count)...].elementsEqual(literal)
                 ? (value.count - literal.count)..<value.count : nil
         case .regex:
-            return value.withUnsafeBytes { condition.regex?.firstMatch(in: $0, scratch: scratch.regex) }
+            return condition.regex >= 0 ? regexes[condition.regex].firstMatch(in: value, scratch: scratch.regex) : nil
         }
     }
 
+    /// First position of `needle` in `haystack` (an empty needle is found at 0): memchr for
+    /// the first byte, memcmp for the rest.
+    static func find(_ needle: UnsafeRawBufferPointer, in haystack: UnsafeRawBufferPointer) -> Int? {
+        guard let needleBase = needle.baseAddress, !needle.isEmpty else { return 0 }
+        guard haystack.count >= needle.count, let base = haystack.baseAddress else { return nil }
+        let first = Int32(needle[0])
+        let last = haystack.count - needle.count
+        var from = 0
+        while from <= last, let hit = memchr(base + from, first, last - from + 1) {
+            let position = base.distance(to: UnsafeRawPointer(hit))
+            if memcmp(base + position, needleBase, needle.count) == 0 { return position }
+            from = position + 1
+        }
+        return nil
+    }
+
     /// The match and some context, at most 80 bytes.
-    static func snippet(_ value: [UInt8], around range: Range<Int>) -> [UInt8] {
+    static func snippet(_ value: UnsafeRawBufferPointer, around range: Range<Int>) -> [UInt8] {
         let context = 24
         let start = max(0, range.lowerBound - context)
         let end = min(value.count, max(range.upperBound, range.lowerBound + 1) + context, start + 80)
@@ -155,6 +219,7 @@ public final class RuleSet: @unchecked Sendable {
 /// Per-thread working memory for evaluation (candidate marks, regex match data).
 public final class DetectionScratch {
     let regex = RegexScratch()
+    let view = RequestView()
     private var marked: [Bool] = []
     private(set) var candidates: [Int] = []
 

@@ -3,20 +3,32 @@ import Classifier
 /// Byte transformations that undo the encodings attackers hide behind (EVASION 12-14).
 /// Each takes and returns bytes; none ever fails on malformed input (it is left as it is).
 enum Transforms {
-    static func apply(_ transform: Transform, _ input: [UInt8]) -> [UInt8] {
+    typealias Bytes = UnsafeBufferPointer<UInt8>
+
+    /// Appends the transformed input to `out` and returns true, or returns false when the
+    /// transform would change nothing (then `out` is left as it is, and the caller keeps the
+    /// input: most values are plain, and plain values are never copied).
+    static func apply(_ transform: Transform, _ input: Bytes, into out: inout [UInt8]) -> Bool {
         switch transform {
-        case .urlDecode: return urlDecode(input, unicode: false)
-        case .urlDecodeUni: return urlDecode(input, unicode: true)
-        case .htmlEntityDecode: return htmlEntityDecode(input)
-        case .lowercase: return input.map(lower)
-        case .compressWhitespace: return compressWhitespace(input, keepOne: true)
-        case .removeWhitespace: return compressWhitespace(input, keepOne: false)
-        case .removeNulls: return input.filter { $0 != 0 }
-        case .normalizePath: return normalizePath(input)
-        case .removeComments: return comments(input, replacement: nil)
-        case .replaceComments: return comments(input, replacement: 0x20)
-        case .normalizeUnicode: return normalizeUnicode(input)
+        case .urlDecode: return PercentDecoding.decode(input, plusIsSpace: true, unicode: false, into: &out)
+        case .urlDecodeUni: return PercentDecoding.decode(input, plusIsSpace: true, unicode: true, into: &out)
+        case .htmlEntityDecode: return htmlEntityDecode(input, into: &out)
+        case .lowercase: return lowercase(input, into: &out)
+        case .compressWhitespace: return compressWhitespace(input, keepOne: true, into: &out)
+        case .removeWhitespace: return compressWhitespace(input, keepOne: false, into: &out)
+        case .removeNulls: return removeNulls(input, into: &out)
+        case .normalizePath: return normalizePath(input, into: &out)
+        case .removeComments: return comments(input, replacement: nil, into: &out)
+        case .replaceComments: return comments(input, replacement: 0x20, into: &out)
+        case .normalizeUnicode: return normalizeUnicode(input, into: &out)
         }
+    }
+
+    /// The same on an array (tests, argument decoding): the input itself when unchanged.
+    static func apply(_ transform: Transform, _ input: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        let changed = input.withUnsafeBufferPointer { apply(transform, $0, into: &out) }
+        return changed ? out : input
     }
 
     @inline(__always) static func lower(_ byte: UInt8) -> UInt8 { byte &- 0x41 < 26 ? byte | 0x20 : byte }
@@ -32,11 +44,23 @@ enum Transforms {
         PercentDecoding.appendScalar(scalar, to: &out)
     }
 
+    static func lowercase(_ input: Bytes, into out: inout [UInt8]) -> Bool {
+        guard input.contains(where: { $0 &- 0x41 < 26 }) else { return false }
+        out.reserveCapacity(out.count + input.count)
+        for byte in input { out.append(lower(byte)) }
+        return true
+    }
+
+    static func removeNulls(_ input: Bytes, into out: inout [UInt8]) -> Bool {
+        guard input.contains(0) else { return false }
+        for byte in input where byte != 0 { out.append(byte) }
+        return true
+    }
+
     /// Overlong UTF-8 (`C0 AF` for `/`) and full-width ASCII in UTF-8 become plain ASCII.
-    static func normalizeUnicode(_ input: [UInt8]) -> [UInt8] {
-        guard input.contains(where: { $0 >= 0xC0 }) else { return input }
-        var out: [UInt8] = []
-        out.reserveCapacity(input.count)
+    static func normalizeUnicode(_ input: Bytes, into out: inout [UInt8]) -> Bool {
+        guard input.contains(where: { $0 >= 0xC0 }) else { return false }
+        out.reserveCapacity(out.count + input.count)
         var i = 0
         while i < input.count {
             let byte = input[i]
@@ -55,7 +79,7 @@ enum Transforms {
                 i += 1
             }
         }
-        return out
+        return true
     }
 
     static let namedEntities: [String: UInt8] = [
@@ -65,10 +89,9 @@ enum Transforms {
     ]
 
     /// `&lt;`, `&#60;`, `&#x3c;`, with or without the final `;` (browsers accept both).
-    static func htmlEntityDecode(_ input: [UInt8]) -> [UInt8] {
-        guard input.contains(0x26) else { return input }
-        var out: [UInt8] = []
-        out.reserveCapacity(input.count)
+    static func htmlEntityDecode(_ input: Bytes, into out: inout [UInt8]) -> Bool {
+        guard input.contains(0x26) else { return false }
+        out.reserveCapacity(out.count + input.count)
         var i = 0
         while i < input.count {
             guard input[i] == 0x26, i + 2 < input.count else {
@@ -96,7 +119,7 @@ enum Transforms {
                 }
             } else {
                 while j < input.count, j - i <= 8, (input[j] | 0x20) &- 0x61 < 26 { j += 1 }
-                let name = String(decoding: input[(i + 1)..<j], as: UTF8.self).lowercased()
+                let name = String(decoding: UnsafeBufferPointer(rebasing: input[(i + 1)..<j]), as: UTF8.self).lowercased()
                 if let value = namedEntities[name] {
                     out.append(value)
                     if j < input.count && input[j] == 0x3B { j += 1 }
@@ -107,16 +130,17 @@ enum Transforms {
             out.append(input[i])
             i += 1
         }
-        return out
+        return true
     }
 
     @inline(__always) static func isSpace(_ byte: UInt8) -> Bool {
         byte == 0x20 || (byte >= 0x09 && byte <= 0x0D) || byte == 0xA0
     }
 
-    static func compressWhitespace(_ input: [UInt8], keepOne: Bool) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(input.count)
+    static func compressWhitespace(_ input: Bytes, keepOne: Bool, into out: inout [UInt8]) -> Bool {
+        if !input.contains(where: isSpace) { return false }
+        if keepOne && !hasWhitespaceToCompress(input) { return false }
+        out.reserveCapacity(out.count + input.count)
         var inSpace = false
         for byte in input {
             if isSpace(byte) {
@@ -127,12 +151,24 @@ enum Transforms {
                 inSpace = false
             }
         }
-        return out
+        return true
+    }
+
+    /// Only single spaces: `compressWhitespace` would leave it as it is.
+    private static func hasWhitespaceToCompress(_ input: Bytes) -> Bool {
+        var previousSpace = false
+        for byte in input {
+            let space = isSpace(byte)
+            if space && (byte != 0x20 || previousSpace) { return true }
+            previousSpace = space
+        }
+        return false
     }
 
     /// `\` becomes `/`, then `//` collapses, `/./` goes and `/../` removes its parent — the
     /// path the server will resolve, so traversal is seen whatever its spelling.
-    static func normalizePath(_ input: [UInt8]) -> [UInt8] {
+    static func normalizePath(_ input: Bytes, into out: inout [UInt8]) -> Bool {
+        guard needsPathNormalization(input) else { return false }
         let slashed = input.map { $0 == 0x5C ? 0x2F : $0 }
         let absolute = slashed.first == 0x2F
         var segments: [ArraySlice<UInt8>] = []
@@ -145,7 +181,7 @@ enum Transforms {
             }
             segments.append(segment)
         }
-        var out: [UInt8] = absolute ? [0x2F] : []
+        if absolute { out.append(0x2F) }
         // Climbing above the root is the attack itself: keep the `../` so rules can see it.
         for _ in 0..<leadingParents { out.append(contentsOf: [0x2E, 0x2E, 0x2F]) }
         for (index, segment) in segments.enumerated() {
@@ -153,15 +189,30 @@ enum Transforms {
             out.append(contentsOf: segment)
         }
         if slashed.last == 0x2F && !segments.isEmpty { out.append(0x2F) }
-        return out
+        return true
+    }
+
+    /// No backslash, empty segment, `.` or `..` segment: the path is already normal.
+    private static func needsPathNormalization(_ input: Bytes) -> Bool {
+        var segmentStart = 0
+        for i in 0...input.count {
+            let atEnd = i == input.count
+            if !atEnd && input[i] == 0x5C { return true }
+            guard atEnd || input[i] == 0x2F else { continue }
+            let length = i - segmentStart
+            if length == 0 && i > 0 && !atEnd { return true }  // `//`
+            if length == 1 && input[segmentStart] == 0x2E { return true }
+            if length == 2 && input[segmentStart] == 0x2E && input[segmentStart + 1] == 0x2E { return true }
+            segmentStart = i + 1
+        }
+        return false
     }
 
     /// C-style `/* ... */` comments (an unterminated one runs to the end), as SQL injection
     /// uses them to split keywords (`UN/**/ION`) or stand for spaces.
-    static func comments(_ input: [UInt8], replacement: UInt8?) -> [UInt8] {
-        guard input.count >= 2 else { return input }
-        var out: [UInt8] = []
-        out.reserveCapacity(input.count)
+    static func comments(_ input: Bytes, replacement: UInt8?, into out: inout [UInt8]) -> Bool {
+        guard input.count >= 2, hasCommentStart(input) else { return false }
+        out.reserveCapacity(out.count + input.count)
         var i = 0
         while i < input.count {
             if input[i] == 0x2F, i + 1 < input.count, input[i + 1] == 0x2A {
@@ -174,6 +225,15 @@ enum Transforms {
                 i += 1
             }
         }
-        return out
+        return true
+    }
+
+    private static func hasCommentStart(_ input: Bytes) -> Bool {
+        var i = 0
+        while i + 1 < input.count {
+            if input[i] == 0x2F && input[i + 1] == 0x2A { return true }
+            i += 1
+        }
+        return false
     }
 }

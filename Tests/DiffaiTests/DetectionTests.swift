@@ -278,3 +278,34 @@ func ruleFileError(_ json: String) -> String {
         }
     }
 }
+
+/// The request view keeps its byte arena between requests (one per scratch, so per thread):
+/// whatever came before, a request's verdict must be the one a fresh scratch gives.
+@Suite struct ReusedScratchTests {
+    @Test func oneScratchGivesTheSameVerdictsAsFreshOnes() throws {
+        let rules = try RuleSet(rules: RuleFile.load(path: TestPaths.packageRoot.appendingPathComponent("rules.json").path))
+        let filler = String(repeating: "a=b&", count: 150_000)  // 600 KB: the arena must grow
+        let requests = [
+            request("/upload", method: "POST", headers: [("Host", "h"), ("Content-Type", "application/x-www-form-urlencoded")],
+                    body: filler + "q=1%27%20UNION%20SELECT%20password%20FROM%20users--"),
+            request("/index.html"),
+            request("/p?name=O%27Brien&x=1", headers: [("Host", "h"), ("Cookie", "session=abc; theme=dark"), ("User-Agent", "Mozilla/5.0")]),
+            request("/x", headers: [("Host", "h"), ("Cookie", "id=1 UNION SELECT 1,2--; a=%3Cscript%3Ealert(1)%3C/script%3E")]),
+            request("/static/app.js?v=3"),
+            request("/a?f=..%2f..%2f..%2fetc%2fpasswd"),
+            request("/index.html"),
+        ]
+        let shared = DetectionScratch()
+        var sawAttack = false
+        for r in requests {
+            let reused = rules.evaluate(r, scratch: shared).map(\.rule.id)
+            let fresh = rules.evaluate(r, scratch: DetectionScratch()).map(\.rule.id)
+            #expect(reused == fresh, "\(r.target)")
+            if r.target.hasPrefix("/index.html") || r.target.hasPrefix("/static") { #expect(reused.isEmpty, "\(r.target)") }
+            sawAttack = sawAttack || !reused.isEmpty
+        }
+        #expect(sawAttack)
+        // The attack at the end of the 600 KB body is found.
+        #expect(!rules.evaluate(requests[0], scratch: shared).isEmpty)
+    }
+}
