@@ -28,7 +28,7 @@ http {
 }
 CONF
 nginx -c $work/nginx.conf
-$bin proxy --listen 127.0.0.1:$diffai --upstream 127.0.0.1:$backend --block --no-console --quiet \
+$bin proxy --listen 127.0.0.1:$diffai --upstream 127.0.0.1:$backend --block --no-console --quiet ${PROXY_ARGS:-} \
     --alert-log $work/alert.log --eve $work/eve.json 2> $work/proxy.err &
 proxy_pid=$!
 sleep 1.5

@@ -96,6 +96,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     private var responseParser: HTTPMessageParser?
     private var idleResponseParser: HTTPMessageParser?
     private let responseTracker = ResponseTracker()
+    /// When the head being waited for must be complete; nil while none is awaited.
+    private var headerDeadline: NIODeadline?
     private var headerTimer: Scheduled<Void>?
     private var closing = false
     private var readPending = false
@@ -191,8 +193,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     // MARK: request parsing (HTTPMessageParserDelegate)
 
     func parser(_ parser: HTTPMessageParser, didParseHead parsed: ParsedHead) -> HeadDisposition {
-        headerTimer?.cancel()
-        headerTimer = nil
+        headerDeadline = nil
         guard parser === self.parser else { return .framedByHeaders }
         var request = HTTPRequest(parsed: parsed)
         request.finish(anomalies: [], complete: true, at: parsed.startTime, limits: limits)
@@ -537,12 +538,27 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
 
     // MARK: timers
 
+    /// Starts the wait for a request head. Setting a deadline is all a request costs: one timer
+    /// per connection checks it when due and re-arms itself while heads keep arriving in time
+    /// (scheduling and cancelling a timer for every request showed in the profile).
     private func armHeaderTimer() {
         guard let context else { return }
-        headerTimer?.cancel()
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        headerTimer = context.eventLoop.scheduleTask(in: .milliseconds(Int64(configuration.headerTimeoutSeconds * 1000))) {
-            bound.value.headerTimedOut()
+        let timeout = TimeAmount.milliseconds(Int64(configuration.headerTimeoutSeconds * 1000))
+        headerDeadline = .now() + timeout
+        if headerTimer == nil { scheduleHeaderCheck(at: headerDeadline!, on: context.eventLoop) }
+    }
+
+    private func scheduleHeaderCheck(at deadline: NIODeadline, on eventLoop: EventLoop) {
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        headerTimer = eventLoop.scheduleTask(deadline: deadline) {
+            let handler = bound.value
+            handler.headerTimer = nil
+            guard !handler.closing, let deadline = handler.headerDeadline, let context = handler.context else { return }
+            if deadline > .now() {
+                handler.scheduleHeaderCheck(at: deadline, on: context.eventLoop)
+            } else {
+                handler.headerTimedOut()
+            }
         }
     }
 

@@ -130,6 +130,20 @@ func rawExchange(port: Int, _ bytes: [UInt8], timeout: Int = 5, pauseAfterSend: 
     return String(decoding: received, as: UTF8.self)
 }
 
+/// What arrives on `fd` until it has been quiet for `quietMilliseconds` or is closed.
+func readAvailable(_ fd: Int32, quietMilliseconds: Int32) -> String {
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&ready, 1, quietMilliseconds) > 0 else { break }
+        let n = recv(fd, &buffer, buffer.count, 0)
+        if n <= 0 { break }
+        received += buffer[0..<n]
+    }
+    return String(decoding: received, as: UTF8.self)
+}
+
 @Suite(.serialized) struct ProxyTests {
     @Test func blocksAttacksWithAnIncidentIdAndPassesBenignTraffic() throws {
         let setup = try ProxySetup()
@@ -248,6 +262,25 @@ func rawExchange(port: Int, _ bytes: [UInt8], timeout: Int = 5, pauseAfterSend: 
         // An idle connection that sends nothing is closed too.
         let silent = rawExchange(port: setup.proxyPort, [], timeout: 10)
         #expect(silent.isEmpty)
+
+        // Keep-alive: each head gets the full timeout from the end of the previous exchange,
+        // even after the connection's first check came due in between.
+        let fd = try #require(connectLoopback(port: setup.proxyPort, receiveTimeout: 10))
+        defer { close(fd) }
+        let started2 = Date()
+        func send(_ text: String) { _ = Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) } }
+        usleep(500_000)
+        send("GET /one HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(readAvailable(fd, quietMilliseconds: 200).hasPrefix("HTTP/1.1 200"))
+        usleep(550_000)  // past the first check (1 s after connecting), within this head's time
+        send("GET /two HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(readAvailable(fd, quietMilliseconds: 200).hasPrefix("HTTP/1.1 200"))
+        send("GET /three HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        let partialSent = Date()
+        let late = readAvailable(fd, quietMilliseconds: 3_000)
+        #expect(late.hasPrefix("HTTP/1.1 408"))
+        let waited2 = Date().timeIntervalSince(partialSent)
+        #expect(waited2 > 0.5 && Date().timeIntervalSince(started2) < 6, "\(waited2)")
     }
 
     @Test func garbageNeverBringsItDown() throws {
