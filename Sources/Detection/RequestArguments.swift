@@ -122,13 +122,10 @@ struct RequestArguments {
     }
 
     static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
-        guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
-        var i = start
-        while i <= haystack.count - needle.count {
-            if haystack[i] == needle[0] && haystack[i..<i + needle.count].elementsEqual(needle) { return i }
-            i += 1
+        guard !needle.isEmpty, start >= 0, start <= haystack.count else { return nil }
+        return haystack.withUnsafeBytes { h in
+            needle.withUnsafeBytes { n in RuleSet.find(n, in: UnsafeRawBufferPointer(rebasing: h[start...])).map { $0 + start } }
         }
-        return nil
     }
 
     /// Keys become names, scalar leaves become values (numbers and booleans as their text).
