@@ -57,9 +57,25 @@ struct RequestArguments {
     /// frameworks, so repeated names also yield their values joined.
     private mutating func addJoinedDuplicates() {
         guard names.count > 1 else { return }
+        // Most requests have a few distinct names: compare pairs before building any table.
+        let count = names.count
+        var hasDuplicate = false
+        outer: for i in 0..<count {
+            for j in (i + 1)..<count where Self.sameName(names[i], names[j]) {
+                hasDuplicate = true
+                break outer
+            }
+        }
+        guard hasDuplicate else { return }
         var groups: [[UInt8]: [Int]] = [:]
-        for (index, name) in names.enumerated() { groups[name.map(Transforms.lower), default: []].append(index) }
-        for (_, indexes) in groups where indexes.count > 1 {
+        var order: [[UInt8]] = []
+        for (index, name) in names.enumerated() {
+            let key = name.map(Transforms.lower)
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(index)
+        }
+        for key in order {
+            guard let indexes = groups[key], indexes.count > 1 else { continue }
             var joined: [UInt8] = []
             for (position, index) in indexes.enumerated() {
                 if position > 0 { joined.append(0x2C) }
@@ -67,6 +83,10 @@ struct RequestArguments {
             }
             add(names[indexes[0]], joined)
         }
+    }
+
+    private static func sameName(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { Transforms.lower($0) == Transforms.lower($1) }
     }
 
     static func boundary(in contentType: String) -> [UInt8]? {

