@@ -14,19 +14,27 @@ bin=$(swift build -c release --show-bin-path)/diffai
 work=$(mktemp -d); chmod 755 "$work"   # nginx workers (nobody) must read www/
 backend=18580; nginxproxy=18581; diffai=18582
 duration=${DURATION:-10}; soak=${SOAK:-600}
-trap 'kill $(cat $work/nginx.pid 2>/dev/null) 2>/dev/null; pkill -f "diffai proxy --listen 127.0.0.1:$diffai" 2>/dev/null || true' EXIT
+trap 'kill $(cat $work/nginx.pid 2>/dev/null) $(cat $work/backend.pid 2>/dev/null) 2>/dev/null; pkill -f "diffai proxy --listen 127.0.0.1:$diffai" 2>/dev/null || true' EXIT
 
 mkdir -p $work/www && head -c 2048 /dev/zero | tr '\0' 'x' > $work/www/index.html
+# The backend and the nginx reverse proxy are separate nginx instances, as a reverse proxy and
+# the application server behind it are: with both in one worker, nginx's hop to the backend
+# never left its own process (no wake-up of another process), which no real deployment has.
+cat > $work/backend.conf <<CONF
+worker_processes 1; pid $work/backend.pid; error_log $work/backend.err;
+events { worker_connections 4096; }
+http { access_log off; server { listen 127.0.0.1:$backend; root $work/www; } }
+CONF
 cat > $work/nginx.conf <<CONF
-worker_processes 1; pid $work/nginx.pid; error_log $work/nginx.err;
+worker_processes auto; pid $work/nginx.pid; error_log $work/nginx.err;
 events { worker_connections 4096; }
 http {
   access_log off;
   upstream backend { server 127.0.0.1:$backend; keepalive 64; }
-  server { listen 127.0.0.1:$backend; root $work/www; }
   server { listen 127.0.0.1:$nginxproxy; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host \$host; } }
 }
 CONF
+nginx -c $work/backend.conf
 nginx -c $work/nginx.conf
 $bin proxy --listen 127.0.0.1:$diffai --upstream 127.0.0.1:$backend --block --no-console --quiet ${PROXY_ARGS:-} \
     --alert-log $work/alert.log --eve $work/eve.json 2> $work/proxy.err &
