@@ -41,8 +41,8 @@ $bin proxy --listen 127.0.0.1:$diffai --upstream 127.0.0.1:$backend --block --no
 proxy_pid=$!
 sleep 1.5
 
-load() {  # port connections -> "requests/s p99_ms"
-    wrk -t$(( $2 < 2 ? 1 : 2 )) -c$2 -d${duration}s --latency "http://127.0.0.1:$1/index.html?q=running+shoes&page=2" | awk '
+load() {  # port connections [script] -> "requests/s p99_ms"
+    wrk -t$(( $2 < 2 ? 1 : 2 )) -c$2 -d${duration}s --latency ${3:+-s "$3"} "http://127.0.0.1:$1/index.html?q=running+shoes&page=2" | awk '
         /Requests\/sec/ {rps=$2}
         /^ +99%/ {v=$2; if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /us$/) {sub("us","",v); v=v/1000} else if (v ~ /s$/) {sub("s","",v); v=v*1000}; p99=v}
         END {print rps, p99}'
@@ -57,6 +57,16 @@ for c in 1 16 64; do
     added=$(awk -v a=$p_p99 -v b=$d_p99 'BEGIN {printf "%.2f ms", a-b}')
     printf "%-12s %-26s %-26s %-26s %-14s %s\n" $c "$d_rps ($d_p99)" "$n_rps ($n_p99)" "$p_rps ($p_p99)" "$ratio" "$added"
 done
+
+# Added latency at a steady load: 16 connections each pausing 2 ms after every response, well
+# below saturation on every path, so p99 shows what a hop adds rather than queueing (at 16
+# unpaced connections even the direct path is saturated and its p99 swings between runs).
+printf 'function delay() return 2 end\n' > $work/pace.lua
+read d_rps d_p99 <<< "$(load $backend 16 $work/pace.lua)"
+read n_rps n_p99 <<< "$(load $nginxproxy 16 $work/pace.lua)"
+read p_rps p_p99 <<< "$(load $diffai 16 $work/pace.lua)"
+echo "steady load, 16 connections pausing 2 ms: p99 direct $d_p99 ms ($d_rps req/s), nginx proxy $n_p99 ms ($n_rps req/s), diffai proxy --block $p_p99 ms ($p_rps req/s)"
+awk -v d=$d_p99 -v n=$n_p99 -v p=$p_p99 'BEGIN {printf "  added p99 over direct: nginx %.2f ms, diffai %.2f ms (target for diffai: <= 1 ms)\n", n-d, p-d}'
 
 # Memory over a longer run at 16 connections: RSS sampled every 10 s.
 rss() { kill -0 $proxy_pid 2>/dev/null || { echo "the proxy exited during the soak" >&2; exit 1; }; awk '/VmRSS/ {print $2}' /proc/$proxy_pid/status; }
