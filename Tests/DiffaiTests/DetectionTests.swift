@@ -256,6 +256,17 @@ func ruleFileError(_ json: String) -> String {
         #expect(RegexLiteral.requiredSet(in: pattern)?.map { String(decoding: $0, as: UTF8.self) } == expected, "\(pattern)")
     }
 
+    @Test func requirementAnalysisSurvivesAnyPattern() {
+        // Rule files are compiled by PCRE2 first, but the analysis must not trust that.
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("ab\\()[]{}|?*+^$.-,:=!<>'\"`0129xpQEkgc ".utf8)
+        for _ in 0..<3_000 {
+            let length = Int.random(in: 0...24, using: &generator)
+            let bytes = (0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }
+            _ = RegexLiteral.requiredSet(in: String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
     /// The prefilter may only skip rules that cannot match: over attacks and ordinary
     /// requests, the default rules give the same verdicts with it and without it.
     @Test func prefilterAgreesWithFullEvaluation() throws {
