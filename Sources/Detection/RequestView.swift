@@ -13,7 +13,6 @@ final class RequestView {
         var start: Int
         var count: Int
         var traits: ByteTraits
-        var range: Range<Int> { start..<start + count }
     }
 
     private(set) var arena = ByteArena()
@@ -22,7 +21,7 @@ final class RequestView {
     private var spans: [Range<Int>?] = []
     private var transformOutput: [UInt8] = []
     private var request: HTTPRequest?
-    private var head: HTTPMessageHead?
+    private var head: HTTPMessageHead? { request?.head }
     private var plan = BufferPlan()
     private var arguments: RequestArguments?
     /// Cookie names and values as slices of the arena (computed once per request).
@@ -38,7 +37,6 @@ final class RequestView {
 
     func reset(request: HTTPRequest, plan: BufferPlan) {
         self.request = request
-        head = request.head
         self.plan = plan
         arena.removeAll()
         slices.removeAll(keepingCapacity: true)
@@ -61,7 +59,6 @@ final class RequestView {
     /// Lets go of the request (and of a large arena) once its evaluation is over.
     func finish() {
         request = nil
-        head = nil
         arguments = nil
         if arena.capacity > Self.retainedArenaBytes { arena.release() }
         if transformOutput.capacity > Self.retainedArenaBytes { transformOutput = [] }
@@ -204,36 +201,30 @@ final class RequestView {
             case .anomalies:
                 guard let anomalies = request?.anomalies, !anomalies.isEmpty else { break }
                 for name in anomalies.names { append(Array(name.utf8)) }
-            case .cookies, .cookieNames, .cookie:
-                break  // below: cookie slices point into a copy of the header in the arena
-            case .args, .argNames, .arg, .files:
-                break
+            case .cookies:
+                // Cookie slices point into one copy of the Cookie headers in the arena.
+                parseCookies()
+                slices.append(contentsOf: cookieValues)
+            case .cookieNames:
+                slices.append(contentsOf: parseCookies())
+            case .cookie:
+                let names = parseCookies()
+                for (name, value) in zip(names, cookieValues)
+                where arena.bytes(name.start, name.count).elementsEqual(entry.name) {
+                    slices.append(value)
+                }
+            case .args:
+                for value in args.values { append(value) }
+            case .argNames:
+                for name in args.names { append(name) }
+            case .arg:
+                for (name, value) in zip(args.names, args.values)
+                where name.withUnsafeBufferPointer({ Self.equalsLowercase($0, entry.name) }) {
+                    append(value)
+                }
+            case .files:
+                for name in args.fileNames { append(name) }
             }
-        }
-        switch entry.target {
-        case .cookies:
-            parseCookies()
-            slices.append(contentsOf: cookieValues)
-        case .cookieNames:
-            slices.append(contentsOf: parseCookies())
-        case .cookie:
-            let names = parseCookies()
-            for (name, value) in zip(names, cookieValues) where arena.bytes(name.start, name.count).elementsEqual(entry.name) {
-                slices.append(value)
-            }
-        case .args:
-            for value in args.values { append(value) }
-        case .argNames:
-            for name in args.names { append(name) }
-        case .arg:
-            for (name, value) in zip(args.names, args.values) where name.count == entry.name.count
-                && zip(name, entry.name).allSatisfy({ Transforms.lower($0) == $1 }) {
-                append(value)
-            }
-        case .files:
-            for name in args.fileNames { append(name) }
-        default:
-            break
         }
     }
 

@@ -99,7 +99,6 @@ public final class RuleSet: @unchecked Sendable {
             ruleConditions.append(firstCondition..<conditions.count)
             guard rule.enabled else { continue }
             if let best, usePrefilter {
-                // The literal must occur in one of the condition's buffers: register it in each.
                 // One of the literals must occur in one of the condition's buffers: register
                 // each literal in each buffer, all pointing at this rule.
                 for buffer in best.buffers {

@@ -69,12 +69,22 @@ func format2(_ value: Double) -> String {
 public final class PipelineCore {
     public let decoder: PacketDecoder
     public let reassembler: TCPReassembler
-    public let httpStatistics = HTTPStatistics()
+    /// The counters of the HTTP stage these streams go to.
+    public let httpStatistics: HTTPStatistics
 
-    public init(options: PipelineOptions, sink: HTTPTransactionSink) {
+    /// Streams go straight to the HTTP stage on this thread.
+    public convenience init(options: PipelineOptions, sink: HTTPTransactionSink) {
+        let statistics = HTTPStatistics()
+        self.init(options: options, httpStatistics: statistics,
+                  factory: HTTPFlowFactory(limits: options.http, statistics: statistics, sink: sink))
+    }
+
+    /// Streams go to `factory`'s handlers (replay: the hand-off to the analysing thread, whose
+    /// HTTP stage counts into `httpStatistics`).
+    public init(options: PipelineOptions, httpStatistics: HTTPStatistics, factory: TCPFlowHandlerFactory) {
         decoder = PacketDecoder(fragmentLimits: options.fragments)
-        let factory = HTTPFlowFactory(limits: options.http, statistics: httpStatistics, sink: sink)
         reassembler = TCPReassembler(limits: options.reassembly, factory: factory)
+        self.httpStatistics = httpStatistics
     }
 
     @discardableResult
@@ -95,10 +105,11 @@ public final class PipelineCore {
 /// the sink sees exactly the calls, in exactly the order, that one thread would have made.
 public final class ReplayEngine {
     public let options: PipelineOptions
-    public let decoder: PacketDecoder
-    public let reassembler: TCPReassembler
-    public let httpStatistics = HTTPStatistics()
-    private let diagnostics: (String) -> Void
+    /// The reading thread's stages (decoding, reassembly); read its counters after `run`.
+    public let core: PipelineCore
+    public var decoder: PacketDecoder { core.decoder }
+    public var reassembler: TCPReassembler { core.reassembler }
+    public var httpStatistics: HTTPStatistics { core.httpStatistics }
     private let queue = StreamEventQueue()
     private let writer: StreamEventWriter
     private let dispatcher: StreamEventDispatcher
@@ -112,12 +123,11 @@ public final class ReplayEngine {
     /// the calling thread, in order with the traffic around it.
     public init(options: PipelineOptions, sink: HTTPTransactionSink, diagnostics: @escaping (String) -> Void) {
         self.options = options
-        self.diagnostics = diagnostics
-        decoder = PacketDecoder(fragmentLimits: options.fragments)
         writer = StreamEventWriter(queue: queue)
-        reassembler = TCPReassembler(limits: options.reassembly, factory: writer)
+        let statistics = HTTPStatistics()
+        core = PipelineCore(options: options, httpStatistics: statistics, factory: writer)
         dispatcher = StreamEventDispatcher(
-            factory: HTTPFlowFactory(limits: options.http, statistics: httpStatistics, sink: sink),
+            factory: HTTPFlowFactory(limits: options.http, statistics: statistics, sink: sink),
             diagnostics: diagnostics)
     }
 
@@ -175,8 +185,7 @@ public final class ReplayEngine {
         let linkType = reader.linkType
         var warnings = 0
         var cutPackets = 0
-        let decoder = self.decoder
-        let reassembler = self.reassembler
+        let core = self.core
         do {
             try reader.forEachFrame { frame in
                 if frame.timestamp > lastTimestamp { lastTimestamp = frame.timestamp }
@@ -187,8 +196,7 @@ public final class ReplayEngine {
                         writer.message("\(file): packet \(frame.number): cut by snaplen (\(frame.bytes.count) of \(frame.wireLength) bytes captured); the missing bytes count as a gap")
                     }
                 }
-                let outcome = decoder.decode(frame: frame.bytes, linkType: linkType, timestamp: frame.timestamp,
-                                             wireLength: frame.wireLength) { reassembler.process($0) }
+                let outcome = core.process(frame, linkType: linkType)
                 if case .malformed(let reason) = outcome, warnings < options.maxWarningsPerFile {
                     warnings += 1
                     writer.message("\(file): packet \(frame.number): \(reason); packet skipped")

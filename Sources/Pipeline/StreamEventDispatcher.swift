@@ -30,7 +30,7 @@ final class StreamEventDispatcher {
         while offset < batch.used {
             let p = base + offset
             let kind = StreamEventRecord.Kind(rawValue: p.load(as: UInt8.self))
-            let direction = StreamEventRecord.direction(p.load(fromByteOffset: 1, as: UInt8.self))
+            let direction = FlowDirection(rawValue: p.load(fromByteOffset: 1, as: UInt8.self)) ?? .fromInitiator
             let code = p.load(fromByteOffset: 2, as: UInt8.self)
             let slot = Int(p.load(fromByteOffset: 4, as: UInt32.self))
             let time = Timestamp(microseconds: p.load(fromByteOffset: 8, as: Int64.self))
@@ -61,13 +61,13 @@ final class StreamEventDispatcher {
             case .gap:
                 handlers[slot]?.gap(value, direction: direction, at: time)
             case .anomaly:
-                handlers[slot]?.anomaly(StreamEventRecord.anomaly(code), direction: direction, at: time)
+                handlers[slot]?.anomaly(StreamAnomaly(rawValue: code) ?? .outsideWindow, direction: direction, at: time)
             case .halfClosed:
-                handlers[slot]?.halfClosed(direction, reason: StreamEventRecord.halfCloseReason(code), at: time)
+                handlers[slot]?.halfClosed(direction, reason: HalfCloseReason(rawValue: code) ?? .reset, at: time)
             case .closed:
                 let handler = handlers[slot]
                 handlers[slot] = nil
-                handler?.closed(reason: StreamEventRecord.endReason(code), at: time)
+                handler?.closed(reason: FlowEndReason(rawValue: code) ?? .captureEnded, at: time)
             case .dropped:
                 handlers[slot] = nil
             case .message:

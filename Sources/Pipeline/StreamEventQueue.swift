@@ -117,6 +117,7 @@ final class StreamEventQueue: @unchecked Sendable {
 /// The layout of one event in a batch: a 24-byte header, then for `receive` the stream bytes
 /// padded to 8. Header: kind (1), direction (1), code (1), unused (1), slot (4), time in
 /// microseconds (8), value (8: byte count, gap length, or an index into the batch's arrays).
+/// Direction and code are the raw values of the Reassembly enums.
 enum StreamEventRecord {
     static let headerSize = 24
 
@@ -125,48 +126,4 @@ enum StreamEventRecord {
     }
 
     static func paddedSize(_ count: Int) -> Int { headerSize + ((count + 7) & ~7) }
-
-    static func code(_ direction: FlowDirection) -> UInt8 { direction == .fromInitiator ? 0 : 1 }
-    static func direction(_ code: UInt8) -> FlowDirection { code == 0 ? .fromInitiator : .fromResponder }
-
-    static func code(_ anomaly: StreamAnomaly) -> UInt8 {
-        switch anomaly {
-        case .overlapConflict: 0
-        case .fragmented: 1
-        case .outsideWindow: 2
-        }
-    }
-
-    static func anomaly(_ code: UInt8) -> StreamAnomaly {
-        switch code {
-        case 0: .overlapConflict
-        case 1: .fragmented
-        default: .outsideWindow
-        }
-    }
-
-    static func code(_ reason: HalfCloseReason) -> UInt8 { reason == .fin ? 0 : 1 }
-    static func halfCloseReason(_ code: UInt8) -> HalfCloseReason { code == 0 ? .fin : .reset }
-
-    static func code(_ reason: FlowEndReason) -> UInt8 {
-        switch reason {
-        case .closed: 0
-        case .reset: 1
-        case .idleTimeout: 2
-        case .evicted: 3
-        case .reused: 4
-        case .captureEnded: 5
-        }
-    }
-
-    static func endReason(_ code: UInt8) -> FlowEndReason {
-        switch code {
-        case 0: .closed
-        case 1: .reset
-        case 2: .idleTimeout
-        case 3: .evicted
-        case 4: .reused
-        default: .captureEnded
-        }
-    }
 }

@@ -110,7 +110,7 @@ final class StreamEventWriter: TCPFlowHandlerFactory {
                              code: UInt8 = 0, time: Timestamp = .zero, value: Int64) {
         let p = storage + used
         p.storeBytes(of: kind.rawValue, as: UInt8.self)
-        p.storeBytes(of: StreamEventRecord.code(direction), toByteOffset: 1, as: UInt8.self)
+        p.storeBytes(of: direction.rawValue, toByteOffset: 1, as: UInt8.self)
         p.storeBytes(of: code, toByteOffset: 2, as: UInt8.self)
         p.storeBytes(of: slot, toByteOffset: 4, as: UInt32.self)
         p.storeBytes(of: time.microseconds, toByteOffset: 8, as: Int64.self)
@@ -149,14 +149,14 @@ private final class QueuedFlowHandler: TCPFlowHandler {
     }
 
     func anomaly(_ anomaly: StreamAnomaly, direction: FlowDirection, at time: Timestamp) {
-        writer.event(.anomaly, self, direction: direction, code: StreamEventRecord.code(anomaly), time: time)
+        writer.event(.anomaly, self, direction: direction, code: anomaly.rawValue, time: time)
     }
 
     func halfClosed(_ direction: FlowDirection, reason: HalfCloseReason, at time: Timestamp) {
-        writer.event(.halfClosed, self, direction: direction, code: StreamEventRecord.code(reason), time: time)
+        writer.event(.halfClosed, self, direction: direction, code: reason.rawValue, time: time)
     }
 
     func closed(reason: FlowEndReason, at time: Timestamp) {
-        writer.event(.closed, self, code: StreamEventRecord.code(reason), time: time)
+        writer.event(.closed, self, code: reason.rawValue, time: time)
     }
 }

@@ -544,8 +544,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     private func armHeaderTimer() {
         guard let context else { return }
         let timeout = TimeAmount.milliseconds(Int64(configuration.headerTimeoutSeconds * 1000))
-        headerDeadline = .now() + timeout
-        if headerTimer == nil { scheduleHeaderCheck(at: headerDeadline!, on: context.eventLoop) }
+        let deadline = NIODeadline.now() + timeout
+        headerDeadline = deadline
+        if headerTimer == nil { scheduleHeaderCheck(at: deadline, on: context.eventLoop) }
     }
 
     private func scheduleHeaderCheck(at deadline: NIODeadline, on eventLoop: EventLoop) {

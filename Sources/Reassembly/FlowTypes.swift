@@ -1,6 +1,6 @@
 import NetworkTypes
 
-public enum FlowDirection: Sendable, Equatable {
+public enum FlowDirection: UInt8, Sendable, Equatable {
     case fromInitiator
     case fromResponder
 
@@ -19,7 +19,7 @@ public struct FlowDescriptor: Sendable, Equatable {
 }
 
 /// Oddities below HTTP that detection may want to know about.
-public enum StreamAnomaly: Sendable, Equatable {
+public enum StreamAnomaly: UInt8, Sendable, Equatable {
     /// Overlapping segments carried different bytes for the same sequence range.
     case overlapConflict
     /// Data arrived in a segment rebuilt from IP fragments.
@@ -28,12 +28,12 @@ public enum StreamAnomaly: Sendable, Equatable {
     case outsideWindow
 }
 
-public enum HalfCloseReason: Sendable, Equatable {
+public enum HalfCloseReason: UInt8, Sendable, Equatable {
     case fin
     case reset
 }
 
-public enum FlowEndReason: Sendable, Equatable {
+public enum FlowEndReason: UInt8, Sendable, Equatable {
     case closed
     case reset
     case idleTimeout
