@@ -3,18 +3,64 @@
 /// A full DFA over byte classes: transitions for every class are precomputed (no failure
 /// links at scan time), bytes are case-folded, and only the bytes that occur in literals get a
 /// class of their own, which keeps the table small enough to stay in cache with 1,000 rules.
-struct AhoCorasick {
-    private var classOf = [UInt8](repeating: 0, count: 256)
-    private var classCount = 1
-    private var transitions: [Int32] = []
-    /// For each state, the range of `outputs` holding the patterns that end there.
-    private var outputStart: [Int32] = []
-    private var outputs: [Int32] = []
+///
+/// The scan runs for every prefilter buffer of every request, so its tables are plain memory
+/// behind a trivial `Table` value: reading them costs no reference counting (copying a struct
+/// of four arrays per buffer was a sixth of detection's time). States are numbered so that the
+/// ones where a pattern ends come last, and transitions hold the next state's row offset: per
+/// byte the loop does a class lookup, a transition lookup and one comparison.
+final class AhoCorasick {
+    struct Table {
+        fileprivate let classOf: UnsafePointer<UInt8>
+        /// Row offset (state × class count) of the next state, per (row offset + class).
+        fileprivate let transitions: UnsafePointer<Int32>
+        /// Row offsets at or above this belong to states where patterns end.
+        fileprivate let firstOutputRow: Int
+        fileprivate let classCount: Int
+        /// Per state with output (counted from the first such state): its range of `outputs`.
+        fileprivate let outputStart: UnsafePointer<Int32>
+        fileprivate let outputs: UnsafePointer<Int32>
+
+        /// Calls `found` with the index of every pattern that occurs in `input` (possibly more than once).
+        /// Calls `found` with the index of every pattern that occurs in `input` (possibly more than once).
+        @inline(__always)
+        func scan(_ input: UnsafeRawBufferPointer, _ found: (Int) -> Void) {
+            guard var byte = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+            let end = byte + input.count
+            var row = 0
+            while byte < end {
+                (byte, row) = advance(from: byte, to: end, row: row)
+                guard row >= firstOutputRow else { return }
+                let state = (row &- firstOutputRow) / classCount
+                for i in Int(outputStart[state])..<Int(outputStart[state &+ 1]) { found(Int(outputs[i])) }
+            }
+        }
+
+        /// Runs the automaton up to the first state where a pattern ends (or the end). Its own
+        /// function without calls: inlined into the callers' loops, the scan state was spilled
+        /// to the stack, which put a store and a load into every byte's dependency chain.
+        @inline(never)
+        func advance(from start: UnsafePointer<UInt8>, to end: UnsafePointer<UInt8>, row initial: Int) -> (UnsafePointer<UInt8>, Int) {
+            let classOf = self.classOf, transitions = self.transitions, firstOutputRow = self.firstOutputRow
+            var byte = start
+            var row = initial
+            while byte < end {
+                row = Int(transitions[row &+ Int(classOf[Int(byte.pointee)])])
+                byte += 1
+                if row >= firstOutputRow { break }
+            }
+            return (byte, row)
+        }
+    }
+
+    let table: Table
     let patternCount: Int
 
     init(patterns: [[UInt8]]) {
         patternCount = patterns.count
         let folded = patterns.map { $0.map(Transforms.lower) }
+        var classOf = [UInt8](repeating: 0, count: 256)
+        var classCount = 1
         var seen = [Bool](repeating: false, count: 256)
         for pattern in folded { for byte in pattern { seen[Int(byte)] = true } }
         for byte in 0..<256 where seen[byte] {
@@ -61,29 +107,44 @@ struct AhoCorasick {
                 }
             }
         }
-        transitions = trie.flatMap { $0 }
-        for list in terminal {
+        // Renumber: states without output first (the root, which has none, stays 0).
+        let order = trie.indices.filter { terminal[$0].isEmpty } + trie.indices.filter { !terminal[$0].isEmpty }
+        var number = [Int](repeating: 0, count: trie.count)
+        for (new, old) in order.enumerated() { number[old] = new }
+        let firstOutputState = order.count - trie.indices.filter({ !terminal[$0].isEmpty }).count
+
+        let transitions = UnsafeMutablePointer<Int32>.allocate(capacity: trie.count * classCount)
+        for (new, old) in order.enumerated() {
+            for c in 0..<classCount {
+                transitions[new * classCount + c] = Int32(number[Int(trie[old][c])] * classCount)
+            }
+        }
+        var outputStart: [Int32] = []
+        var outputs: [Int32] = []
+        for old in order[firstOutputState...] {
             outputStart.append(Int32(outputs.count))
-            outputs.append(contentsOf: list)
+            outputs.append(contentsOf: terminal[old])
         }
         outputStart.append(Int32(outputs.count))
+        table = Table(classOf: Self.copy(classOf), transitions: UnsafePointer(transitions), firstOutputRow: firstOutputState * classCount,
+                      classCount: classCount, outputStart: Self.copy(outputStart), outputs: Self.copy(outputs))
+    }
+
+    deinit {
+        table.classOf.deallocate()
+        table.transitions.deallocate()
+        table.outputStart.deallocate()
+        table.outputs.deallocate()
+    }
+
+    private static func copy<T>(_ values: [T]) -> UnsafePointer<T> {
+        let memory = UnsafeMutablePointer<T>.allocate(capacity: max(1, values.count))
+        values.withUnsafeBufferPointer { if let source = $0.baseAddress { memory.initialize(from: source, count: $0.count) } }
+        return UnsafePointer(memory)
     }
 
     /// Calls `found` with the index of every pattern that occurs in `input` (possibly more than once).
     func scan(_ input: UnsafeRawBufferPointer, _ found: (Int) -> Void) {
-        var state = 0
-        transitions.withUnsafeBufferPointer { table in
-            outputStart.withUnsafeBufferPointer { starts in
-                classOf.withUnsafeBufferPointer { classes in
-                    for byte in input {
-                        state = Int(table[state &* classCount &+ Int(classes[Int(byte)])])
-                        let from = Int(starts[state]), to = Int(starts[state + 1])
-                        if from != to {
-                            for i in from..<to { found(Int(outputs[i])) }
-                        }
-                    }
-                }
-            }
-        }
+        table.scan(input, found)
     }
 }

@@ -31,12 +31,14 @@ public final class RuleSet: @unchecked Sendable {
     private let conditionBuffers: [Int]
     private let literals: UnsafeMutableRawBufferPointer
     private let regexes: [CompiledRegex]
-    private let prefilterBuffers: [Int]
     private let automata: [AhoCorasick]
+    // The prefilter runs for every request: its tables are plain memory (see `FrozenInts`).
+    private let prefilterBuffers: FrozenInts
+    private let prefilterTables: UnsafeMutableBufferPointer<AhoCorasick.Table>
     /// Rule index for each pattern of each automaton: `prefilterRules[prefilterRuleStart[p] + pattern]`.
-    private let prefilterRules: [Int]
-    private let prefilterRuleStart: [Int]
-    private let unfiltered: [Int]
+    private let prefilterRules: FrozenInts
+    private let prefilterRuleStart: FrozenInts
+    private let unfiltered: FrozenInts
 
     struct CompiledCondition {
         let buffers: Range<Int>
@@ -118,16 +120,23 @@ public final class RuleSet: @unchecked Sendable {
         literalBytes.withUnsafeBytes { literals.copyMemory(from: $0) }
         self.literals = literals
         self.regexes = regexes
-        self.unfiltered = unfiltered
+        self.unfiltered = FrozenInts(unfiltered)
         self.plan = plan
         let sorted = prefilterLiterals.sorted { $0.key < $1.key }
-        prefilterBuffers = sorted.map(\.key)
-        automata = sorted.map { AhoCorasick(patterns: $0.value.patterns) }
-        prefilterRules = sorted.flatMap(\.value.rules)
-        prefilterRuleStart = sorted.reduce(into: [0]) { $0.append($0.last! + $1.value.rules.count) }
+        prefilterBuffers = FrozenInts(sorted.map(\.key))
+        let automata = sorted.map { AhoCorasick(patterns: $0.value.patterns) }
+        self.automata = automata
+        prefilterTables = .allocate(capacity: automata.count)
+        _ = prefilterTables.initialize(from: automata.map(\.table))
+        prefilterRules = FrozenInts(sorted.flatMap(\.value.rules))
+        prefilterRuleStart = FrozenInts(sorted.reduce(into: [0]) { $0.append($0.last! + $1.value.rules.count) })
     }
 
-    deinit { literals.deallocate() }
+    deinit {
+        literals.deallocate()
+        prefilterTables.deallocate()
+        for ints in [prefilterBuffers, prefilterRules, prefilterRuleStart, unfiltered] { ints.deallocate() }
+    }
 
     public var count: Int { rules.count }
     public var enabledCount: Int { rules.filter(\.enabled).count }
@@ -138,19 +147,21 @@ public final class RuleSet: @unchecked Sendable {
         view.reset(request: request, plan: plan)
         defer { view.finish() }
         scratch.prepare(ruleCount: rules.count)
-        for p in prefilterBuffers.indices {
+        let prefilterRules = self.prefilterRules
+        for p in 0..<prefilterBuffers.count {
             let span = view.span(prefilterBuffers[p])
             guard !span.isEmpty else { continue }
-            let automaton = automata[p]
+            let table = prefilterTables[p]
             let base = prefilterRuleStart[p]
             for index in span {
-                automaton.scan(view.bytes(index)) { pattern in scratch.mark(prefilterRules[base + pattern]) }
+                table.scan(view.bytes(index)) { pattern in scratch.mark(prefilterRules[base + pattern]) }
             }
         }
-        for index in unfiltered { scratch.mark(index) }
+        for i in 0..<unfiltered.count { scratch.mark(unfiltered[i]) }
         guard !scratch.candidates.isEmpty else { return [] }
         var matches: [RuleMatch] = []
-        for index in scratch.candidates.sorted() {
+        scratch.sortCandidates()
+        for index in scratch.candidates {
             if let match = evaluate(rule: index, view: view, scratch: scratch) { matches.append(match) }
         }
         return matches
@@ -225,14 +236,34 @@ public final class RuleSet: @unchecked Sendable {
     }
 }
 
+/// An immutable list of integers in plain memory, owned (and freed) by its holder: indexing
+/// it costs no reference counting, unlike an array property read in a loop.
+struct FrozenInts {
+    private let base: UnsafeMutablePointer<Int>
+    let count: Int
+
+    init(_ values: [Int]) {
+        count = values.count
+        base = .allocate(capacity: max(1, values.count))
+        values.withUnsafeBufferPointer { if let source = $0.baseAddress { base.initialize(from: source, count: $0.count) } }
+    }
+
+    @inline(__always) subscript(index: Int) -> Int { base[index] }
+
+    func deallocate() { base.deallocate() }
+}
+
 /// Per-thread working memory for evaluation (candidate marks, regex match data).
 public final class DetectionScratch {
     let regex = RegexScratch()
     let view = RequestView()
-    private var marked: [Bool] = []
+    /// One flag per rule of the current rule set (plain memory: `mark` runs per literal hit).
+    private var marked = UnsafeMutableBufferPointer<Bool>(start: nil, count: 0)
     private(set) var candidates: [Int] = []
 
     public init() {}
+
+    deinit { marked.deallocate() }
 
     /// Regex matches that failed with an engine error (match or depth limit) instead of
     /// giving a verdict: an inline proxy treats them as a detection failure (fail-open/closed).
@@ -241,12 +272,17 @@ public final class DetectionScratch {
     func prepare(ruleCount: Int) {
         if marked.count != ruleCount {
             // Another rule set (a reload): start from a clean slate of the right size.
-            marked = [Bool](repeating: false, count: ruleCount)
+            marked.deallocate()
+            marked = .allocate(capacity: ruleCount)
+            marked.initialize(repeating: false)
         } else {
             for index in candidates { marked[index] = false }
         }
         candidates.removeAll(keepingCapacity: true)
     }
+
+    /// Rule-file order, so matches come out in it.
+    func sortCandidates() { candidates.sort() }
 
     @inline(__always) func mark(_ index: Int) {
         if !marked[index] {
