@@ -19,28 +19,43 @@ public enum PercentDecoding {
     }
 
     /// Appends the decoded input to `out` and returns true; returns false, appending nothing,
-    /// when there is nothing to decode.
+    /// when decoding changes nothing (no `%XX`, `%uXXXX` or `+` that decodes: "100%" stays).
+    /// Output starts at the first escape, and plain runs are copied whole.
     public static func decode(_ input: UnsafeBufferPointer<UInt8>, plusIsSpace: Bool, unicode: Bool, into out: inout [UInt8]) -> Bool {
-        guard input.contains(where: { $0 == 0x25 || (plusIsSpace && $0 == 0x2B) }) else { return false }
-        out.reserveCapacity(out.count + input.count)
+        var copied = 0  // input before this is in `out` (once decoding has started)
+        var started = false
         var i = 0
         while i < input.count {
             let byte = input[i]
-            if byte == 0x2B && plusIsSpace {
-                out.append(0x20)
+            guard byte == 0x25 || (byte == 0x2B && plusIsSpace) else {
                 i += 1
-            } else if byte == 0x25, unicode, i + 5 < input.count, input[i + 1] | 0x20 == 0x75,
-                      let a = hex(input[i + 2]), let b = hex(input[i + 3]), let c = hex(input[i + 4]), let d = hex(input[i + 5]) {
-                appendScalar(UInt32(a) << 12 | UInt32(b) << 8 | UInt32(c) << 4 | UInt32(d), to: &out)
-                i += 6
-            } else if byte == 0x25, i + 2 < input.count, let high = hex(input[i + 1]), let low = hex(input[i + 2]) {
-                out.append(high << 4 | low)
-                i += 3
-            } else {
-                out.append(byte)
-                i += 1
+                continue
             }
+            var decoded: UInt32
+            var length: Int
+            if byte == 0x2B {
+                (decoded, length) = (0x20, 1)
+            } else if unicode, i + 5 < input.count, input[i + 1] | 0x20 == 0x75,
+                      let a = hex(input[i + 2]), let b = hex(input[i + 3]), let c = hex(input[i + 4]), let d = hex(input[i + 5]) {
+                (decoded, length) = (UInt32(a) << 12 | UInt32(b) << 8 | UInt32(c) << 4 | UInt32(d), 6)
+            } else if i + 2 < input.count, let high = hex(input[i + 1]), let low = hex(input[i + 2]) {
+                (decoded, length) = (UInt32(high << 4 | low), 3)
+            } else {
+                i += 1
+                continue
+            }
+            if !started {
+                started = true
+                out.reserveCapacity(out.count + input.count)
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: input[copied..<i]))
+            // %XX is a byte (part of UTF-8 or not); %uXXXX is a code point.
+            if length == 6 { appendScalar(decoded, to: &out) } else { out.append(UInt8(decoded)) }
+            i += length
+            copied = i
         }
+        guard started else { return false }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: input[copied...]))
         return true
     }
 

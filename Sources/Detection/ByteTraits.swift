@@ -18,9 +18,10 @@ struct ByteTraits: OptionSet {
     static let commentStart = ByteTraits(rawValue: 1 << 8)
     static let backslash = ByteTraits(rawValue: 1 << 9)
     static let doubleSlash = ByteTraits(rawValue: 1 << 10)
-    static let dot = ByteTraits(rawValue: 1 << 11)
+    /// A `.` that starts a path segment (after `/` or first): `.` and `..` segments.
+    static let dotSegment = ByteTraits(rawValue: 1 << 11)
 
-    /// Traits of single bytes; pairs (`/*`, `//`, whitespace runs) are found in `of`.
+    /// Traits of single bytes; pairs (`/*`, `//`, `/.`, whitespace runs) are found in `of`.
     private static let table: [UInt16] = (0..<256).map { value in
         let byte = UInt8(value)
         var traits: ByteTraits = []
@@ -31,7 +32,6 @@ struct ByteTraits: OptionSet {
         if byte == 0 { traits.insert(.nul) }
         if byte >= 0xC0 { traits.insert(.utf8Lead) }
         if byte == 0x5C { traits.insert(.backslash) }
-        if byte == 0x2E { traits.insert(.dot) }
         return traits.rawValue
     }
 
@@ -46,12 +46,19 @@ struct ByteTraits: OptionSet {
                 traits |= current
                 if current & whitespace != 0 && previous & whitespace != 0 { traits |= whitespaceRun.rawValue }
                 if previousByte == 0x2F {
-                    if byte == 0x2A { traits |= commentStart.rawValue } else if byte == 0x2F { traits |= doubleSlash.rawValue }
+                    if byte == 0x2A {
+                        traits |= commentStart.rawValue
+                    } else if byte == 0x2F {
+                        traits |= doubleSlash.rawValue
+                    } else if byte == 0x2E {
+                        traits |= dotSegment.rawValue
+                    }
                 }
                 previous = current
                 previousByte = byte
             }
         }
+        if bytes.first == 0x2E { traits |= dotSegment.rawValue }
         return ByteTraits(rawValue: traits)
     }
 
@@ -66,7 +73,7 @@ struct ByteTraits: OptionSet {
         case .removeNulls: .nul
         case .normalizeUnicode: .utf8Lead
         case .removeComments, .replaceComments: .commentStart
-        case .normalizePath: [.backslash, .doubleSlash, .dot]
+        case .normalizePath: [.backslash, .doubleSlash, .dotSegment]
         }
     }
 }

@@ -60,77 +60,103 @@ enum Transforms {
     /// Overlong UTF-8 (`C0 AF` for `/`) and full-width ASCII in UTF-8 become plain ASCII.
     static func normalizeUnicode(_ input: Bytes, into out: inout [UInt8]) -> Bool {
         guard input.contains(where: { $0 >= 0xC0 }) else { return false }
+        let start = out.count
+        var changed = false
         out.reserveCapacity(out.count + input.count)
         var i = 0
         while i < input.count {
             let byte = input[i]
             if (byte == 0xC0 || byte == 0xC1), i + 1 < input.count, input[i + 1] & 0xC0 == 0x80 {
                 out.append((byte & 0x01) << 6 | (input[i + 1] & 0x3F))
+                changed = true
                 i += 2
             } else if byte == 0xE0, i + 2 < input.count, input[i + 1] & 0xE0 == 0x80, input[i + 2] & 0xC0 == 0x80 {
                 out.append((input[i + 1] & 0x01) << 6 | (input[i + 2] & 0x3F))  // 3-byte overlong of ASCII
+                changed = true
                 i += 3
             } else if byte == 0xEF, i + 2 < input.count, (input[i + 1] == 0xBC || input[i + 1] == 0xBD), input[i + 2] & 0xC0 == 0x80 {
                 let scalar = UInt32(0xF000) | UInt32(input[i + 1] & 0x3F) << 6 | UInt32(input[i + 2] & 0x3F)
-                if scalar >= 0xFF01 && scalar <= 0xFF5E { out.append(UInt8(scalar - 0xFEE0)) } else { out.append(contentsOf: input[i...i + 2]) }
+                if scalar >= 0xFF01 && scalar <= 0xFF5E {
+                    out.append(UInt8(scalar - 0xFEE0))
+                    changed = true
+                } else {
+                    out.append(contentsOf: input[i...i + 2])
+                }
                 i += 3
             } else {
                 out.append(byte)
                 i += 1
             }
         }
-        return true
+        // Ordinary UTF-8 (accented letters, CJK) comes through as it was: report no change,
+        // so the value is not copied and later steps can share work with other chains.
+        if !changed { out.removeLast(out.count - start) }
+        return changed
     }
 
-    static let namedEntities: [String: UInt8] = [
-        "lt": 0x3C, "gt": 0x3E, "amp": 0x26, "quot": 0x22, "apos": 0x27, "nbsp": 0x20,
-        "sol": 0x2F, "bsol": 0x5C, "lpar": 0x28, "rpar": 0x29, "colon": 0x3A, "semi": 0x3B,
-        "equals": 0x3D, "tab": 0x09, "newline": 0x0A, "excl": 0x21, "num": 0x23, "period": 0x2E, "comma": 0x2C,
-    ]
+    /// Named references worth decoding: the characters attacks are made of.
+    static let namedEntities: [(name: [UInt8], value: UInt8)] = [
+        ("lt", 0x3C), ("gt", 0x3E), ("amp", 0x26), ("quot", 0x22), ("apos", 0x27), ("nbsp", 0x20),
+        ("sol", 0x2F), ("bsol", 0x5C), ("lpar", 0x28), ("rpar", 0x29), ("colon", 0x3A), ("semi", 0x3B),
+        ("equals", 0x3D), ("tab", 0x09), ("newline", 0x0A), ("excl", 0x21), ("num", 0x23), ("period", 0x2E), ("comma", 0x2C),
+    ].map { (Array($0.0.utf8), $0.1) }
+    /// The entity whose name is `input[start..<end]` (ASCII letters, any case).
+    static func namedEntity(_ input: Bytes, _ start: Int, _ end: Int) -> UInt8? {
+        entities: for entity in namedEntities where entity.name.count == end - start {
+            for k in entity.name.indices where input[start + k] | 0x20 != entity.name[k] { continue entities }
+            return entity.value
+        }
+        return nil
+    }
 
     /// `&lt;`, `&#60;`, `&#x3c;`, with or without the final `;` (browsers accept both).
+    /// Returns false, appending nothing, when no reference decodes (`&page=2` stays): the
+    /// output is only started at the first reference, and plain runs are copied whole.
     static func htmlEntityDecode(_ input: Bytes, into out: inout [UInt8]) -> Bool {
-        guard input.contains(0x26) else { return false }
-        out.reserveCapacity(out.count + input.count)
+        var copied = 0  // input before this is in `out` (once decoding has started)
+        var started = false
         var i = 0
-        while i < input.count {
-            guard input[i] == 0x26, i + 2 < input.count else {
-                out.append(input[i])
+        while i + 2 < input.count {
+            guard input[i] == 0x26, let (scalar, next) = entity(input, at: i) else {
                 i += 1
                 continue
             }
-            var j = i + 1
-            if input[j] == 0x23 {
-                j += 1
-                var scalar: UInt32 = 0
-                var digits = 0
-                let hex = j < input.count && input[j] | 0x20 == UInt8(ascii: "x")
-                if hex { j += 1 }
-                while j < input.count, digits < 8 {
-                    if hex, let v = hexValue(input[j]) { scalar = scalar << 4 | UInt32(v) } else if !hex, input[j] &- 0x30 < 10 { scalar = scalar * 10 + UInt32(input[j] - 0x30) } else { break }
-                    digits += 1
-                    j += 1
-                }
-                if digits > 0 {
-                    appendScalar(scalar, to: &out)
-                    if j < input.count && input[j] == 0x3B { j += 1 }
-                    i = j
-                    continue
-                }
-            } else {
-                while j < input.count, j - i <= 8, (input[j] | 0x20) &- 0x61 < 26 { j += 1 }
-                let name = String(decoding: UnsafeBufferPointer(rebasing: input[(i + 1)..<j]), as: UTF8.self).lowercased()
-                if let value = namedEntities[name] {
-                    out.append(value)
-                    if j < input.count && input[j] == 0x3B { j += 1 }
-                    i = j
-                    continue
-                }
+            if !started {
+                started = true
+                out.reserveCapacity(out.count + input.count)
             }
-            out.append(input[i])
-            i += 1
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: input[copied..<i]))
+            if scalar < 0x80 { out.append(UInt8(scalar)) } else { appendScalar(scalar, to: &out) }
+            i = next
+            copied = next
         }
+        guard started else { return false }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: input[copied...]))
         return true
+    }
+
+    /// The reference starting with the `&` at `i`: its code point and where it ends.
+    private static func entity(_ input: Bytes, at i: Int) -> (scalar: UInt32, next: Int)? {
+        var j = i + 1
+        if input[j] == 0x23 {
+            j += 1
+            var scalar: UInt32 = 0
+            var digits = 0
+            let hex = j < input.count && input[j] | 0x20 == UInt8(ascii: "x")
+            if hex { j += 1 }
+            while j < input.count, digits < 8 {
+                if hex, let v = hexValue(input[j]) { scalar = scalar << 4 | UInt32(v) } else if !hex, input[j] &- 0x30 < 10 { scalar = scalar * 10 + UInt32(input[j] - 0x30) } else { break }
+                digits += 1
+                j += 1
+            }
+            guard digits > 0 else { return nil }
+            if j < input.count && input[j] == 0x3B { j += 1 }
+            return (scalar, j)
+        }
+        while j < input.count, j - i <= 8, (input[j] | 0x20) &- 0x61 < 26 { j += 1 }
+        guard let value = namedEntity(input, i + 1, j) else { return nil }
+        if j < input.count && input[j] == 0x3B { j += 1 }
+        return (UInt32(value), j)
     }
 
     @inline(__always) static func isSpace(_ byte: UInt8) -> Bool {
@@ -169,26 +195,37 @@ enum Transforms {
     /// path the server will resolve, so traversal is seen whatever its spelling.
     static func normalizePath(_ input: Bytes, into out: inout [UInt8]) -> Bool {
         guard needsPathNormalization(input) else { return false }
-        let slashed = input.map { $0 == 0x5C ? 0x2F : $0 }
-        let absolute = slashed.first == 0x2F
-        var segments: [ArraySlice<UInt8>] = []
-        var leadingParents = 0
-        for segment in slashed.split(separator: 0x2F, omittingEmptySubsequences: true) {
-            if segment.elementsEqual([0x2E]) { continue }
-            if segment.elementsEqual([0x2E, 0x2E]) {
-                if segments.isEmpty { leadingParents += 1 } else { segments.removeLast() }
+        // Built in place, without intermediate arrays (every `http://` URL comes here): the
+        // output holds the kept segments; `..` truncates it back to the previous `/`.
+        @inline(__always) func isSlash(_ byte: UInt8) -> Bool { byte == 0x2F || byte == 0x5C }
+        if isSlash(input[0]) { out.append(0x2F) }
+        var floor = out.count  // where segments start: after the root and any leading `../`
+        var kept = 0
+        var i = 0
+        while i < input.count {
+            while i < input.count && isSlash(input[i]) { i += 1 }
+            let start = i
+            while i < input.count && !isSlash(input[i]) { i += 1 }
+            let length = i - start
+            if length == 0 || (length == 1 && input[start] == 0x2E) { continue }
+            if length == 2 && input[start] == 0x2E && input[start + 1] == 0x2E {
+                if kept == 0 {
+                    // Climbing above the root is the attack itself: keep the `../` so rules can see it.
+                    out.append(contentsOf: [0x2E, 0x2E, 0x2F])
+                    floor = out.count
+                } else {
+                    kept -= 1
+                    var end = out.count
+                    while end > floor && out[end - 1] != 0x2F { end -= 1 }
+                    out.removeLast(out.count - max(floor, end - (kept > 0 ? 1 : 0)))
+                }
                 continue
             }
-            segments.append(segment)
+            if kept > 0 { out.append(0x2F) }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: input[start..<i]))
+            kept += 1
         }
-        if absolute { out.append(0x2F) }
-        // Climbing above the root is the attack itself: keep the `../` so rules can see it.
-        for _ in 0..<leadingParents { out.append(contentsOf: [0x2E, 0x2E, 0x2F]) }
-        for (index, segment) in segments.enumerated() {
-            if index > 0 { out.append(0x2F) }
-            out.append(contentsOf: segment)
-        }
-        if slashed.last == 0x2F && !segments.isEmpty { out.append(0x2F) }
+        if isSlash(input[input.count - 1]) && kept > 0 { out.append(0x2F) }
         return true
     }
 

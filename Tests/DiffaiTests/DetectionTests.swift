@@ -173,6 +173,60 @@ func ruleFileError(_ json: String) -> String {
         #expect(String(decoding: Transforms.apply(transform, Array(input.utf8)), as: UTF8.self) == expected)
     }
 
+    /// Evaluation skips a transform when the value's traits say it would change nothing, and
+    /// treats "returned false" as "unchanged": both must hold for any bytes, or a rule would
+    /// miss what the transform would have revealed.
+    @Test func traitsAndUnchangedResultsAreSound() {
+        var random = SystemRandomNumberGenerator()
+        let alphabet = Array("%+&#;/.\\*xX0aA; \t\u{0}lt;gt".utf8) + [0xC0, 0xAF, 0xEF, 0xBC, 0xA1, 0xC3, 0xA9, 0xA0]
+        var inputs: [[UInt8]] = ["", ".", "./a", "a/.", "/a/b", "100%", "&page=2", "caf\u{e9}", "a  b", "a\tb", "/*", "//"].map { Array($0.utf8) }
+        for _ in 0..<3000 {
+            inputs.append((0..<Int.random(in: 1...12, using: &random)).map { _ in alphabet.randomElement(using: &random)! })
+        }
+        for input in inputs {
+            let traits = input.withUnsafeBytes { ByteTraits.of($0) }
+            for transform in Transform.allCases {
+                var out: [UInt8] = [0x7E]
+                let changed = input.withUnsafeBufferPointer { Transforms.apply(transform, $0, into: &out) }
+                if !changed { #expect(out == [0x7E], "\(transform) left output behind for \(input)") }
+                if changed { #expect(Array(out.dropFirst()) != input, "\(transform) reported a change that is none for \(input)") }
+                if traits.isDisjoint(with: ByteTraits.trigger(of: transform)) {
+                    #expect(!changed, "\(transform) changes \(input) although its traits say it cannot")
+                }
+            }
+        }
+    }
+
+    /// normalizePath works in place; this is its definition, written the plain way.
+    @Test func normalizePathMatchesItsDefinition() {
+        func reference(_ input: [UInt8]) -> [UInt8] {
+            let slashed = input.map { $0 == 0x5C ? 0x2F : $0 }
+            var segments: [ArraySlice<UInt8>] = []
+            var leadingParents = 0
+            for segment in slashed.split(separator: 0x2F, omittingEmptySubsequences: true) {
+                if segment.elementsEqual([0x2E]) { continue }
+                if segment.elementsEqual([0x2E, 0x2E]) {
+                    if segments.isEmpty { leadingParents += 1 } else { segments.removeLast() }
+                    continue
+                }
+                segments.append(segment)
+            }
+            var out: [UInt8] = slashed.first == 0x2F ? [0x2F] : []
+            for _ in 0..<leadingParents { out += [0x2E, 0x2E, 0x2F] }
+            out += Array(segments.joined(separator: [0x2F]))
+            if slashed.last == 0x2F && !segments.isEmpty { out.append(0x2F) }
+            return out
+        }
+        var random = SystemRandomNumberGenerator()
+        let alphabet = Array("/\\..ab".utf8)
+        for _ in 0..<5000 {
+            let input = (0..<Int.random(in: 1...14, using: &random)).map { _ in alphabet.randomElement(using: &random)! }
+            var out: [UInt8] = []
+            let changed = input.withUnsafeBufferPointer { Transforms.normalizePath($0, into: &out) }
+            #expect((changed ? out : input) == reference(input), "\(String(decoding: input, as: UTF8.self))")
+        }
+    }
+
     @Test func normalizeUnicodeFoldsOverlongAndFullWidth() {
         #expect(Transforms.apply(.normalizeUnicode, [0x2E, 0x2E, 0xC0, 0xAF, 0x61]) == Array("../a".utf8))
         #expect(Transforms.apply(.normalizeUnicode, Array("ｓｅｌｅｃｔ".utf8)) == Array("select".utf8))
