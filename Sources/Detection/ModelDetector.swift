@@ -23,15 +23,16 @@ public final class ModelDetector: @unchecked Sendable {
 
     /// The highest-scoring part of the request, whether or not it passes the threshold.
     public func score(_ request: HTTPRequest) -> ModelVerdict {
-        let target = Array(request.targetBytes)
+        let target = request.targetBytes
         var best = ModelVerdict(score: model.score(target: target), target: "uri", snippet: Array(target.prefix(80)))
         guard !request.body.isEmpty else { return best }
         // Body arguments only: the query string was scored with the path.
         let arguments = RequestArguments(request: request, includeQuery: false)
-        for (name, value) in zip(arguments.names, arguments.values) where !value.isEmpty {
+        for (name, value) in zip(arguments.nameRanges, arguments.valueRanges) where !value.isEmpty {
+            let value = arguments.storage[value]
             let score = model.score(text: RequestText.fromValue(value))
             if score > best.score {
-                best = ModelVerdict(score: score, target: "arg:" + String(decoding: name, as: UTF8.self), snippet: Array(value.prefix(80)))
+                best = ModelVerdict(score: score, target: "arg:" + String(decoding: arguments.storage[name], as: UTF8.self), snippet: Array(value.prefix(80)))
             }
         }
         return best

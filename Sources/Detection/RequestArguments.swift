@@ -1,11 +1,16 @@
+import Classifier
 import HTTP
 
 /// Name/value pairs a web application would see: query string and body (urlencoded,
 /// multipart, JSON), decoded once as the application decodes them.
+///
+/// Names and values are ranges of one byte store (decoded straight into it): a request's
+/// arguments cost a few allocations, not two arrays per argument.
 struct RequestArguments {
-    var names: [[UInt8]] = []
-    var values: [[UInt8]] = []
-    var fileNames: [[UInt8]] = []
+    private(set) var storage: [UInt8] = []
+    private(set) var nameRanges: [Range<Int>] = []
+    private(set) var valueRanges: [Range<Int>] = []
+    private(set) var fileNameRanges: [Range<Int>] = []
 
     /// Bodies are parsed by content when the declared type lies (EVASION 10), within bounds.
     static let maxParsedBody = 1 << 20
@@ -15,7 +20,7 @@ struct RequestArguments {
 
     init(request: HTTPRequest, includeQuery: Bool = true) {
         defer { addJoinedDuplicates() }
-        let target = Array(request.targetBytes)
+        let target = request.targetBytes
         if includeQuery, let question = target.firstIndex(of: 0x3F) {
             addURLEncoded(target[(question + 1)...])
         }
@@ -32,10 +37,21 @@ struct RequestArguments {
         }
     }
 
-    private mutating func add(_ name: [UInt8], _ value: [UInt8]) {
-        guard names.count < Self.maxArguments else { return }
-        names.append(name)
-        values.append(value)
+    var count: Int { nameRanges.count }
+    /// As arrays (tests, and the rare paths that want them).
+    var names: [[UInt8]] { nameRanges.map { Array(storage[$0]) } }
+    var values: [[UInt8]] { valueRanges.map { Array(storage[$0]) } }
+    var fileNames: [[UInt8]] { fileNameRanges.map { Array(storage[$0]) } }
+
+    private mutating func add<Name: Collection, Value: Collection>(_ name: Name, _ value: Value)
+    where Name.Element == UInt8, Value.Element == UInt8 {
+        guard nameRanges.count < Self.maxArguments else { return }
+        let nameStart = storage.count
+        storage.append(contentsOf: name)
+        nameRanges.append(nameStart..<storage.count)
+        let valueStart = storage.count
+        storage.append(contentsOf: value)
+        valueRanges.append(valueStart..<storage.count)
     }
 
     static func looksURLEncoded(_ body: ArraySlice<UInt8>) -> Bool {
@@ -43,25 +59,41 @@ struct RequestArguments {
     }
 
     mutating func addURLEncoded(_ text: ArraySlice<UInt8>) {
-        for pair in text.split(separator: 0x26, omittingEmptySubsequences: true) {
-            if let equals = pair.firstIndex(of: 0x3D) {
-                add(Transforms.urlDecode(Array(pair[..<equals]), unicode: false),
-                    Transforms.urlDecode(Array(pair[(equals + 1)...]), unicode: false))
-            } else {
-                add(Transforms.urlDecode(Array(pair), unicode: false), [])
+        text.withUnsafeBufferPointer { addURLEncoded($0) }
+    }
+
+    mutating func addURLEncoded(_ text: UnsafeBufferPointer<UInt8>) {
+        // `%XX` and `+` decoded as a form decoder does, straight into the store.
+        func appendDecoded(_ start: Int, _ end: Int) -> Range<Int> {
+            let first = storage.count
+            let part = UnsafeBufferPointer(rebasing: text[start..<end])
+            if !PercentDecoding.decode(part, plusIsSpace: true, unicode: false, into: &storage) { storage.append(contentsOf: part) }
+            return first..<storage.count
+        }
+        storage.reserveCapacity(storage.count + text.count)
+        var start = 0
+        while start < text.count && nameRanges.count < Self.maxArguments {
+            var end = start
+            while end < text.count && text[end] != 0x26 { end += 1 }
+            if end > start {
+                var equals = start
+                while equals < end && text[equals] != 0x3D { equals += 1 }
+                nameRanges.append(appendDecoded(start, equals))
+                valueRanges.append(equals < end ? appendDecoded(equals + 1, end) : storage.count..<storage.count)
             }
+            start = end + 1
         }
     }
 
     /// HTTP parameter pollution: `a=UNI&a=ON SELECT` is read as `UNI,ON SELECT` by some
     /// frameworks, so repeated names also yield their values joined.
     private mutating func addJoinedDuplicates() {
-        guard names.count > 1 else { return }
+        guard nameRanges.count > 1 else { return }
         // Most requests have a few distinct names: compare pairs before building any table.
-        let count = names.count
+        let count = nameRanges.count
         var hasDuplicate = false
         outer: for i in 0..<count {
-            for j in (i + 1)..<count where Self.sameName(names[i], names[j]) {
+            for j in (i + 1)..<count where sameName(nameRanges[i], nameRanges[j]) {
                 hasDuplicate = true
                 break outer
             }
@@ -69,8 +101,8 @@ struct RequestArguments {
         guard hasDuplicate else { return }
         var groups: [[UInt8]: [Int]] = [:]
         var order: [[UInt8]] = []
-        for (index, name) in names.enumerated() {
-            let key = name.map(Transforms.lower)
+        for (index, range) in nameRanges.enumerated() {
+            let key = storage[range].map(Transforms.lower)
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(index)
         }
@@ -79,14 +111,14 @@ struct RequestArguments {
             var joined: [UInt8] = []
             for (position, index) in indexes.enumerated() {
                 if position > 0 { joined.append(0x2C) }
-                joined.append(contentsOf: values[index])
+                joined.append(contentsOf: storage[valueRanges[index]])
             }
-            add(names[indexes[0]], joined)
+            add(Array(storage[nameRanges[indexes[0]]]), joined)
         }
     }
 
-    private static func sameName(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        a.count == b.count && zip(a, b).allSatisfy { Transforms.lower($0) == Transforms.lower($1) }
+    private func sameName(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
+        a.count == b.count && zip(storage[a], storage[b]).allSatisfy { Transforms.lower($0) == Transforms.lower($1) }
     }
 
     static func boundary(in contentType: String) -> [UInt8]? {
@@ -121,7 +153,9 @@ struct RequestArguments {
             if content.last == 0x0D { content.removeLast() }
             let name = Self.parameter("name", in: headers) ?? ""
             if let fileName = Self.parameter("filename", in: headers) {
-                fileNames.append(Array(fileName.utf8))
+                let first = storage.count
+                storage.append(contentsOf: fileName.utf8)
+                fileNameRanges.append(first..<storage.count)
             }
             add(Array(name.utf8), content)
         }

@@ -214,16 +214,22 @@ final class RequestView {
                     slices.append(value)
                 }
             case .args:
-                for value in args.values { append(value) }
+                let args = self.args
+                args.storage.withUnsafeBufferPointer { store in for range in args.valueRanges { append(UnsafeBufferPointer(rebasing: store[range])) } }
             case .argNames:
-                for name in args.names { append(name) }
+                let args = self.args
+                args.storage.withUnsafeBufferPointer { store in for range in args.nameRanges { append(UnsafeBufferPointer(rebasing: store[range])) } }
             case .arg:
-                for (name, value) in zip(args.names, args.values)
-                where name.withUnsafeBufferPointer({ Self.equalsLowercase($0, entry.name) }) {
-                    append(value)
+                let args = self.args
+                args.storage.withUnsafeBufferPointer { store in
+                    for (name, value) in zip(args.nameRanges, args.valueRanges)
+                    where Self.equalsLowercase(UnsafeBufferPointer(rebasing: store[name]), entry.name) {
+                        append(UnsafeBufferPointer(rebasing: store[value]))
+                    }
                 }
             case .files:
-                for name in args.fileNames { append(name) }
+                let args = self.args
+                args.storage.withUnsafeBufferPointer { store in for range in args.fileNameRanges { append(UnsafeBufferPointer(rebasing: store[range])) } }
             }
         }
     }
