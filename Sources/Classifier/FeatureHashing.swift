@@ -13,28 +13,38 @@ public struct FeatureHashing: Sendable, Equatable {
 
     public var buckets: Int { 1 << bucketBits }
 
-    /// Sorted bucket ids with their counts (term frequencies).
-    public func counts(_ text: [UInt8]) -> (indices: [Int32], counts: [Float]) {
-        var hashes: [UInt32] = []
-        hashes.reserveCapacity(text.count * (maxN - minN + 1))
+    /// Calls `body` with the bucket of every n-gram of the text, in text order (repeats included).
+    @inline(__always)
+    public func forEachBucket(_ text: UnsafeBufferPointer<UInt8>, _ body: (UInt32) -> Void) {
         let mask = UInt32(buckets - 1)
         // Boundary markers make "starts with" and "ends with" n-grams distinct features.
-        let padded = [UInt8(0x02)] + text + [UInt8(0x03)]
-        padded.withUnsafeBufferPointer { bytes in
-            for start in 0..<bytes.count {
-                var hash: UInt32 = 2_166_136_261
-                for n in 1...maxN {
-                    guard start + n <= bytes.count else { break }
-                    hash = (hash ^ UInt32(bytes[start + n - 1])) &* 16_777_619
-                    if n >= minN {
-                        // Mix the length in so that n-grams of different sizes spread apart.
-                        var h = hash ^ UInt32(n) &* 0x9E37_79B9
-                        h ^= h >> 15
-                        hashes.append(h & mask)
-                    }
+        let count = text.count + 2
+        @inline(__always) func byte(_ i: Int) -> UInt8 { i == 0 ? 0x02 : i == count - 1 ? 0x03 : text[i - 1] }
+        for start in 0..<count {
+            var hash: UInt32 = 2_166_136_261
+            for n in 1...maxN {
+                guard start + n <= count else { break }
+                hash = (hash ^ UInt32(byte(start + n - 1))) &* 16_777_619
+                if n >= minN {
+                    // Mix the length in so that n-grams of different sizes spread apart.
+                    var h = hash ^ UInt32(n) &* 0x9E37_79B9
+                    h ^= h >> 15
+                    body(h & mask)
                 }
             }
         }
+    }
+
+    /// How many n-grams a text of `length` bytes has (repeats included).
+    public func ngramCount(length: Int) -> Int {
+        (length + 2) * (maxN - minN + 1)
+    }
+
+    /// Sorted bucket ids with their counts (term frequencies).
+    public func counts(_ text: [UInt8]) -> (indices: [Int32], counts: [Float]) {
+        var hashes: [UInt32] = []
+        hashes.reserveCapacity(ngramCount(length: text.count))
+        text.withUnsafeBufferPointer { forEachBucket($0) { hashes.append($0) } }
         hashes.sort()
         var indices: [Int32] = []
         var counts: [Float] = []

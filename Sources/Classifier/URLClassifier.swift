@@ -27,7 +27,7 @@ public final class URLClassifier: @unchecked Sendable {
     }
 
     /// TF-IDF vector of a text: sublinear term frequency times idf, L2-normalised.
-    func features(_ text: [UInt8]) -> (indices: [Int32], values: [Float]) {
+    public func features(_ text: [UInt8]) -> (indices: [Int32], values: [Float]) {
         let (indices, counts) = hashing.counts(text)
         var values = [Float](repeating: 0, count: indices.count)
         var norm: Float = 0
@@ -46,11 +46,45 @@ public final class URLClassifier: @unchecked Sendable {
     }
 
     /// Probability that the text (from `RequestText`) is an attack.
+    ///
+    /// The same value as the weights times `features(text)`, computed for the per-request path:
+    /// n-grams are counted in a small open-addressing table in temporary memory instead of
+    /// sorting an array of them (the sort and its allocations were most of a score), and the
+    /// normalisation is applied once to the dot product.
     public func score(text: [UInt8]) -> Float {
-        let (indices, values) = features(text)
-        var margin = bias
-        weights.withUnsafeBufferPointer { w in
-            for k in 0..<indices.count { margin += w[Int(indices[k])] * values[k] }
+        let features = hashing.ngramCount(length: text.count)
+        var capacity = 64
+        while capacity < features * 2 { capacity <<= 1 }
+        let empty = UInt32.max
+        let margin = withUnsafeTemporaryAllocation(of: UInt32.self, capacity: capacity) { buckets in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: capacity) { counts in
+                buckets.initialize(repeating: empty)
+                let slotMask = capacity - 1
+                text.withUnsafeBufferPointer { text in
+                    hashing.forEachBucket(text) { bucket in
+                        var slot = Int(bucket &* 0x9E37_79B1) & slotMask
+                        while true {
+                            if buckets[slot] == bucket { counts[slot] += 1; return }
+                            if buckets[slot] == empty { buckets[slot] = bucket; counts[slot] = 1; return }
+                            slot = (slot + 1) & slotMask
+                        }
+                    }
+                }
+                var dot: Float = 0
+                var norm: Float = 0
+                idf.withUnsafeBufferPointer { idf in
+                    weights.withUnsafeBufferPointer { w in
+                        for slot in 0..<capacity where buckets[slot] != empty {
+                            let bucket = Int(buckets[slot])
+                            let count = counts[slot]
+                            let v = (count == 1 ? 1 : 1 + logf(Float(count))) * idf[bucket]
+                            norm += v * v
+                            dot += w[bucket] * v
+                        }
+                    }
+                }
+                return norm > 0 ? bias + dot / norm.squareRoot() : bias
+            }
         }
         return 1 / (1 + expf(-margin))
     }

@@ -132,6 +132,23 @@ func smallTrainingData() -> (good: [[UInt8]], bad: [[UInt8]]) {
         }
     }
 
+    /// The per-request score counts n-grams in a hash table; it must equal the weights times
+    /// the TF-IDF vector, the definition the model was trained with.
+    @Test func fastScoreEqualsTheTFIDFDefinition() throws {
+        let model = try ModelFile.load(path: TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path)
+        var texts: [[UInt8]] = [[], [0x61], Array(repeating: 0x61, count: RequestText.maxLength), Array(0...255)]
+        texts += ["/index.php/madrid/0", "/a/' or 0=0/y", "/p/<script> x", "/../../../../etc/passwd", "/x/${jndi:ldap://e/a}"].map { Array($0.utf8) }
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<200 { texts.append((0..<Int.random(in: 1...300, using: &random)).map { _ in UInt8.random(in: 0x20...0x7E, using: &random) }) }
+        for text in texts {
+            let (indices, values) = model.features(text)
+            var margin = model.bias
+            for k in indices.indices { margin += model.weights[Int(indices[k])] * values[k] }
+            let reference = 1 / (1 + exp(-margin))
+            #expect(abs(model.score(text: text) - reference) < 1e-5, "\(String(decoding: text, as: UTF8.self))")
+        }
+    }
+
     @Test func detectorScoresBodyArgumentsAndRaisesOneVerdict() throws {
         let model = try ModelFile.load(path: TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path)
         let detector = ModelDetector(model: model)
