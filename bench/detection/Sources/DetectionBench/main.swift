@@ -62,6 +62,18 @@ func perRequestMicroseconds(_ rules: RuleSet) -> Double {
     return best
 }
 
+// PROFILE=N: evaluate the proxy benchmark's request N times with the default rules and stop
+// (for callgrind or perf: `PROFILE=20000 valgrind --tool=callgrind <stripped binary> ../..`).
+if let iterations = ProcessInfo.processInfo.environment["PROFILE"].flatMap({ Int($0) }) {
+    let rules = try RuleSet(rules: defaults)
+    let request = HTTPRequest.synthesize(method: "GET", target: Array("/index.html?q=running+shoes&page=2".utf8),
+                                         headers: [("Host", "127.0.0.1:18582"), ("Accept", "*/*")], body: [])!
+    let scratch = DetectionScratch()
+    var matches = 0
+    for _ in 0..<iterations { matches &+= rules.evaluate(request, scratch: scratch).count }
+    print("\(iterations) evaluations, \(matches) matches")
+    exit(0)
+}
 var costs: [Int: Double] = [:]
 for count in [10, 100, 1000] {
     costs[count] = perRequestMicroseconds(try ruleSet(count))
@@ -121,3 +133,35 @@ for _ in 0..<5 {
 }
 print(String(format: "ML model: load %.1f ms; classification %.2f µs per URL (target ≤ 5 µs) → %@", loadMs, bestPerURL,
              bestPerURL <= 5 ? "met" : "NOT met") + (checksum < 0 ? "" : ""))
+
+// What the inline proxy spends per request before forwarding: every default rule and the
+// model, on a plain benign request (the one bench/proxy.sh sends) and on the mixed set above.
+let proxyRequest = HTTPRequest.synthesize(method: "GET", target: Array("/index.html?q=running+shoes&page=2".utf8),
+                                          headers: [("Host", "127.0.0.1:18582"), ("Accept", "*/*")], body: [])!
+let defaultRules = try RuleSet(rules: defaults)
+let detector = ModelDetector(model: model)
+func perCall(_ body: () -> Int) -> Double {
+    var best = Double.infinity
+    var sink = 0
+    for _ in 0..<5 {
+        var calls = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        while DispatchTime.now().uptimeNanoseconds - start < 300_000_000 {
+            for _ in 0..<100 { sink &+= body() }
+            calls += 100
+        }
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1000 / Double(calls))
+    }
+    if sink == -1 { print(sink) }
+    return best
+}
+let proxyScratch = DetectionScratch()
+let rulesOnly = perCall { defaultRules.evaluate(proxyRequest, scratch: proxyScratch).count }
+let modelOnly = perCall { detector.score(proxyRequest).score > 2 ? 1 : 0 }
+var mixedIndex = 0
+let mixed = perCall {
+    mixedIndex = (mixedIndex + 1) % requests.count
+    return defaultRules.evaluate(requests[mixedIndex], scratch: proxyScratch).count + (detector.score(requests[mixedIndex]).score > 2 ? 1 : 0)
+}
+print(String(format: "proxy request, %d default rules: rules %.2f µs + model %.2f µs; mixed requests (rules + model) %.2f µs",
+             defaults.count, rulesOnly, modelOnly, mixed))
