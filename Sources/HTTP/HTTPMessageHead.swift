@@ -65,8 +65,76 @@ public final class HTTPMessageHead: @unchecked Sendable {
         return fields.first { nameEquals($0, wanted) }.map { string($0.value) }
     }
 
+    // Byte-level questions a proxy asks of every message (framing, keep-alive): answered
+    // without building strings, which cost more than the rest of forwarding a request.
+
+    /// Whether a header of this (lowercase) name is present.
+    public func contains(_ lowercaseName: StaticString) -> Bool {
+        fields.contains { nameEquals($0, lowercaseName) }
+    }
+
+    /// Whether some value of the header contains `needle` (lowercase ASCII), ignoring case.
+    public func value(of lowercaseName: StaticString, contains needle: StaticString) -> Bool {
+        fields.contains { field in
+            guard nameEquals(field, lowercaseName) else { return false }
+            return storage.withUnsafeBytes { buffer in
+                needle.withUTF8Buffer { Self.containsIgnoringCase(buffer, field.value, UnsafeRawBufferPointer($0)) }
+            }
+        }
+    }
+
+    /// Whether some value of the header, without surrounding spaces and tabs, is `expected`
+    /// (lowercase ASCII), ignoring case.
+    public func value(of lowercaseName: StaticString, is expected: StaticString) -> Bool {
+        fields.contains { field in
+            guard nameEquals(field, lowercaseName) else { return false }
+            return storage.withUnsafeBytes { buffer in
+                expected.withUTF8Buffer { Self.equalsIgnoringCase(buffer, Self.trimmed(buffer, field.value), UnsafeRawBufferPointer($0)) }
+            }
+        }
+    }
+
+    /// The first value of the header as a decimal number (spaces and tabs around it allowed);
+    /// nil when absent, not a number, or too large.
+    public func decimalValue(of lowercaseName: StaticString) -> Int? {
+        guard let field = fields.first(where: { nameEquals($0, lowercaseName) }) else { return nil }
+        return storage.withUnsafeBytes { buffer -> Int? in
+            let range = Self.trimmed(buffer, field.value)
+            guard !range.isEmpty else { return nil }
+            var value = 0
+            for i in range.range {
+                let digit = Int(buffer[i]) - 0x30
+                guard digit >= 0 && digit <= 9 else { return nil }
+                let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, overflow2) = times.addingReportingOverflow(digit)
+                guard !overflow1 && !overflow2 else { return nil }
+                value = sum
+            }
+            return value
+        }
+    }
+
+    static func trimmed(_ buffer: UnsafeRawBufferPointer, _ range: ByteRange) -> ByteRange {
+        var start = Int(range.start), end = Int(range.end)
+        while start < end && (buffer[start] == 0x20 || buffer[start] == 0x09) { start += 1 }
+        while end > start && (buffer[end - 1] == 0x20 || buffer[end - 1] == 0x09) { end -= 1 }
+        return ByteRange(start, end)
+    }
+
+    static func containsIgnoringCase(_ buffer: UnsafeRawBufferPointer, _ range: ByteRange, _ lowercase: UnsafeRawBufferPointer) -> Bool {
+        let count = lowercase.count
+        guard count > 0 else { return true }
+        guard range.count >= count else { return false }
+        var start = Int(range.start)
+        while start + count <= Int(range.end) {
+            if equalsIgnoringCase(buffer, ByteRange(start, start + count), lowercase) { return true }
+            start += 1
+        }
+        return false
+    }
+
     /// ASCII case-insensitive comparison of a field's name with a lowercase name.
-    func nameEquals(_ field: HTTPHeaderField, _ lowercaseName: [UInt8]) -> Bool {
+    public func nameEquals(_ field: HTTPHeaderField, _ lowercaseName: [UInt8]) -> Bool {
         guard field.name.count == lowercaseName.count else { return false }
         return storage.withUnsafeBytes { buffer in
             lowercaseName.withUnsafeBytes { Self.equalsIgnoringCase(buffer, field.name, $0) }
@@ -74,7 +142,7 @@ public final class HTTPMessageHead: @unchecked Sendable {
     }
 
     /// Same, for a literal: no array, no lazy global, nothing retained (runs per field per message).
-    func nameEquals(_ field: HTTPHeaderField, _ lowercaseName: StaticString) -> Bool {
+    public func nameEquals(_ field: HTTPHeaderField, _ lowercaseName: StaticString) -> Bool {
         guard field.name.count == lowercaseName.utf8CodeUnitCount else { return false }
         return storage.withUnsafeBytes { buffer in
             lowercaseName.withUTF8Buffer { Self.equalsIgnoringCase(buffer, field.name, UnsafeRawBufferPointer($0)) }

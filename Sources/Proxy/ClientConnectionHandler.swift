@@ -89,6 +89,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     private var context: ChannelHandlerContext?
     private var connection = HTTPConnectionInfo(id: 0, client: Endpoint(address: IPAddress("0.0.0.0")!, port: 0), server: Endpoint(address: IPAddress("0.0.0.0")!, port: 0))
     private var nextIndex = 0
+    /// The client's address as X-Forwarded-For gets it.
+    private var forwardedForAddress: [UInt8] = []
     private var queue: [ProxiedRequest] = []
     private var parsing: ProxiedRequest?
     private var upstream: UpstreamConnection?
@@ -122,6 +124,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         let client = Self.endpoint(context.channel.remoteAddress) ?? connection.client
         let server = Self.endpoint(context.channel.localAddress) ?? shared.listenEndpoint
         connection = HTTPConnectionInfo(id: shared.nextConnectionID(), client: client, server: server)
+        forwardedForAddress = Array(client.address.description.utf8)
         armHeaderTimer()
         requestRead()
     }
@@ -200,13 +203,12 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         let transaction = HTTPTransaction(connection: connection, index: nextIndex, request: request)
         nextIndex += 1
         let head = parsed.head
-        let chunked = head.values(named: "transfer-encoding").contains { $0.lowercased().contains("chunked") }
-        let length = head.firstValue(named: "content-length").flatMap { Int($0.trimmedSpaces) }
+        let chunked = head.value(of: "transfer-encoding", contains: "chunked")
+        let length = head.decimalValue(of: "content-length")
         let framing: UpstreamHead.Framing = chunked ? .chunked : (length.map { $0 > 0 ? .length($0) : .none } ?? .none)
-        let expects = head.values(named: "expect").contains { $0.lowercased().trimmedSpaces == "100-continue" }
-        let connectionTokens = head.values(named: "connection").map { $0.lowercased() }
-        let wantsClose = connectionTokens.contains { $0.contains("close") }
-            || (parsed.version == .http10 && !connectionTokens.contains { $0.contains("keep-alive") })
+        let expects = head.value(of: "expect", is: "100-continue")
+        let wantsClose = head.value(of: "connection", contains: "close")
+            || (parsed.version == .http10 && !head.value(of: "connection", contains: "keep-alive"))
         let proxied = ProxiedRequest(transaction: transaction, framing: framing, expectsContinue: expects,
                                      isHeadMethod: request.method == "HEAD", wantsClose: wantsClose)
         let anomalies = parsed.anomalies
@@ -351,9 +353,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         if !proxied.headSent {
             proxied.headSent = true
             upstream.exchanges += 1
-            let head = UpstreamHead.bytes(for: proxied.request, client: proxied.transaction.client, framing: proxied.framing)
-            var buffer = context.channel.allocator.buffer(capacity: head.count)
-            buffer.writeBytes(head)
+            var buffer = context.channel.allocator.buffer(capacity: proxied.request.head.storage.count + 96)
+            UpstreamHead.write(for: proxied.request, forwardedFor: forwardedForAddress, framing: proxied.framing, into: &buffer)
             upstream.write(buffer)
             // The last exchange's parser is reused when it ended cleanly between messages.
             let responses = idleResponseParser.flatMap { $0.isIdle ? $0 : nil } ?? HTTPMessageParser(kind: .response)
@@ -384,6 +385,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
             end.writeString("0\r\n\r\n")
             upstream.write(end)
         }
+        upstream.flush()
     }
 
     private func block(_ proxied: ProxiedRequest, _ verdict: RequestInspector.Verdict) {
@@ -604,12 +606,12 @@ final class ResponseTracker: HTTPMessageParserDelegate {
     func parser(_ parser: HTTPMessageParser, didParseHead head: ParsedHead) -> HeadDisposition {
         status = head.status
         if head.status >= 100 && head.status < 200 { return .noBody }
-        let connection = head.head.values(named: "connection").map { $0.lowercased() }
-        closeRequested = connection.contains { $0.contains("close") } || head.version == .http10 && !connection.contains { $0.contains("keep-alive") }
+        let fields = head.head
+        closeRequested = fields.value(of: "connection", contains: "close")
+            || head.version == .http10 && !fields.value(of: "connection", contains: "keep-alive")
         reusable = !closeRequested
         if expectNoBody || head.status == 204 || head.status == 304 { return .noBody }
-        if head.head.firstValue(named: "content-length") == nil,
-           !head.head.values(named: "transfer-encoding").contains(where: { $0.lowercased().contains("chunked") }) {
+        if !fields.contains("content-length"), !fields.value(of: "transfer-encoding", contains: "chunked") {
             reusable = false
             closeRequested = true
         }

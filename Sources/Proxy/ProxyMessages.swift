@@ -1,4 +1,5 @@
 import HTTP
+import NIOCore
 import NetworkTypes
 
 #if canImport(Glibc)
@@ -56,58 +57,77 @@ enum RequestSyntax {
 
 /// The request head as sent upstream: start line and end-to-end headers in their order and
 /// case, hop-by-hop headers (RFC 9110 §7.6.1, and those named by Connection) removed,
-/// X-Forwarded-For appended, and the body's framing restated.
+/// X-Forwarded-For appended, and the body's framing restated. Built from the parsed head's
+/// bytes straight into the outgoing buffer (no strings: this runs for every request).
 enum UpstreamHead {
-    /// Hop-by-hop headers, plus those the proxy restates itself: the body's framing
-    /// (Content-Length) and Expect (the proxy answers 100-continue).
-    static let notForwarded: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-                                            "proxy-authenticate", "proxy-authorization", "expect", "content-length"]
-
     enum Framing { case none, length(Int), chunked }
 
-    static func bytes(for request: HTTPRequest, client: Endpoint, framing: Framing) -> [UInt8] {
+    /// Hop-by-hop headers, plus those the proxy restates itself: the body's framing
+    /// (Content-Length) and Expect (the proxy answers 100-continue).
+    static func isNotForwarded(_ head: HTTPMessageHead, _ field: HTTPHeaderField) -> Bool {
+        switch field.name.count {
+        case 2: head.nameEquals(field, "te")
+        case 6: head.nameEquals(field, "expect")
+        case 7: head.nameEquals(field, "trailer") || head.nameEquals(field, "upgrade")
+        case 10: head.nameEquals(field, "connection") || head.nameEquals(field, "keep-alive")
+        case 14: head.nameEquals(field, "content-length")
+        case 16: head.nameEquals(field, "proxy-connection")
+        case 17: head.nameEquals(field, "transfer-encoding")
+        case 18: head.nameEquals(field, "proxy-authenticate")
+        case 19: head.nameEquals(field, "proxy-authorization")
+        default: false
+        }
+    }
+
+    /// `forwardedFor` is the client's address as text (the connection's, computed once).
+    static func write(for request: HTTPRequest, forwardedFor address: [UInt8], framing: Framing, into out: inout ByteBuffer) {
         let head = request.head
-        var named: Set<String> = []
-        for value in head.values(named: "connection") {
-            for token in value.split(separator: ",") { named.insert(String(token).trimmedSpaces.lowercased()) }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(head.storage.count + 96)
-        out += head.bytes(head.startLine.0)
-        out.append(0x20)
-        out += head.bytes(head.startLine.1)
-        out += Array(" HTTP/1.1\r\n".utf8)
-        var forwardedFor: [UInt8]?
-        for field in head.fields {
-            let name = head.string(field.name).lowercased()
-            if notForwarded.contains(name) || named.contains(name) { continue }
-            if name == "x-forwarded-for" {
-                forwardedFor = (forwardedFor.map { $0 + Array(", ".utf8) } ?? []) + head.bytes(field.value)
-                continue
+        // Headers that Connection names are hop-by-hop too (rare: only then is it looked at).
+        var named: [[UInt8]] = []
+        if head.contains("connection") {
+            for value in head.valueBytes(named: "connection") {
+                for token in value.split(separator: 0x2C) {
+                    var token = token
+                    while let first = token.first, first == 0x20 || first == 0x09 { token.removeFirst() }
+                    while let last = token.last, last == 0x20 || last == 0x09 { token.removeLast() }
+                    if !token.isEmpty { named.append(token.map { $0 &- 0x41 < 26 ? $0 | 0x20 : $0 }) }
+                }
             }
-            out += head.bytes(field.name)
-            out += [0x3A, 0x20]
-            out += head.bytes(field.value)
-            out += [0x0D, 0x0A]
         }
-        let address = Array(client.address.description.utf8)
-        out += Array("X-Forwarded-For: ".utf8) + (forwardedFor.map { $0 + Array(", ".utf8) } ?? []) + address + [0x0D, 0x0A]
+        head.storage.withUnsafeBytes { storage in
+            func bytes(_ range: ByteRange) -> UnsafeRawBufferPointer {
+                UnsafeRawBufferPointer(rebasing: storage[Int(range.start)..<Int(range.end)])
+            }
+            out.writeBytes(bytes(head.startLine.0))
+            out.writeStaticString(" ")
+            out.writeBytes(bytes(head.startLine.1))
+            out.writeStaticString(" HTTP/1.1\r\n")
+            var forwardedFor: [ByteRange] = []
+            for field in head.fields {
+                if isNotForwarded(head, field) { continue }
+                if !named.isEmpty, named.contains(where: { head.nameEquals(field, $0) }) { continue }
+                if head.nameEquals(field, "x-forwarded-for") {
+                    forwardedFor.append(field.value)
+                    continue
+                }
+                out.writeBytes(bytes(field.name))
+                out.writeStaticString(": ")
+                out.writeBytes(bytes(field.value))
+                out.writeStaticString("\r\n")
+            }
+            out.writeStaticString("X-Forwarded-For: ")
+            for value in forwardedFor {
+                out.writeBytes(bytes(value))
+                out.writeStaticString(", ")
+            }
+        }
+        out.writeBytes(address)
+        out.writeStaticString("\r\n")
         switch framing {
         case .none: break
-        case .length(let count): out += Array("Content-Length: \(count)\r\n".utf8)
-        case .chunked: out += Array("Transfer-Encoding: chunked\r\n".utf8)
+        case .length(let count): out.writeString("Content-Length: \(count)\r\n")
+        case .chunked: out.writeStaticString("Transfer-Encoding: chunked\r\n")
         }
-        out += [0x0D, 0x0A]
-        return out
-    }
-}
-
-extension String {
-    /// Without leading and trailing spaces and tabs (header values, list tokens).
-    var trimmedSpaces: String {
-        var s = Substring(self)
-        while let first = s.first, first == " " || first == "\t" { s.removeFirst() }
-        while let last = s.last, last == " " || last == "\t" { s.removeLast() }
-        return String(s)
+        out.writeStaticString("\r\n")
     }
 }

@@ -49,8 +49,13 @@ final class UpstreamConnection: ChannelInboundHandler {
 
     func read() { channel?.read() }
 
+    /// Queues bytes; `flush` sends what is queued (a head and its body go out in one writev).
     func write(_ buffer: ByteBuffer) {
-        channel?.writeAndFlush(NIOAny(buffer), promise: nil)
+        channel?.write(NIOAny(buffer), promise: nil)
+    }
+
+    func flush() {
+        channel?.flush()
     }
 
     var isWritable: Bool { channel?.isWritable ?? false }
