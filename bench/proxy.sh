@@ -3,7 +3,10 @@
 # wrk against an nginx backend directly, through `diffai proxy --block`, and through nginx as a
 # reverse proxy (keepalive upstream), at 1, 16 and 64 connections; then memory of the proxy
 # over a longer run. Targets: throughput >= 0.8x nginx's, added p99 <= 1 ms at 16 connections,
-# memory flat. DURATION (seconds per point, default 10) and SOAK (seconds, default 600) adjust it.
+# memory flat. Each connection count runs ROUNDS (default 3) interleaved rounds of the three
+# paths and reports medians: the machine is shared and noisy, and a single 10-second point
+# moved the ratio by ±0.1 between runs. DURATION (seconds per point, default 5) and SOAK
+# (seconds, default 600) adjust it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for tool in wrk nginx; do
@@ -13,7 +16,7 @@ swift build -c release --product diffai >&2
 bin=$(swift build -c release --show-bin-path)/diffai
 work=$(mktemp -d); chmod 755 "$work"   # nginx workers (nobody) must read www/
 backend=18580; nginxproxy=18581; diffai=18582
-duration=${DURATION:-10}; soak=${SOAK:-600}
+duration=${DURATION:-5}; soak=${SOAK:-600}; rounds=${ROUNDS:-3}
 trap 'kill $(cat $work/nginx.pid 2>/dev/null) $(cat $work/backend.pid 2>/dev/null) 2>/dev/null; pkill -f "diffai proxy --listen 127.0.0.1:$diffai" 2>/dev/null || true' EXIT
 
 mkdir -p $work/www && head -c 2048 /dev/zero | tr '\0' 'x' > $work/www/index.html
@@ -48,14 +51,23 @@ load() {  # port connections [script] -> "requests/s p99_ms"
         END {print rps, p99}'
 }
 load $backend 16 > /dev/null; load $diffai 16 > /dev/null; load $nginxproxy 16 > /dev/null   # warm-up
-printf "%-12s %-26s %-26s %-26s %-14s %s\n" connections "direct req/s (p99 ms)" "nginx proxy" "diffai proxy --block" "diffai/nginx" "added p99 vs direct"
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+printf "%-12s %-22s %-22s %-22s %-14s %-22s %s\n" connections "direct req/s (p99 ms)" "nginx proxy" "diffai proxy --block" "diffai/nginx" "(each round)" "added p99 vs direct"
 for c in 1 16 64; do
-    read d_rps d_p99 <<< "$(load $backend $c)"
-    read n_rps n_p99 <<< "$(load $nginxproxy $c)"
-    read p_rps p_p99 <<< "$(load $diffai $c)"
-    ratio=$(awk -v a=$p_rps -v b=$n_rps 'BEGIN {printf "%.2fx", a/b}')
+    d_all=""; n_all=""; p_all=""; dl_all=""; pl_all=""; nl_all=""; ratios=""
+    for ((r = 0; r < rounds; r++)); do
+        read d_rps d_p99 <<< "$(load $backend $c)"
+        read n_rps n_p99 <<< "$(load $nginxproxy $c)"
+        read p_rps p_p99 <<< "$(load $diffai $c)"
+        d_all="$d_all $d_rps"; n_all="$n_all $n_rps"; p_all="$p_all $p_rps"
+        dl_all="$dl_all $d_p99"; nl_all="$nl_all $n_p99"; pl_all="$pl_all $p_p99"
+        ratios="$ratios $(awk -v a=$p_rps -v b=$n_rps 'BEGIN {printf "%.2f", a/b}')"
+    done
+    d_rps=$(echo $d_all | median); n_rps=$(echo $n_all | median); p_rps=$(echo $p_all | median)
+    d_p99=$(echo $dl_all | median); n_p99=$(echo $nl_all | median); p_p99=$(echo $pl_all | median)
+    ratio=$(echo $ratios | median)
     added=$(awk -v a=$p_p99 -v b=$d_p99 'BEGIN {printf "%.2f ms", a-b}')
-    printf "%-12s %-26s %-26s %-26s %-14s %s\n" $c "$d_rps ($d_p99)" "$n_rps ($n_p99)" "$p_rps ($p_p99)" "$ratio" "$added"
+    printf "%-12s %-22s %-22s %-22s %-14s %-22s %s\n" $c "$(printf '%.0f' $d_rps) ($d_p99)" "$(printf '%.0f' $n_rps) ($n_p99)" "$(printf '%.0f' $p_rps) ($p_p99)" "${ratio}x" "$(echo $ratios | tr ' ' '/')" "$added"
 done
 
 # Added latency at a steady load: 16 connections each pausing 2 ms after every response, well
