@@ -73,7 +73,8 @@ let package = Package(
                 "HTTP", "Detection", "Alerts", "NetworkTypes",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         .executableTarget(
             name: "diffai",
