@@ -11,8 +11,21 @@ enum HTTPHeadParser {
     /// `isRequest` nil parses a trailer block: header lines without a start line.
     /// `validate` false skips the byte-level checks of header names and values: responses are
     /// parsed to stay in sync and pair, not to be judged, and they are half the parsing work.
-    /// `framingOnly` keeps only Content-Length and Transfer-Encoding fields (responses: the
-    /// rest is parsed again on demand, see `HTTPResponse.headers`).
+    /// `framingOnly` keeps only the fields that frame the message or end the connection:
+    /// Content-Length, Transfer-Encoding and Connection (responses: the rest is parsed again
+    /// on demand, see `HTTPResponse.headers`).
+    static func isFramingField(_ buffer: UnsafeRawBufferPointer, _ name: ByteRange) -> Bool {
+        func named(_ literal: StaticString) -> Bool {
+            literal.withUTF8Buffer { HTTPMessageHead.equalsIgnoringCase(buffer, name, UnsafeRawBufferPointer($0)) }
+        }
+        switch name.count {
+        case 10: return named("connection")
+        case 14: return named("content-length")
+        case 17: return named("transfer-encoding")
+        default: return false
+        }
+    }
+
     static func parse(_ block: UnsafeRawBufferPointer, isRequest: Bool?, validate: Bool = true, framingOnly: Bool = false) -> Result {
         // Parsed from the caller's bytes; the head keeps a copy with the same offsets.
         let head = HTTPMessageHead(storage: [UInt8](block))
@@ -68,7 +81,7 @@ enum HTTPHeadParser {
                     continue
                 }
                 guard let field = parseField(buffer, lineStart, lineEnd, validate, &anomalies) else { continue }
-                if framingOnly && !(field.name.count == 14 || field.name.count == 17) { continue }
+                if framingOnly && !isFramingField(buffer, field.name) { continue }
                 fields.append(field)
             }
         }

@@ -8,7 +8,7 @@ import Glibc
 /// A backend for the proxy tests: echoes what it received (headers in order, body length and
 /// SHA-256, chunked or not), serves a chunked response and a large download.
 let echoBackendScript = #"""
-import hashlib, json, sys
+import hashlib, json, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BIG = bytes((i * 7 + 3) % 251 for i in range(20 * 1024 * 1024))
@@ -42,6 +42,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/big"):
             self.send_response(200); self.send_header("Content-Type", "application/octet-stream"); self.send_header("Content-Length", str(len(BIG)))
             self.end_headers(); self.wfile.write(BIG); return
+        if self.path.startswith("/closing"):
+            # Says it will close, then takes its time to do so.
+            self.send_response(200); self.send_header("Content-Length", "3"); self.send_header("Connection", "close"); self.end_headers()
+            self.wfile.write(b"bye"); self.wfile.flush(); time.sleep(1.5); return
         if self.path.startswith("/chunked"):
             self.send_response(200); self.send_header("Content-Type", "text/plain"); self.send_header("Transfer-Encoding", "chunked"); self.end_headers()
             for part in [b"first part\n", b"second, longer part " * 50 + b"\n", b"last\n"]:
@@ -237,6 +241,22 @@ func readAvailable(_ fd: Int32, quietMilliseconds: Int32) -> String {
         let order = ["\"/one\"", "Incident id", "\"/three\"", "\"/four\""].map { answer.range(of: $0)?.lowerBound }
         #expect(order.allSatisfy { $0 != nil })
         #expect(order.compactMap { $0 } == order.compactMap { $0 }.sorted())
+    }
+
+    /// A backend's `Connection: close` ends the exchange for the client too (the response,
+    /// passed on whole, tells the client so): a request behind it must not go to a backend
+    /// connection that is about to close, where its body would be lost and answered with 502.
+    @Test func backendConnectionCloseEndsTheClientConnection() throws {
+        let setup = try ProxySetup()
+        defer { setup.stop() }
+        let wire = "GET /closing HTTP/1.1\r\nHost: shop.example\r\n\r\n"
+            + "POST /after HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 5\r\n\r\nhello"
+        let started = Date()
+        let answer = rawExchange(port: setup.proxyPort, Array(wire.utf8))
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+        #expect(answer.hasSuffix("bye"), "\(answer)")
+        #expect(!answer.contains("502"))
+        #expect(Date().timeIntervalSince(started) < 1.2, "the proxy closes at once, not when the backend does")
     }
 
     @Test func faultsAndLimits() throws {
