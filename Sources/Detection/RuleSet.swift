@@ -31,6 +31,7 @@ public final class RuleSet: @unchecked Sendable {
     private let conditionBuffers: [Int]
     private let literals: UnsafeMutableRawBufferPointer
     private let regexes: [CompiledRegex]
+    /// Owners of the memory `prefilterTables` points into.
     private let automata: [AhoCorasick]
     // The prefilter runs for every request: its tables are plain memory (see `FrozenInts`).
     private let prefilterBuffers: FrozenInts
