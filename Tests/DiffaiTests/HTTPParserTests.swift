@@ -55,6 +55,24 @@ let complexStream =
         }
     }
 
+    /// The byte-level header questions the proxy asks of every message.
+    @Test func headerQuestionsOnBytes() {
+        func head(_ headers: [(String, String)]) -> HTTPMessageHead {
+            HTTPRequest.synthesize(target: Array("/".utf8), headers: [("Host", "h")] + headers)!.head
+        }
+        let h = head([("CONNECTION", "Keep-Alive, Close"), ("Content-Length", " 42\t"), ("Expect", " 100-Continue "), ("Transfer-Encoding", "gzip")])
+        #expect(h.contains("connection") && h.contains("host") && !h.contains("upgrade"))
+        #expect(h.value(of: "connection", contains: "close") && h.value(of: "connection", contains: "keep-alive"))
+        #expect(!h.value(of: "transfer-encoding", contains: "chunked") && h.value(of: "transfer-encoding", contains: "gzip"))
+        #expect(h.value(of: "expect", is: "100-continue") && !h.value(of: "connection", is: "close"))
+        #expect(h.decimalValue(of: "content-length") == 42)
+        #expect(head([("Content-Length", "99999999999999999999999")]).decimalValue(of: "content-length") == nil)
+        #expect(head([("Content-Length", "+5")]).decimalValue(of: "content-length") == nil)
+        #expect(head([("Content-Length", "")]).decimalValue(of: "content-length") == nil)
+        #expect(head([]).decimalValue(of: "content-length") == nil)
+        #expect(!head([("Connection", "clos")]).value(of: "connection", contains: "close"))
+    }
+
     @Test func complexStreamInOnePiece() {
         let h = ConnectionHarness()
         h.client(complexStream)
