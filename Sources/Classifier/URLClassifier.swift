@@ -91,8 +91,14 @@ public final class URLClassifier: @unchecked Sendable {
 
     /// Probability for a request target as on the wire.
     public func score<C: Collection>(target: C) -> Float where C.Element == UInt8 {
+        if let score = target.withContiguousStorageIfAvailable({ score(target: $0) }) { return score }
+        return Array(target).withUnsafeBufferPointer { score(target: $0) }
+    }
+
+    /// The same on bytes in memory (the per-request path: no generic call across modules).
+    public func score(target: UnsafeBufferPointer<UInt8>) -> Float {
         // An empty line is no request: nothing to judge.
-        target.isEmpty ? 0 : score(text: RequestText.fromTarget(target))
+        target.isEmpty ? 0 : score(text: RequestText.fromTarget(bytes: target))
     }
 }
 

@@ -11,17 +11,16 @@
 /// byte the loop does a class lookup, a transition lookup and one comparison.
 final class AhoCorasick {
     struct Table {
-        fileprivate let classOf: UnsafePointer<UInt8>
+        fileprivate let classOf: FrozenArray<UInt8>
         /// Row offset (state × class count) of the next state, per (row offset + class).
-        fileprivate let transitions: UnsafePointer<Int32>
+        fileprivate let transitions: FrozenArray<Int32>
         /// Row offsets at or above this belong to states where patterns end.
         fileprivate let firstOutputRow: Int
         fileprivate let classCount: Int
         /// Per state with output (counted from the first such state): its range of `outputs`.
-        fileprivate let outputStart: UnsafePointer<Int32>
-        fileprivate let outputs: UnsafePointer<Int32>
+        fileprivate let outputStart: FrozenArray<Int32>
+        fileprivate let outputs: FrozenArray<Int32>
 
-        /// Calls `found` with the index of every pattern that occurs in `input` (possibly more than once).
         /// Calls `found` with the index of every pattern that occurs in `input` (possibly more than once).
         @inline(__always)
         func scan(_ input: UnsafeRawBufferPointer, _ found: (Int) -> Void) {
@@ -41,7 +40,7 @@ final class AhoCorasick {
         /// to the stack, which put a store and a load into every byte's dependency chain.
         @inline(never)
         func advance(from start: UnsafePointer<UInt8>, to end: UnsafePointer<UInt8>, row initial: Int) -> (UnsafePointer<UInt8>, Int) {
-            let classOf = self.classOf, transitions = self.transitions, firstOutputRow = self.firstOutputRow
+            let classOf = self.classOf.base, transitions = self.transitions.base, firstOutputRow = self.firstOutputRow
             var byte = start
             var row = initial
             while byte < end {
@@ -54,10 +53,8 @@ final class AhoCorasick {
     }
 
     let table: Table
-    let patternCount: Int
 
     init(patterns: [[UInt8]]) {
-        patternCount = patterns.count
         let folded = patterns.map { $0.map(Transforms.lower) }
         var classOf = [UInt8](repeating: 0, count: 256)
         var classCount = 1
@@ -113,7 +110,7 @@ final class AhoCorasick {
         for (new, old) in order.enumerated() { number[old] = new }
         let firstOutputState = order.count - trie.indices.filter({ !terminal[$0].isEmpty }).count
 
-        let transitions = UnsafeMutablePointer<Int32>.allocate(capacity: trie.count * classCount)
+        var transitions = [Int32](repeating: 0, count: trie.count * classCount)
         for (new, old) in order.enumerated() {
             for c in 0..<classCount {
                 transitions[new * classCount + c] = Int32(number[Int(trie[old][c])] * classCount)
@@ -126,8 +123,8 @@ final class AhoCorasick {
             outputs.append(contentsOf: terminal[old])
         }
         outputStart.append(Int32(outputs.count))
-        table = Table(classOf: Self.copy(classOf), transitions: UnsafePointer(transitions), firstOutputRow: firstOutputState * classCount,
-                      classCount: classCount, outputStart: Self.copy(outputStart), outputs: Self.copy(outputs))
+        table = Table(classOf: FrozenArray(classOf), transitions: FrozenArray(transitions), firstOutputRow: firstOutputState * classCount,
+                      classCount: classCount, outputStart: FrozenArray(outputStart), outputs: FrozenArray(outputs))
     }
 
     deinit {
@@ -135,16 +132,5 @@ final class AhoCorasick {
         table.transitions.deallocate()
         table.outputStart.deallocate()
         table.outputs.deallocate()
-    }
-
-    private static func copy<T>(_ values: [T]) -> UnsafePointer<T> {
-        let memory = UnsafeMutablePointer<T>.allocate(capacity: max(1, values.count))
-        values.withUnsafeBufferPointer { if let source = $0.baseAddress { memory.initialize(from: source, count: $0.count) } }
-        return UnsafePointer(memory)
-    }
-
-    /// Calls `found` with the index of every pattern that occurs in `input` (possibly more than once).
-    func scan(_ input: UnsafeRawBufferPointer, _ found: (Int) -> Void) {
-        table.scan(input, found)
     }
 }

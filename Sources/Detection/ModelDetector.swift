@@ -24,8 +24,8 @@ public final class ModelDetector: @unchecked Sendable {
     /// The highest-scoring part of the request, whether or not it passes the threshold.
     public func score(_ request: HTTPRequest) -> ModelVerdict {
         let target = request.targetBytes
-        let text = target.withUnsafeBufferPointer { RequestText.fromTarget(bytes: $0) }
-        var best = ModelVerdict(score: target.isEmpty ? 0 : model.score(text: text), target: "uri", snippet: Array(target.prefix(80)))
+        let score = target.withUnsafeBufferPointer { model.score(target: $0) }
+        var best = ModelVerdict(score: score, target: "uri", snippet: Array(target.prefix(80)))
         guard !request.body.isEmpty else { return best }
         // Body arguments only: the query string was scored with the path.
         let arguments = RequestArguments(request: request, includeQuery: false)

@@ -214,22 +214,26 @@ final class RequestView {
                     slices.append(value)
                 }
             case .args:
-                let args = self.args
-                args.storage.withUnsafeBufferPointer { store in for range in args.valueRanges { append(UnsafeBufferPointer(rebasing: store[range])) } }
+                appendArguments { $0.valueRanges }
             case .argNames:
-                let args = self.args
-                args.storage.withUnsafeBufferPointer { store in for range in args.nameRanges { append(UnsafeBufferPointer(rebasing: store[range])) } }
+                appendArguments { $0.nameRanges }
             case .arg:
-                let args = self.args
-                args.storage.withUnsafeBufferPointer { store in
-                    for (name, value) in zip(args.nameRanges, args.valueRanges)
-                    where Self.equalsLowercase(UnsafeBufferPointer(rebasing: store[name]), entry.name) {
-                        append(UnsafeBufferPointer(rebasing: store[value]))
-                    }
-                }
+                appendArguments({ $0.valueRanges }, where: { name in Self.equalsLowercase(name, entry.name) })
             case .files:
-                let args = self.args
-                args.storage.withUnsafeBufferPointer { store in for range in args.fileNameRanges { append(UnsafeBufferPointer(rebasing: store[range])) } }
+                appendArguments { $0.fileNameRanges }
+            }
+        }
+    }
+
+    /// Appends the argument parts `ranges` picks (names, values, file names), only those
+    /// whose argument name passes `keep` when given.
+    private func appendArguments(_ ranges: (RequestArguments) -> [Range<Int>],
+                                 where keep: ((UnsafeBufferPointer<UInt8>) -> Bool)? = nil) {
+        let args = self.args
+        args.storage.withUnsafeBufferPointer { store in
+            for (index, range) in ranges(args).enumerated() {
+                if let keep, !keep(UnsafeBufferPointer(rebasing: store[args.nameRanges[index]])) { continue }
+                append(UnsafeBufferPointer(rebasing: store[range]))
             }
         }
     }

@@ -33,13 +33,13 @@ public final class RuleSet: @unchecked Sendable {
     private let regexes: [CompiledRegex]
     /// Owners of the memory `prefilterTables` points into.
     private let automata: [AhoCorasick]
-    // The prefilter runs for every request: its tables are plain memory (see `FrozenInts`).
-    private let prefilterBuffers: FrozenInts
-    private let prefilterTables: UnsafeMutableBufferPointer<AhoCorasick.Table>
+    // The prefilter runs for every request: its tables are plain memory (see `FrozenArray`).
+    private let prefilterBuffers: FrozenArray<Int>
+    private let prefilterTables: FrozenArray<AhoCorasick.Table>
     /// Rule index for each pattern of each automaton: `prefilterRules[prefilterRuleStart[p] + pattern]`.
-    private let prefilterRules: FrozenInts
-    private let prefilterRuleStart: FrozenInts
-    private let unfiltered: FrozenInts
+    private let prefilterRules: FrozenArray<Int>
+    private let prefilterRuleStart: FrozenArray<Int>
+    private let unfiltered: FrozenArray<Int>
 
     struct CompiledCondition {
         let buffers: Range<Int>
@@ -121,16 +121,15 @@ public final class RuleSet: @unchecked Sendable {
         literalBytes.withUnsafeBytes { literals.copyMemory(from: $0) }
         self.literals = literals
         self.regexes = regexes
-        self.unfiltered = FrozenInts(unfiltered)
+        self.unfiltered = FrozenArray(unfiltered)
         self.plan = plan
         let sorted = prefilterLiterals.sorted { $0.key < $1.key }
-        prefilterBuffers = FrozenInts(sorted.map(\.key))
+        prefilterBuffers = FrozenArray(sorted.map(\.key))
         let automata = sorted.map { AhoCorasick(patterns: $0.value.patterns) }
         self.automata = automata
-        prefilterTables = .allocate(capacity: automata.count)
-        _ = prefilterTables.initialize(from: automata.map(\.table))
-        prefilterRules = FrozenInts(sorted.flatMap(\.value.rules))
-        prefilterRuleStart = FrozenInts(sorted.reduce(into: [0]) { $0.append($0.last! + $1.value.rules.count) })
+        prefilterTables = FrozenArray(automata.map(\.table))
+        prefilterRules = FrozenArray(sorted.flatMap(\.value.rules))
+        prefilterRuleStart = FrozenArray(sorted.reduce(into: [0]) { $0.append($0.last! + $1.value.rules.count) })
     }
 
     deinit {
@@ -235,23 +234,6 @@ public final class RuleSet: @unchecked Sendable {
         let end = min(value.count, max(range.upperBound, range.lowerBound + 1) + context, start + 80)
         return Array(value[start..<max(start, end)])
     }
-}
-
-/// An immutable list of integers in plain memory, owned (and freed) by its holder: indexing
-/// it costs no reference counting, unlike an array property read in a loop.
-struct FrozenInts {
-    private let base: UnsafeMutablePointer<Int>
-    let count: Int
-
-    init(_ values: [Int]) {
-        count = values.count
-        base = .allocate(capacity: max(1, values.count))
-        values.withUnsafeBufferPointer { if let source = $0.baseAddress { base.initialize(from: source, count: $0.count) } }
-    }
-
-    @inline(__always) subscript(index: Int) -> Int { base[index] }
-
-    func deallocate() { base.deallocate() }
 }
 
 /// Per-thread working memory for evaluation (candidate marks, regex match data).

@@ -35,11 +35,6 @@ enum Transforms {
 
     static func hexValue(_ byte: UInt8) -> UInt8? { PercentDecoding.hex(byte) }
 
-    /// `%XX` and `+`; with `unicode`, IIS `%uXXXX` too.
-    static func urlDecode(_ input: [UInt8], unicode: Bool) -> [UInt8] {
-        PercentDecoding.decode(input, plusIsSpace: true, unicode: unicode)
-    }
-
     static func appendScalar(_ scalar: UInt32, to out: inout [UInt8]) {
         PercentDecoding.appendScalar(scalar, to: &out)
     }

@@ -89,36 +89,20 @@ public final class HTTPMessageHead: @unchecked Sendable {
         fields.contains { field in
             guard nameEquals(field, lowercaseName) else { return false }
             return storage.withUnsafeBytes { buffer in
-                expected.withUTF8Buffer { Self.equalsIgnoringCase(buffer, Self.trimmed(buffer, field.value), UnsafeRawBufferPointer($0)) }
+                expected.withUTF8Buffer {
+                    Self.equalsIgnoringCase(buffer, HTTPHeadParser.trimmed(buffer, Int(field.value.start), Int(field.value.end)), UnsafeRawBufferPointer($0))
+                }
             }
         }
     }
 
-    /// The first value of the header as a decimal number (spaces and tabs around it allowed);
-    /// nil when absent, not a number, or too large.
+    /// The first value of the header as a decimal number, read as the parser reads
+    /// Content-Length (spaces and tabs around it allowed); nil when absent or not a number.
     public func decimalValue(of lowercaseName: StaticString) -> Int? {
         guard let field = fields.first(where: { nameEquals($0, lowercaseName) }) else { return nil }
-        return storage.withUnsafeBytes { buffer -> Int? in
-            let range = Self.trimmed(buffer, field.value)
-            guard !range.isEmpty else { return nil }
-            var value = 0
-            for i in range.range {
-                let digit = Int(buffer[i]) - 0x30
-                guard digit >= 0 && digit <= 9 else { return nil }
-                let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
-                let (sum, overflow2) = times.addingReportingOverflow(digit)
-                guard !overflow1 && !overflow2 else { return nil }
-                value = sum
-            }
-            return value
+        return storage.withUnsafeBytes { buffer in
+            HTTPSyntax.decimal(buffer, HTTPHeadParser.trimmed(buffer, Int(field.value.start), Int(field.value.end)))
         }
-    }
-
-    static func trimmed(_ buffer: UnsafeRawBufferPointer, _ range: ByteRange) -> ByteRange {
-        var start = Int(range.start), end = Int(range.end)
-        while start < end && (buffer[start] == 0x20 || buffer[start] == 0x09) { start += 1 }
-        while end > start && (buffer[end - 1] == 0x20 || buffer[end - 1] == 0x09) { end -= 1 }
-        return ByteRange(start, end)
     }
 
     static func containsIgnoringCase(_ buffer: UnsafeRawBufferPointer, _ range: ByteRange, _ lowercase: UnsafeRawBufferPointer) -> Bool {

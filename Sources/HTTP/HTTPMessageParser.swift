@@ -467,7 +467,7 @@ public final class HTTPMessageParser {
         var first: Int?
         var conflicting = false
         var items = 0
-        head.storage.withUnsafeBufferPointer { storage in
+        head.storage.withUnsafeBytes { storage in
             for value in values {
                 // A value may itself be a list ("5, 5"); every item must agree.
                 var itemStart = Int(value.start)
@@ -476,22 +476,14 @@ public final class HTTPMessageParser {
                     var itemEnd = itemStart
                     while itemEnd < end, storage[itemEnd] != UInt8(ascii: ",") { itemEnd += 1 }
                     items += 1
-                    var s = itemStart, e = itemEnd
-                    while s < e, HTTPSyntax.isWhitespace(storage[s]) { s += 1 }
-                    while e > s, HTTPSyntax.isWhitespace(storage[e - 1]) { e -= 1 }
-                    var number = 0
-                    var valid = s < e && e - s <= 18
-                    var i = s
-                    while valid && i < e {
-                        if HTTPSyntax.isDigit(storage[i]) { number = number * 10 + Int(storage[i] - 0x30) } else { valid = false }
-                        i += 1
-                    }
-                    if !valid {
-                        anomalies.insert(.invalidContentLength)
-                    } else if let first {
-                        if first != number { conflicting = true }
+                    if let number = HTTPSyntax.decimal(storage, HTTPHeadParser.trimmed(storage, itemStart, itemEnd)) {
+                        if let first {
+                            if first != number { conflicting = true }
+                        } else {
+                            first = number
+                        }
                     } else {
-                        first = number
+                        anomalies.insert(.invalidContentLength)
                     }
                     itemStart = itemEnd + 1
                 }

@@ -48,6 +48,18 @@ enum HTTPSyntax {
 
     @inline(__always) static func isDigit(_ byte: UInt8) -> Bool { byte &- 0x30 < 10 }
 
+    /// 1 to 18 ASCII digits, nothing else (no sign, no spaces), as a number: 18 digits cannot
+    /// overflow, and no real length needs more.
+    static func decimal(_ buffer: UnsafeRawBufferPointer, _ range: ByteRange) -> Int? {
+        guard !range.isEmpty, range.count <= 18 else { return nil }
+        var number = 0
+        for i in range.range {
+            guard isDigit(buffer[i]) else { return nil }
+            number = number * 10 + Int(buffer[i] - 0x30)
+        }
+        return number
+    }
+
     static func version(_ bytes: UnsafeRawBufferPointer) -> HTTPVersion {
         if isVersion(bytes) && bytes[5] == UInt8(ascii: "1") {
             if bytes[7] == UInt8(ascii: "1") { return .http11 }
