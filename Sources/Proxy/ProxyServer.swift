@@ -25,7 +25,6 @@ public final class ProxyServer: @unchecked Sendable {
         }
         let listen = Endpoint(address: IPAddress(configuration.listenHost) ?? IPAddress("127.0.0.1")!, port: UInt16(clamping: configuration.listenPort))
         let shared = ProxyShared(configuration: configuration, inspector: inspector, pools: pools, listenEndpoint: listen)
-        let idle = TimeAmount.milliseconds(Int64(configuration.idleTimeoutSeconds * 1000))
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -34,7 +33,6 @@ public final class ProxyServer: @unchecked Sendable {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 64 << 10, high: 256 << 10))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
                     try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(shared: shared))
                 }
             }

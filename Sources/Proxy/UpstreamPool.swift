@@ -19,12 +19,16 @@ final class UpstreamConnection: ChannelInboundHandler {
     var exchanges = 0
     private(set) var channel: Channel?
     private(set) var isOpen = true
+    /// A read was asked for and its data has not come yet: asking again would only walk the
+    /// pipeline for nothing.
+    private var readRequested = false
 
     func handlerAdded(context: ChannelHandlerContext) {
         channel = context.channel
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        readRequested = false
         let buffer = unwrapInboundIn(data)
         if let owner { owner.upstreamRead(buffer) } else {
             // Bytes on an idle pooled connection: the server broke the exchange; drop it.
@@ -47,7 +51,11 @@ final class UpstreamConnection: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    func read() { channel?.read() }
+    func read() {
+        guard !readRequested, let channel else { return }
+        readRequested = true
+        channel.read()
+    }
 
     /// Queues bytes; `flush` sends what is queued (a head and its body go out in one writev).
     func write(_ buffer: ByteBuffer) {

@@ -259,6 +259,29 @@ func readAvailable(_ fd: Int32, quietMilliseconds: Int32) -> String {
         #expect(Date().timeIntervalSince(started) < 1.2, "the proxy closes at once, not when the backend does")
     }
 
+    @Test func idleTimeoutCutsStalledClientsOnly() throws {
+        let setup = try ProxySetup(extra: ["--idle-timeout", "1", "--header-timeout", "30"])
+        defer { setup.stop() }
+        // A body that stops arriving: 408 after about the idle timeout (checked four times per period).
+        let started = Date()
+        let stalled = rawExchange(port: setup.proxyPort, Array("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789".utf8), timeout: 10)
+        let waited = Date().timeIntervalSince(started)
+        #expect(stalled.hasPrefix("HTTP/1.1 408"), "\(stalled)")
+        #expect(waited >= 0.9 && waited < 3, "\(waited)")
+        // A body that arrives slowly but steadily (a byte every 0.4 s, 3 s in all) is not idle.
+        let fd = try #require(connectLoopback(port: setup.proxyPort, receiveTimeout: 10))
+        defer { close(fd) }
+        func send(_ text: String) { _ = Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) } }
+        send("POST /slow-body HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n")
+        for byte in "abcdefgh" {
+            usleep(400_000)
+            send(String(byte))
+        }
+        let answer = readAvailable(fd, quietMilliseconds: 1_000)
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+        #expect(answer.contains("/slow-body"))
+    }
+
     @Test func faultsAndLimits() throws {
         let setup = try ProxySetup(extra: ["--header-timeout", "1", "--max-header-bytes", "4096", "--max-body-mb", "1"])
         defer { setup.stop() }
