@@ -15,7 +15,7 @@ public final class ProxyServer: @unchecked Sendable {
     }
 
     public static func start(_ configuration: ProxyConfiguration, inspector: RequestInspector) throws(StartError) -> ProxyServer {
-        let threads = configuration.threads > 0 ? configuration.threads : System.coreCount
+        let threads = configuration.threads > 0 ? configuration.threads : ProxyConfiguration.defaultThreads(cores: System.coreCount)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         var pools: [ObjectIdentifier: UpstreamPool] = [:]
         for loop in group.makeIterator() {

@@ -52,7 +52,7 @@ struct ProxyCommand: ParsableCommand {
     var failClosed = false
     @Flag(name: .customLong("fail-open"), help: "Forward a request that detection fails to judge (the default).")
     var failOpen = false
-    @Option(help: "Event loop threads (default: one per core).")
+    @Option(help: "Event loop threads (default: two per core; the proxy shares the machine with the backend).")
     var threads = 0
     @OptionGroup var rules: RulesOption
     @OptionGroup var ml: MLOptions
