@@ -14,9 +14,9 @@ struct ConsoleCommand: ParsableCommand {
         commandName: "console",
         abstract: "Serve the web console on its own, over the alert files that sensors write.",
         discussion: """
-        View Logs reads the EVE file (or alert.log when there is no EVE file); alerts appended to it
-        by a running monitor, proxy or replay appear live on Home. Rules lists --rules; Reload
-        checks that file. A model trained here is activated by installing it as the default model
+        View Logs reads the EVE file (or alert.log when there is no EVE file); alerts appended to it \
+        by a running monitor, proxy or replay appear live on Home. Rules lists --rules; Reload \
+        checks that file. A model trained here is activated by installing it as the default model \
         (Dataset/diffai-model.bin), which sensors load when they start. Runs until interrupted.
         """
     )

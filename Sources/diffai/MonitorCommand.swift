@@ -19,10 +19,10 @@ struct MonitorCommand: ParsableCommand {
         commandName: "monitor",
         abstract: "Watch live traffic (the Apache → backend link) and raise alerts out of band.",
         discussion: """
-        Captures with libpcap on an interface; a capture thread only copies packets into a bounded
-        queue, analysis runs on another thread, so the web server is never delayed (when analysis
-        falls behind, packets are counted as dropped by diffai). SIGINT/SIGTERM: finish what is
-        queued, print final statistics, exit 0. SIGHUP: reload the rules (a bad file keeps the
+        Captures with libpcap on an interface; a capture thread only copies packets into a bounded \
+        queue, analysis runs on another thread, so the web server is never delayed (when analysis \
+        falls behind, packets are counted as dropped by diffai). SIGINT/SIGTERM: finish what is \
+        queued, print final statistics, exit 0. SIGHUP: reload the rules (a bad file keeps the \
         rules in force) and reopen the alert files.
         """
     )

@@ -17,13 +17,13 @@ struct ProxyCommand: ParsableCommand {
         commandName: "proxy",
         abstract: "Inline proxy: inspect each request before it reaches the backend, and refuse attacks with --block.",
         discussion: """
-        Listens where the backend used to (Apache keeps `ProxyPass / http://localhost:8080/`) and
-        forwards to --upstream over pooled keep-alive connections. Requests are read with diffai's
-        own HTTP parser; ambiguous framing (Content-Length with Transfer-Encoding, bad chunk sizes,
-        obsolete folding...) gets 400, oversize headers 431, oversize bodies 413, a dead backend
-        502. Without --block requests are forwarded at once and inspected out of band; with
-        --block the head and up to --inspect-body-bytes of the body are inspected first, and a
-        match of a rule with "action": "block" (or an ML score at --block-threshold) gets 403 with
+        Listens where the backend used to (Apache keeps `ProxyPass / http://localhost:8080/`) and \
+        forwards to --upstream over pooled keep-alive connections. Requests are read with diffai's \
+        own HTTP parser; ambiguous framing (Content-Length with Transfer-Encoding, bad chunk sizes, \
+        obsolete folding...) gets 400, oversize headers 431, oversize bodies 413, a dead backend \
+        502. Without --block requests are forwarded at once and inspected out of band; with \
+        --block the head and up to --inspect-body-bytes of the body are inspected first, and a \
+        match of a rule with "action": "block" (or an ML score at --block-threshold) gets 403 with \
         an incident id that the alert carries too. SIGHUP reloads the rules and reopens the files.
         """
     )

@@ -18,8 +18,8 @@ struct ReplayCommand: ParsableCommand {
         commandName: "replay",
         abstract: "Run the pipeline over .pcap/.pcapng files as fast as the disk allows.",
         discussion: """
-        Files are read in the order given; connections continue from one file to the next.
-        A damaged file is reported (file, packet, byte offset) and replay carries on with the next.
+        Files are read in the order given; connections continue from one file to the next. \
+        A damaged file is reported (file, packet, byte offset) and replay carries on with the next. \
         A summary goes to stderr at the end. Exit status 2 when any file could not be read fully.
         """
     )

@@ -15,9 +15,9 @@ struct ScanCommand: ParsableCommand {
         commandName: "scan",
         abstract: "Run detection on request targets (one per line) or on access-log lines.",
         discussion: """
-        Prints one line per input line: 1 or 0, a tab, the ids of the matching rules
-        (comma-separated), and with the ML model a tab and its score. 1 means a rule matched or
-        the score passed the threshold. Reads FILE, or standard input when no file is given;
+        Prints one line per input line: 1 or 0, a tab, the ids of the matching rules \
+        (comma-separated), and with the ML model a tab and its score. 1 means a rule matched or \
+        the score passed the threshold. Reads FILE, or standard input when no file is given; \
         answers line by line, so it works in a pipe.
         """
     )
