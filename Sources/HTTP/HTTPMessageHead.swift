@@ -96,15 +96,6 @@ public final class HTTPMessageHead: @unchecked Sendable {
         }
     }
 
-    /// The first value of the header as a decimal number, read as the parser reads
-    /// Content-Length (spaces and tabs around it allowed); nil when absent or not a number.
-    public func decimalValue(of lowercaseName: StaticString) -> Int? {
-        guard let field = fields.first(where: { nameEquals($0, lowercaseName) }) else { return nil }
-        return storage.withUnsafeBytes { buffer in
-            HTTPSyntax.decimal(buffer, HTTPHeadParser.trimmed(buffer, Int(field.value.start), Int(field.value.end)))
-        }
-    }
-
     static func containsIgnoringCase(_ buffer: UnsafeRawBufferPointer, _ range: ByteRange, _ lowercase: UnsafeRawBufferPointer) -> Bool {
         let count = lowercase.count
         guard count > 0 else { return true }

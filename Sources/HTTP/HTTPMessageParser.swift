@@ -8,6 +8,10 @@ public struct ParsedHead {
     public var status: Int
     public var anomalies: HTTPAnomalies
     public var startTime: Timestamp
+    /// Where the body ends, as the headers say (RFC 9112 §6.3; the anomalies tell what was
+    /// odd about it). A proxy re-frames the body from this, so it cannot read the headers
+    /// differently from the parser that delimits the message.
+    public var framing: HTTPMessageParser.BodyFraming
 }
 
 /// How the body following a head is delimited, when only the other direction can tell.
@@ -38,7 +42,7 @@ public protocol HTTPMessageParserDelegate: AnyObject {
 public final class HTTPMessageParser {
     public enum Kind: Sendable { case request, response }
 
-    enum BodyFraming: Equatable {
+    public enum BodyFraming: Equatable, Sendable {
         case none
         case length(Int)
         case chunked
@@ -384,7 +388,7 @@ public final class HTTPMessageParser {
         messageAnomalies = result.anomalies
         let disposition = delegate?.parser(self, didParseHead: ParsedHead(
             head: result.head, version: result.version, status: result.status,
-            anomalies: result.anomalies, startTime: messageStart)) ?? .framedByHeaders
+            anomalies: result.anomalies, startTime: messageStart, framing: framing)) ?? .framedByHeaders
         switch disposition {
         case .framedByHeaders: break
         case .noBody: framing = .none

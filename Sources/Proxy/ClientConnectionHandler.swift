@@ -199,9 +199,16 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         let transaction = HTTPTransaction(connection: connection, index: nextIndex, request: request)
         nextIndex += 1
         let head = parsed.head
-        let chunked = head.value(of: "transfer-encoding", contains: "chunked")
-        let length = head.decimalValue(of: "content-length")
-        let framing: UpstreamHead.Framing = chunked ? .chunked : (length.map { $0 > 0 ? .length($0) : .none } ?? .none)
+        // The parser's reading of Content-Length / Transfer-Encoding, not a second one.
+        let framing: UpstreamHead.Framing
+        var declaredLength = 0
+        switch parsed.framing {
+        case .chunked: framing = .chunked
+        case .length(let length):
+            declaredLength = length
+            framing = length > 0 ? .length(length) : .none
+        case .none, .untilClose: framing = .none
+        }
         let expects = head.value(of: "expect", is: "100-continue")
         let wantsClose = head.value(of: "connection", contains: "close")
             || (parsed.version == .http10 && !head.value(of: "connection", contains: "keep-alive"))
@@ -212,7 +219,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
             proxied.refusal = (431, "Request Header Fields Too Large", "The request headers are larger than this site accepts.", ProxySignatures.oversizeHeaders)
         } else if !anomalies.intersection(RequestSyntax.refused).isEmpty {
             proxied.refusal = (400, "Bad Request", "The request is malformed.", ProxySignatures.malformed)
-        } else if let length, length > configuration.maxBodyBytes {
+        } else if declaredLength > configuration.maxBodyBytes {
             proxied.refusal = (413, "Content Too Large", "The request body is larger than this site accepts.", ProxySignatures.oversizeBody)
         } else if request.method == "CONNECT" {
             proxied.refusal = (405, "Method Not Allowed", "CONNECT is not served here.", ProxySignatures.malformed)
