@@ -75,7 +75,7 @@ final class RequestView {
             result = memoizedTransform(span(parent), id)
         } else {
             let first = slices.count
-            appendRaw(plan.entries[id])
+            appendRaw(id)
             result = first..<slices.count
         }
         spans[id] = result
@@ -158,8 +158,10 @@ final class RequestView {
         bytes.withUnsafeBufferPointer { append($0) }
     }
 
-    private func appendRaw(_ entry: BufferPlan.Entry) {
+    private func appendRaw(_ id: Int) {
         guard let head else { return }
+        // The entry itself only for the named targets (copying it costs retains).
+        func name() -> [UInt8] { plan.entries[id].name }
         head.storage.withUnsafeBufferPointer { storage in
             func bytes(_ range: ByteRange) -> UnsafeBufferPointer<UInt8> {
                 UnsafeBufferPointer(rebasing: storage[Int(range.start)..<Int(range.end)])
@@ -168,7 +170,7 @@ final class RequestView {
                 for field in head.fields where Self.equalsLowercase(bytes(field.name), name) { body(bytes(field.value)) }
             }
             let target = bytes(head.startLine.1)
-            switch entry.target {
+            switch plan.rawTargets[id] {
             case .url:
                 let start = arena.count
                 Self.httpScheme.withUnsafeBytes { arena.append($0) }
@@ -189,7 +191,7 @@ final class RequestView {
             case .userAgent:
                 forEachValue(named: Self.userAgentName) { append($0) }
             case .header:
-                forEachValue(named: entry.name) { append($0) }
+                forEachValue(named: name()) { append($0) }
             case .headers:
                 for field in head.fields { append(bytes(field.value)) }
             case .headerNames:
@@ -209,8 +211,9 @@ final class RequestView {
                 slices.append(contentsOf: parseCookies())
             case .cookie:
                 let names = parseCookies()
+                let wanted = name()
                 for (name, value) in zip(names, cookieValues)
-                where arena.bytes(name.start, name.count).elementsEqual(entry.name) {
+                where arena.bytes(name.start, name.count).elementsEqual(wanted) {
                     slices.append(value)
                 }
             case .args:
@@ -218,7 +221,8 @@ final class RequestView {
             case .argNames:
                 appendArguments { $0.nameRanges }
             case .arg:
-                appendArguments({ $0.valueRanges }, where: { name in Self.equalsLowercase(name, entry.name) })
+                let wanted = name()
+                appendArguments({ $0.valueRanges }, where: { name in Self.equalsLowercase(name, wanted) })
             case .files:
                 appendArguments { $0.fileNameRanges }
             }
@@ -367,8 +371,10 @@ struct BufferPlan {
     }
 
     private(set) var entries: [Entry] = []
-    /// `entries[id].parent` (-1: a raw target) and `entries[id].transform` as plain arrays.
+    /// `entries[id].parent` (-1: a raw target), `entries[id].transform` and the kind of target
+    /// as plain arrays (read per buffer per request, where copying an entry costs retains).
     private(set) var parents: [Int] = []
+    private(set) var rawTargets: [RawTarget] = []
     private(set) var transforms: [Transform] = []
     private(set) var transformIndexes: [Int] = []
     private var ids: [BufferKey: Int] = [:]
@@ -387,9 +393,40 @@ struct BufferPlan {
         }
         entries.append(Entry(target: key.target, parent: parent, transform: key.transforms.last, key: key, name: name))
         parents.append(parent ?? -1)
+        rawTargets.append(RawTarget(key.target))
         transforms.append(key.transforms.last ?? .lowercase)  // unused for raw targets
         transformIndexes.append(key.transforms.last.flatMap { Transform.allCases.firstIndex(of: $0) } ?? 0)
         ids[key] = id
         return id
+    }
+}
+
+/// `RuleTarget` without its payload: a trivial value to switch on.
+enum RawTarget: UInt8 {
+    case url, uri, path, query, method, host, userAgent, body, args, argNames, arg, cookies, cookieNames, cookie
+    case headers, headerNames, header, files, anomalies
+
+    init(_ target: RuleTarget) {
+        self = switch target {
+        case .url: .url
+        case .uri: .uri
+        case .path: .path
+        case .query: .query
+        case .method: .method
+        case .host: .host
+        case .userAgent: .userAgent
+        case .body: .body
+        case .args: .args
+        case .argNames: .argNames
+        case .arg: .arg
+        case .cookies: .cookies
+        case .cookieNames: .cookieNames
+        case .cookie: .cookie
+        case .headers: .headers
+        case .headerNames: .headerNames
+        case .header: .header
+        case .files: .files
+        case .anomalies: .anomalies
+        }
     }
 }

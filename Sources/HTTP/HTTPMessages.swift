@@ -36,6 +36,14 @@ public struct HTTPRequest: Sendable {
     public internal(set) var endTime: Timestamp
 
     public var method: String { head.string(head.startLine.0) }
+    /// Whether the method is exactly `name` (methods are case-sensitive), without a String.
+    public func isMethod(_ name: StaticString) -> Bool {
+        let range = head.startLine.0
+        guard range.count == name.utf8CodeUnitCount else { return false }
+        return head.storage.withUnsafeBytes { buffer in
+            name.withUTF8Buffer { $0.elementsEqual(buffer[Int(range.start)..<Int(range.end)]) }
+        }
+    }
     public var target: String { head.string(head.startLine.1) }
     public var methodBytes: ArraySlice<UInt8> { head.bytes(head.startLine.0) }
     public var targetBytes: ArraySlice<UInt8> { head.bytes(head.startLine.1) }

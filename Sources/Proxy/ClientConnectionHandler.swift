@@ -213,7 +213,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         let wantsClose = head.value(of: "connection", contains: "close")
             || (parsed.version == .http10 && !head.value(of: "connection", contains: "keep-alive"))
         let proxied = ProxiedRequest(transaction: transaction, framing: framing, expectsContinue: expects,
-                                     isHeadMethod: request.method == "HEAD", wantsClose: wantsClose)
+                                     isHeadMethod: request.isMethod("HEAD"), wantsClose: wantsClose)
         let anomalies = parsed.anomalies
         if anomalies.contains(.oversizeHeaders) {
             proxied.refusal = (431, "Request Header Fields Too Large", "The request headers are larger than this site accepts.", ProxySignatures.oversizeHeaders)
@@ -221,7 +221,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
             proxied.refusal = (400, "Bad Request", "The request is malformed.", ProxySignatures.malformed)
         } else if declaredLength > configuration.maxBodyBytes {
             proxied.refusal = (413, "Content Too Large", "The request body is larger than this site accepts.", ProxySignatures.oversizeBody)
-        } else if request.method == "CONNECT" {
+        } else if request.isMethod("CONNECT") {
             proxied.refusal = (405, "Method Not Allowed", "CONNECT is not served here.", ProxySignatures.malformed)
         }
         queue.append(proxied)
@@ -232,7 +232,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     func parser(_ parser: HTTPMessageParser, body: UnsafeRawBufferPointer) {
         guard let proxied = parsing else { return }
         proxied.transaction.request.appendBody(body, limits: limits)
-        if proxied.request.bodyLength > configuration.maxBodyBytes, proxied.refusal == nil {
+        if proxied.transaction.request.bodyLength > configuration.maxBodyBytes, proxied.refusal == nil {
             proxied.refusal = (413, "Content Too Large", "The request body is larger than this site accepts.", ProxySignatures.oversizeBody)
         }
         guard proxied.refusal == nil, proxied.decision != .refused else { return }
@@ -286,7 +286,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
                 // At most two inspections per request: on arrival of the head (so an attack in
                 // the URL or headers is refused before its body is read), and once the body is
                 // complete or the inspection limit is reached.
-                let inspectedEnough = proxied.complete || proxied.request.bodyLength >= configuration.inspectBodyBytes
+                let inspectedEnough = proxied.complete || proxied.transaction.request.bodyLength >= configuration.inspectBodyBytes
                 if !proxied.headInspected {
                     proxied.headInspected = true
                     let verdict = shared.inspector.inspect(proxied.request, scratch: scratch)
@@ -301,7 +301,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
                     sendContinueIfExpected(proxied)
                     return
                 }
-                if proxied.request.bodyLength > 0 {
+                if proxied.transaction.request.bodyLength > 0 {
                     let verdict = shared.inspector.inspect(proxied.request, scratch: scratch)
                     if verdict.shouldBlock || (verdict.failed && !configuration.failOpen) {
                         block(proxied, verdict)
@@ -356,7 +356,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         if !proxied.headSent {
             proxied.headSent = true
             upstream.exchanges += 1
-            var buffer = context.channel.allocator.buffer(capacity: proxied.request.head.storage.count + 96)
+            var buffer = context.channel.allocator.buffer(capacity: proxied.transaction.request.head.storage.count + 96)
             UpstreamHead.write(for: proxied.request, forwardedFor: forwardedForAddress, framing: proxied.framing, into: &buffer)
             upstream.write(buffer)
             // The last exchange's parser is reused when it ended cleanly between messages.

@@ -66,6 +66,8 @@ let complexStream =
         #expect(!h.value(of: "transfer-encoding", contains: "chunked") && h.value(of: "transfer-encoding", contains: "gzip"))
         #expect(h.value(of: "expect", is: "100-continue") && !h.value(of: "connection", is: "close"))
         #expect(!head([("Connection", "clos")]).value(of: "connection", contains: "close"))
+        let request = HTTPRequest.synthesize(method: "HEAD", target: Array("/".utf8), headers: [("Host", "h")])!
+        #expect(request.isMethod("HEAD") && !request.isMethod("head") && !request.isMethod("HEADX") && !request.isMethod("GET"))
     }
 
     /// The framing a head announces is handed to the delegate (the proxy re-frames bodies from it).
