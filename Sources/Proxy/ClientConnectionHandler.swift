@@ -46,6 +46,8 @@ final class ProxiedRequest {
         self.wantsClose = wantsClose
     }
 
+    /// A copy of the request (a retain per stored array): for handing it to detection. Single
+    /// fields are read through `transaction.request`, which copies nothing.
     var request: HTTPRequest { transaction.request }
 }
 
@@ -337,18 +339,16 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         guard let upstream else {
             guard !connecting, let pool = shared.pools[ObjectIdentifier(context.eventLoop)] else { return }
             connecting = true
-            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            pool.acquire().whenComplete { result in
-                let handler = bound.value
-                handler.connecting = false
+            pool.acquire { [self] result in
+                connecting = false
                 switch result {
                 case .success(let connection):
-                    guard !handler.closing else { pool.release(connection); return }
-                    connection.owner = handler
-                    handler.upstream = connection
-                    handler.pump()
+                    guard !closing else { pool.release(connection); return }
+                    connection.owner = self
+                    upstream = connection
+                    pump()
                 case .failure:
-                    handler.respondAndClose(status: 502, reason: "Bad Gateway", explanation: "The site's server cannot be reached.")
+                    respondAndClose(status: 502, reason: "Bad Gateway", explanation: "The site's server cannot be reached.")
                 }
             }
             return
@@ -449,7 +449,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         closing = true
         headerTimer?.cancel()
         let channel = context.channel
-        channel.writeAndFlush(NIOAny(channel.allocator.buffer(capacity: 0))).whenComplete { _ in channel.close(promise: nil) }
+        channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     static func withClose(_ page: [UInt8]) -> [UInt8] {

@@ -59,7 +59,7 @@ final class UpstreamConnection: ChannelInboundHandler {
 
     /// Queues bytes; `flush` sends what is queued (a head and its body go out in one writev).
     func write(_ buffer: ByteBuffer) {
-        channel?.write(NIOAny(buffer), promise: nil)
+        channel?.write(buffer, promise: nil)
     }
 
     func flush() {
@@ -75,8 +75,9 @@ final class UpstreamConnection: ChannelInboundHandler {
     }
 }
 
-/// Idle keep-alive connections to the backend, one pool per event loop (used only from it).
-final class UpstreamPool {
+/// Idle keep-alive connections to the backend, one pool per event loop (used only from it;
+/// Sendable only so that shutting down can hand it to its loop).
+final class UpstreamPool: @unchecked Sendable {
     let eventLoop: EventLoop
     let host: String
     let port: Int
@@ -92,10 +93,13 @@ final class UpstreamPool {
         self.connectTimeout = connectTimeout
     }
 
-    /// An idle connection, or a new one.
-    func acquire() -> EventLoopFuture<UpstreamConnection> {
+    /// An idle connection, or a new one; `done` runs on this loop (at once for an idle one).
+    func acquire(_ done: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
         while let connection = idle.popLast() {
-            if connection.isOpen, connection.channel?.isActive == true { return eventLoop.makeSucceededFuture(connection) }
+            if connection.isOpen, connection.channel?.isActive == true {
+                done(.success(connection))
+                return
+            }
         }
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
@@ -106,8 +110,12 @@ final class UpstreamPool {
                     try channel.pipeline.syncOperations.addHandler(UpstreamConnection())
                 }
             }
-        return bootstrap.connect(host: host, port: port).flatMapThrowing { channel in
-            try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self)
+        // The connection is made on this loop, so its result arrives here too.
+        let callback = NIOLoopBound(done, eventLoop: eventLoop)
+        bootstrap.connect(host: host, port: port).whenComplete { result in
+            callback.value(result.flatMap { channel in
+                Result { try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self) }
+            })
         }
     }
 
