@@ -3,7 +3,7 @@
 # wrk against an nginx backend directly, through `diffai proxy --block`, and through nginx as a
 # reverse proxy (keepalive upstream), at 1, 16 and 64 connections; then memory of the proxy
 # over a longer run. Targets: throughput >= 0.8x nginx's, added p99 <= 1 ms at 16 connections,
-# memory flat. Each connection count runs ROUNDS (default 3) interleaved rounds of the three
+# memory flat. Each connection count runs ROUNDS (default 5) interleaved rounds of the three
 # paths and reports medians: the machine is shared and noisy, and a single 10-second point
 # moved the ratio by ±0.1 between runs. DURATION (seconds per point, default 5) and SOAK
 # (seconds, default 600) adjust it.
@@ -16,7 +16,7 @@ swift build -c release --product diffai >&2
 bin=$(swift build -c release --show-bin-path)/diffai
 work=$(mktemp -d); chmod 755 "$work"   # nginx workers (nobody) must read www/
 backend=18580; nginxproxy=18581; diffai=18582
-duration=${DURATION:-5}; soak=${SOAK:-600}; rounds=${ROUNDS:-3}
+duration=${DURATION:-5}; soak=${SOAK:-600}; rounds=${ROUNDS:-5}
 trap 'kill $(cat $work/nginx.pid 2>/dev/null) $(cat $work/backend.pid 2>/dev/null) 2>/dev/null; pkill -f "diffai proxy --listen 127.0.0.1:$diffai" 2>/dev/null || true' EXIT
 
 mkdir -p $work/www && head -c 2048 /dev/zero | tr '\0' 'x' > $work/www/index.html
