@@ -68,7 +68,7 @@ final class ProxySetup {
     let log: String
     let eve: String
 
-    init(block: Bool = true, extra: [String] = [], startBackend: Bool = true) throws {
+    init(block: Bool = true, extra: [String] = [], startBackend: Bool = true, consolePort: Int? = nil) throws {
         directory = TestPaths.temporaryDirectory("proxy")
         backendPort = freePort()
         var port = freePort()
@@ -81,13 +81,19 @@ final class ProxySetup {
         backend = try launchWithCleanSignalMask([which("python3") ?? "/usr/bin/python3", script.path, "\(backendPort)"])
         if !startBackend { kill(backend.processIdentifier, SIGKILL) }
         var arguments = [TestPaths.diffaiBinary, "proxy", "--listen", "127.0.0.1:\(proxyPort)", "--upstream", "127.0.0.1:\(backendPort)",
-                         "--no-ml", "--no-console", "--quiet", "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path,
+                         "--no-ml", "--quiet", "--rules", TestPaths.packageRoot.appendingPathComponent("rules.json").path,
                          "--alert-log", log, "--eve", eve] + extra
+        if let consolePort {
+            arguments += ["--console", "127.0.0.1:\(consolePort)", "--console-token-file", directory.appendingPathComponent("token").path]
+        } else {
+            arguments.append("--no-console")
+        }
         if block { arguments.append("--block") }
         proxy = try launchWithCleanSignalMask(arguments, output: directory.appendingPathComponent("proxy.out"))
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
-            if rawHTTP(port: proxyPort, path: "/ready") != nil, !startBackend || rawHTTP(port: backendPort, path: "/ready") != nil { return }
+            if rawHTTP(port: proxyPort, path: "/ready") != nil, !startBackend || rawHTTP(port: backendPort, path: "/ready") != nil,
+               consolePort.map({ rawHTTP(port: $0, path: "/api/stats")?.status == 200 }) ?? true { return }
             usleep(100_000)
         }
         throw ConsoleTestError("proxy or backend did not start: \(output)")
@@ -259,6 +265,35 @@ func readAvailable(_ fd: Int32, quietMilliseconds: Int32) -> String {
         #expect(Date().timeIntervalSince(started) < 1.2, "the proxy closes at once, not when the backend does")
     }
 
+    /// The console works in proxy mode as in monitor mode: a refused attack reaches the live
+    /// stream (a real WebSocket) and the history with its incident id, and the mode is shown.
+    @Test func consoleStreamsTheProxysAlerts() throws {
+        let consolePort = freePort()
+        let setup = try ProxySetup(consolePort: consolePort)
+        defer { setup.stop() }
+        let stream = try #require(WebSocketClient(port: consolePort, path: "/ws"))
+        let hello = try #require(stream.nextText(timeout: 5))
+        #expect(hello.contains("\"type\":\"hello\"") && hello.contains("\"mode\":\"proxy\""), "\(hello)")
+
+        let attack = try curlResult(["-i", "http://127.0.0.1:\(setup.proxyPort)/x?cmd=;cat%20/etc/passwd"]).stdout
+        #expect(attack.hasPrefix("HTTP/1.1 403"))
+        let incident = try #require(attack.split(separator: "\r\n").first { $0.hasPrefix("X-Diffai-Incident: ") }?.dropFirst(19))
+        var streamed: String?
+        let deadline = Date().addingTimeInterval(5)
+        while streamed == nil, Date() < deadline, let text = stream.nextText(timeout: 1) {
+            if text.contains(String(incident)) { streamed = text }
+        }
+        let alert = try #require(streamed, "no alert with incident \(incident) on the live stream")
+        #expect(alert.contains("\"action\":\"blocked\""), "\(alert)")
+
+        let history = rawHTTP(port: consolePort, path: "/api/alerts")?.json
+        let alerts = try #require(history?["alerts"] as? [[String: Any]])
+        #expect(alerts.contains { entry in
+            let eve = entry["alert"] as? [String: Any]
+            return (eve?["diffai"] as? [String: Any])?["incident_id"] as? String == String(incident)
+        })
+    }
+
     @Test func idleTimeoutCutsStalledClientsOnly() throws {
         let setup = try ProxySetup(extra: ["--idle-timeout", "1", "--header-timeout", "30"])
         defer { setup.stop() }
@@ -415,5 +450,65 @@ func readAvailable(_ fd: Int32, quietMilliseconds: Int32) -> String {
         let post = try curlResult(["-H", "Host: shop.test", "--data-binary", "user=alice&comment=great", "http://127.0.0.1:\(viaProxy)/form"]).stdout
         let echo = try JSONSerialization.jsonObject(with: Data(post.utf8)) as? [String: Any]
         #expect(echo?["body_length"] as? Int == 24)
+    }
+}
+
+
+/// Just enough of a WebSocket client to read what the console streams (server frames are
+/// unmasked; the client sends only the handshake).
+final class WebSocketClient {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init?(port: Int, path: String) {
+        guard let fd = connectLoopback(port: port, receiveTimeout: 5) else { return nil }
+        self.fd = fd
+        let handshake = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        _ = Array(handshake.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        let end: [UInt8] = [13, 10, 13, 10]
+        while buffer.firstRange(of: end) == nil {
+            guard fill(timeout: 5) else { close(fd); return nil }
+        }
+        let headEnd = buffer.firstRange(of: end)!.upperBound
+        guard String(decoding: buffer[..<headEnd], as: UTF8.self).hasPrefix("HTTP/1.1 101") else { close(fd); return nil }
+        buffer.removeFirst(headEnd)
+    }
+
+    deinit { close(fd) }
+
+    private func fill(timeout: Double) -> Bool {
+        var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&ready, 1, Int32(timeout * 1000)) > 0 else { return false }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = recv(fd, &chunk, chunk.count, 0)
+        guard n > 0 else { return false }
+        buffer += chunk[0..<n]
+        return true
+    }
+
+    /// The next text message, or nil when none arrives in time.
+    func nextText(timeout: Double) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if buffer.count >= 2 {
+                var length = Int(buffer[1] & 0x7F)
+                var offset = 2
+                if length == 126, buffer.count >= 4 {
+                    length = Int(buffer[2]) << 8 | Int(buffer[3]); offset = 4
+                } else if length == 127, buffer.count >= 10 {
+                    length = buffer[2..<10].reduce(0) { $0 << 8 | Int($1) }; offset = 10
+                }
+                if length < 126 || offset > 2, buffer.count >= offset + length {
+                    let opcode = buffer[0] & 0x0F
+                    let payload = Array(buffer[offset..<offset + length])
+                    buffer.removeFirst(offset + length)
+                    if opcode == 1 { return String(decoding: payload, as: UTF8.self) }
+                    continue
+                }
+            }
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0, fill(timeout: left) else { return nil }
+        }
     }
 }
