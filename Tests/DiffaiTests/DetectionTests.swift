@@ -330,7 +330,8 @@ func ruleFileError(_ json: String) -> String {
         var targets = ["/a?id=1' or '1'='1", "/a?id=1 union/**/select 1", "/x?f=../../etc/passwd", "/?cmd=;cat /etc/passwd",
                        "/q?c=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E", "/p?x=${jndi:ldap://e/a}", "/page?name=O'Brien",
                        "/s?q=select+your+plan", "/a?u=http://evil/shell.txt?", "/a?q=1;sleep(5)--", "/a?q=%27%20AND%20SLEEP(5)%23",
-                       "/a?x=`id`", "/a?x=$(whoami)", "/a?t=&#x3c;script", "/b?q=waitfor delay '0:0:5'", "/index.html"]
+                       "/a?x=`id`", "/a?x=$(whoami)", "/a?t=&#x3c;script", "/b?q=waitfor delay '0:0:5'", "/index.html",
+                       "/t?n={{7*7}}", "/t?n=${3*3}", "/f?u=http://169.254.169.254/", "/f?u=gopher://x/_a", "/u?id=1;drop table t"]
         for name in ["badqueries.txt", "goodqueries.txt"] {
             for directory in ["Dataset", "../shared/Dataset"] {
                 let path = TestPaths.packageRoot.appendingPathComponent(directory).appendingPathComponent(name).path
@@ -427,5 +428,45 @@ func ruleFileError(_ json: String) -> String {
         #expect(sawAttack)
         // The attack at the end of the 600 KB body is found.
         #expect(!rules.evaluate(requests[0], scratch: shared).isEmpty)
+    }
+}
+
+/// Attack families the shared datasets hardly contain (template injection, metadata SSRF,
+/// stacked queries after a number) are caught by the default rules, and look-alikes from
+/// ordinary traffic are not.
+@Suite struct DefaultRuleCoverageTests {
+    static let rules = try! RuleSet(rules: RuleFile.load(path: TestPaths.packageRoot.appendingPathComponent("rules.json").path))
+
+    @Test(arguments: [
+        ("/page?name={{7*7}}", 8004),
+        ("/p?x=%7B%7Bconfig.__class__.__init__.__globals__%7D%7D", 8004),
+        ("/p?x=${7*7}", 8004),
+        ("/p?tpl=<%25=%20File.read('/etc/hosts')%20%25>", 8004),
+        ("/fetch?url=http://169.254.169.254/latest/meta-data/iam/", 8005),
+        ("/fetch?url=http%3A%2F%2Fmetadata.google.internal%2FcomputeMetadata%2Fv1%2F", 8005),
+        ("/fetch?u=gopher://127.0.0.1:6379/_FLUSHALL", 8005),
+        ("/img?src=file:///etc/shadow", 8005),
+        ("/api/users?id=1;DROP TABLE users", 1005),
+        ("/api/users?id=7%3B%20delete%20from%20orders", 1005),
+        ("/a?id=1';drop table users--", 1005),
+    ])
+    func catches(_ target: String, _ rule: Int) {
+        let ids = Self.rules.evaluate(request(target), scratch: DetectionScratch()).map(\.rule.id)
+        #expect(ids.contains(rule), "\(target): \(ids)")
+    }
+
+    @Test(arguments: [
+        "/docs/templates?q=curly+braces+{{name}}",
+        "/calc?expr=7*7&lang=en",
+        "/fetch?url=https://cdn.example.com/img/169.png",
+        "/files?name=profile.jpg&path=/uploads/2024",
+        "/list?ids=1;2;3&sort=updated",
+        "/blog/how-to-drop-a-table-safely?page=2",
+        "/search?q=delete+from+cart+not+working",
+        "/p?price=100%25&tag=%3C%25-off",
+    ])
+    func passes(_ target: String) {
+        let ids = Self.rules.evaluate(request(target), scratch: DetectionScratch()).map(\.rule.id)
+        #expect(ids.isEmpty, "\(target): \(ids)")
     }
 }

@@ -85,7 +85,7 @@ import Testing
     @Test func rulesCheckSummarisesTheDefaultFile() throws {
         let result = try run(TestPaths.diffaiBinary, ["rules", "check", TestPaths.packageRoot.appendingPathComponent("rules.json").path])
         #expect(result.status == 0)
-        #expect(result.stdout.contains("49 rules, 48 enabled"))
+        #expect(result.stdout.contains("51 rules, 50 enabled"))
         #expect(result.stdout.contains("critical: 9"))
     }
 
