@@ -470,3 +470,35 @@ func ruleFileError(_ json: String) -> String {
         #expect(ids.isEmpty, "\(target): \(ids)")
     }
 }
+
+/// SQL injection sent in headers (User-Agent, Referer, X-Forwarded-For: values that
+/// applications log to a database) is caught; a browser's ordinary headers are not flagged.
+@Suite struct HeaderInjectionTests {
+    static let browser: [(String, String)] = [
+        ("Host", "shop.example"),
+        ("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"),
+        ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"),
+        ("Accept-Language", "en-US,en;q=0.9,de;q=0.8"), ("Accept-Encoding", "gzip, deflate, br"),
+        ("sec-ch-ua", "\"Not_A Brand\";v=\"8\", \"Chromium\";v=\"120\", \"Google Chrome\";v=\"120\""),
+        ("sec-ch-ua-platform", "\"Windows\""), ("Referer", "https://www.google.com/search?q=union+station+select+hotels"),
+        ("Cookie", "session=5f2c9a; cart=%5B%7B%22id%22%3A12%7D%5D; consent=\"yes\"; theme=dark"),
+        ("If-None-Match", "W/\"5e1-abc\""), ("X-Forwarded-For", "203.0.113.7, 10.0.0.2"),
+    ]
+
+    @Test func browserHeadersAreQuiet() {
+        let ids = DefaultRuleCoverageTests.rules.evaluate(request("/index.html", headers: Self.browser), scratch: DetectionScratch()).map(\.rule.id)
+        #expect(ids.isEmpty, "\(ids)")
+    }
+
+    @Test(arguments: [
+        ("User-Agent", "Mozilla/5.0' AND SLEEP(5)-- ", 1004),
+        ("X-Forwarded-For", "127.0.0.1' UNION ALL SELECT NULL,NULL,version()-- ", 1001),
+        ("Referer", "https://x/'; DROP TABLE logs; --", 1005),
+        ("X-Client-IP", "1.2.3.4' AND extractvalue(1,concat(0x7e,(SELECT @@version)))-- ", 1006),
+    ])
+    func injectedHeaderIsCaught(_ name: String, _ value: String, _ rule: Int) {
+        let headers = Self.browser.filter { $0.0 != name } + [(name, value)]
+        let ids = DefaultRuleCoverageTests.rules.evaluate(request("/index.html", headers: headers), scratch: DetectionScratch()).map(\.rule.id)
+        #expect(ids.contains(rule), "\(name): \(ids)")
+    }
+}
