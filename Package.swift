@@ -36,6 +36,11 @@ let package = Package(
             path: "Sources/CPCRE2",
             providers: [.apt(["libpcre2-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         // Vocabulary shared by every stage: addresses, endpoints, timestamps, TCP segments.
         .target(name: "NetworkTypes"),
         // Byte-level JSON lines for every machine-readable output.
@@ -49,7 +54,7 @@ let package = Package(
         // The ML model: features, training, scoring, model files.
         .target(name: "Classifier", swiftSettings: hotPath),
         // Rules and the ML model turn requests into verdicts.
-        .target(name: "Detection", dependencies: ["HTTP", "CPCRE2", "Classifier"], swiftSettings: hotPath),
+        .target(name: "Detection", dependencies: ["HTTP", "CPCRE2", "CZlib", "Classifier"], swiftSettings: hotPath),
         // Alerts out of verdicts: alert.log, EVE JSON, console lines.
         .target(name: "Alerts", dependencies: ["Detection", "HTTP", "NetworkTypes", "JSONOutput"]),
         // Wires the stages together for replay (and, later, monitor).
@@ -85,7 +90,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DiffaiTests",
-            dependencies: ["Capture", "Reassembly", "HTTP", "Pipeline", "CaptureSynthesis", "NetworkTypes", "JSONOutput", "Detection", "Alerts", "Classifier", "Console", "Proxy",
+            dependencies: ["Capture", "Reassembly", "HTTP", "Pipeline", "CaptureSynthesis", "NetworkTypes", "JSONOutput", "Detection", "Alerts", "Classifier", "Console", "Proxy", "CZlib",
                            .product(name: "HTTPTypes", package: "swift-http-types")],
             path: "Tests/DiffaiTests"
         ),

@@ -24,7 +24,8 @@ struct RequestArguments {
         if includeQuery, let question = target.firstIndex(of: 0x3F) {
             addURLEncoded(target[(question + 1)...])
         }
-        let body = request.body.prefix(Self.maxParsedBody)
+        guard !request.body.isEmpty else { return }
+        let body = BodyDecoding.applicationBody(request).bytes.prefix(Self.maxParsedBody)
         guard !body.isEmpty else { return }
         let contentType = (request.header("content-type") ?? "").lowercased()
         let firstByte = body.first { !Transforms.isSpace($0) }

@@ -198,8 +198,10 @@ final class RequestView {
                 for field in head.fields { append(bytes(field.name)) }
             case .body:
                 guard let request else { break }
-                if !request.body.isEmpty { append(request.body) }
-                if request.bodyTruncated && !request.bodyTail.isEmpty { append(request.bodyTail) }
+                let body = BodyDecoding.applicationBody(request)
+                if !body.bytes.isEmpty { append(body.bytes) }
+                // The kept tail of a compressed body is a piece of the stream, not text.
+                if !body.decoded && request.bodyTruncated && !request.bodyTail.isEmpty { append(request.bodyTail) }
             case .anomalies:
                 guard let anomalies = request?.anomalies, !anomalies.isEmpty else { break }
                 for name in anomalies.names { append(Array(name.utf8)) }

@@ -1,3 +1,4 @@
+import CZlib
 @testable import Detection
 import Foundation
 import HTTP
@@ -500,5 +501,81 @@ func ruleFileError(_ json: String) -> String {
         let headers = Self.browser.filter { $0.0 != name } + [(name, value)]
         let ids = DefaultRuleCoverageTests.rules.evaluate(request("/index.html", headers: headers), scratch: DetectionScratch()).map(\.rule.id)
         #expect(ids.contains(rule), "\(name): \(ids)")
+    }
+}
+
+/// Compressed request bodies are inspected as the application reads them (EVASION 10).
+@Suite struct CompressedBodyTests {
+    /// gzip (windowBits 31), zlib (15) or raw deflate (-15), made with the system zlib.
+    static func compress(_ bytes: [UInt8], windowBits: Int32) -> [UInt8] {
+        var stream = z_stream()
+        #expect(deflateInit2_(&stream, 9, Z_DEFLATED, windowBits, 9, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK)
+        defer { deflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))) + 64)
+        var input = bytes
+        let written: Int = input.withUnsafeMutableBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { out in
+                stream.next_in = input.baseAddress
+                stream.avail_in = uInt(input.count)
+                stream.next_out = out.baseAddress
+                stream.avail_out = uInt(out.count)
+                #expect(deflate(&stream, Z_FINISH) == Z_STREAM_END)
+                return out.count - Int(stream.avail_out)
+            }
+        }
+        return Array(output[..<written])
+    }
+
+    static func post(_ body: [UInt8], encoding: String?, type: String = "application/x-www-form-urlencoded") -> HTTPRequest {
+        var headers = [("Host", "shop.example"), ("Content-Type", type)]
+        if let encoding { headers.append(("Content-Encoding", encoding)) }
+        return HTTPRequest.synthesize(method: "POST", target: Array("/comment".utf8), headers: headers, body: body)!
+    }
+
+    static func ruleIDs(_ request: HTTPRequest) -> [Int] {
+        DefaultRuleCoverageTests.rules.evaluate(request, scratch: DetectionScratch()).map(\.rule.id)
+    }
+
+    @Test(arguments: [("gzip", Int32(31)), ("x-gzip", 31), ("deflate", 15), ("deflate", -15)])
+    func attackInACompressedFormIsFound(_ encoding: String, _ windowBits: Int32) {
+        let form = Array("user=alice&comment=1%27%20UNION%20SELECT%20password%20FROM%20users--".utf8)
+        let compressed = Self.compress(form, windowBits: windowBits)
+        #expect(!compressed.contains(Array("UNION".utf8)))
+        #expect(Self.ruleIDs(Self.post(compressed, encoding: encoding)).contains(1001), "\(encoding)")
+        // The same bytes without the header are just bytes: nothing to find, nothing invented.
+        #expect(!Self.ruleIDs(Self.post(compressed, encoding: nil)).contains(1001))
+    }
+
+    @Test func argumentsOfACompressedJSONBodyAreParsed() {
+        let json = Array(#"{"q": "<script>alert(1)</script>", "n": 1}"#.utf8)
+        let request = Self.post(Self.compress(json, windowBits: 31), encoding: "gzip", type: "application/json")
+        let arguments = RequestArguments(request: request)
+        #expect(arguments.names.contains(Array("q".utf8)))
+        #expect(Self.ruleIDs(request).contains(2001))
+    }
+
+    @Test func aCompressionBombYieldsOnlyItsBoundedStart() {
+        let bomb = Self.compress([UInt8](repeating: 0x61, count: 50 << 20), windowBits: 31)
+        #expect(bomb.count < 100_000)
+        let decoded = BodyDecoding.applicationBody(Self.post(bomb, encoding: "gzip"))
+        #expect(decoded.decoded)
+        #expect(decoded.bytes.count == BodyDecoding.maxDecodedBytes)
+    }
+
+    @Test func aCutOrBrokenBodyFallsBackSafely() throws {
+        let form = Array(("pad=" + String(repeating: "x", count: 3000) + "&c=%27%20AND%20SLEEP(5)--").utf8)
+        let compressed = Self.compress(form, windowBits: 31)
+        // Cut (the inspection limit): what inflates before the cut is read.
+        let cut = BodyDecoding.applicationBody(Self.post(Array(compressed.prefix(compressed.count / 2)), encoding: "gzip"))
+        #expect(cut.decoded && !cut.bytes.isEmpty && Array(form.prefix(cut.bytes.count)) == cut.bytes)
+        // Not compressed at all, or an unknown coding: the raw body is inspected.
+        let plain = Self.post(form, encoding: "gzip")
+        #expect(!BodyDecoding.applicationBody(plain).decoded)
+        #expect(Self.ruleIDs(plain).contains(1004))
+        #expect(!BodyDecoding.applicationBody(Self.post(compressed, encoding: "br")).decoded)
+        // Applied twice (listed in order): undone twice.
+        let twice = Self.compress(compressed, windowBits: 15)
+        let undone = BodyDecoding.applicationBody(Self.post(twice, encoding: "gzip, deflate"))
+        #expect(undone.decoded && undone.bytes == form)
     }
 }

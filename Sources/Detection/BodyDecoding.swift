@@ -1,0 +1,68 @@
+import CZlib
+import HTTP
+
+/// The body as the application reads it. Servers and frameworks inflate request bodies sent
+/// with `Content-Encoding: gzip` or `deflate`, so an attack compressed that way passes any
+/// inspection of the raw bytes (EVASION 10); detection reads the inflated body instead,
+/// bounded so that a small body cannot make a large one (a compression bomb yields its first
+/// `maxDecodedBytes` and no more).
+enum BodyDecoding {
+    static let maxDecodedBytes = 1 << 20
+
+    /// The inflated body when the request declares an encoding this can undo and the bytes
+    /// inflate; otherwise the body as sent (`decoded` false), which is also what an
+    /// application that does not inflate would see.
+    static func applicationBody(_ request: HTTPRequest) -> (bytes: [UInt8], decoded: Bool) {
+        guard !request.body.isEmpty, let header = request.header("content-encoding") else { return (request.body, false) }
+        // Codings are listed in the order they were applied: undo them last to first.
+        let codings = header.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: " \t") }.filter { !$0.isEmpty && $0 != "identity" }
+        guard !codings.isEmpty, codings.count <= 2 else { return (request.body, false) }
+        var bytes = request.body
+        for coding in codings.reversed() {
+            guard coding == "gzip" || coding == "x-gzip" || coding == "deflate",
+                  let inflated = inflate(bytes, limit: maxDecodedBytes) else { return (request.body, false) }
+            bytes = inflated
+        }
+        return (bytes, true)
+    }
+
+    /// Inflates gzip, zlib or raw deflate data (the body may be cut at the inspection limit:
+    /// what inflates before the cut is kept). Nil when the bytes are none of these.
+    static func inflate(_ input: [UInt8], limit: Int) -> [UInt8]? {
+        // 15 + 32: zlib or gzip, told apart by the header; -15: raw deflate, which some
+        // clients send as "deflate".
+        if let output = inflate(input, windowBits: 15 + 32, limit: limit) { return output }
+        return inflate(input, windowBits: -15, limit: limit)
+    }
+
+    private static func inflate(_ input: [UInt8], windowBits: Int32, limit: Int) -> [UInt8]? {
+        var stream = z_stream()
+        guard inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }
+        defer { inflateEnd(&stream) }
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16 << 10)
+        var status = Z_OK
+        input.withUnsafeBufferPointer { input in
+            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
+            stream.avail_in = uInt(input.count)
+            while output.count < limit {
+                let room = min(chunk.count, limit - output.count)
+                let produced: Int = chunk.withUnsafeMutableBufferPointer { chunk in
+                    stream.next_out = chunk.baseAddress
+                    stream.avail_out = uInt(room)
+                    status = CZlib.inflate(&stream, Z_NO_FLUSH)
+                    return room - Int(stream.avail_out)
+                }
+                output.append(contentsOf: chunk[0..<produced])
+                // Z_BUF_ERROR with input left means no progress is possible; without input
+                // left it means the body was cut: keep what came out.
+                if status != Z_OK || (produced == 0 && stream.avail_in == 0) { break }
+            }
+        }
+        switch status {
+        case Z_OK, Z_STREAM_END: return output
+        case Z_BUF_ERROR where !output.isEmpty: return output
+        default: return nil
+        }
+    }
+}
