@@ -186,6 +186,11 @@ final class RequestView {
                 if let question = target.firstIndex(of: 0x3F) { append(UnsafeBufferPointer(rebasing: target[(question + 1)...])) }
             case .method:
                 append(bytes(head.startLine.0))
+                // Frameworks take the method from an override header or a `_method` argument
+                // (Rails, Laravel, Express's method-override): a rule about methods must see
+                // those too, or POST carries any method past it (EVASION 16).
+                for name in Self.methodOverrideHeaders { forEachValue(named: name) { append($0) } }
+                appendArguments({ $0.valueRanges }, where: { Self.equalsLowercase($0, Self.methodArgument) })
             case .host:
                 forEachValue(named: Self.hostName) { append($0) }
             case .userAgent:
@@ -299,6 +304,8 @@ final class RequestView {
     static let hostName = Array("host".utf8)
     static let userAgentName = Array("user-agent".utf8)
     static let cookieName = Array("cookie".utf8)
+    static let methodOverrideHeaders = ["x-http-method-override", "x-http-method", "x-method-override"].map { Array($0.utf8) }
+    static let methodArgument = Array("_method".utf8)
 
     @inline(__always)
     static func equalsLowercase(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: [UInt8]) -> Bool {

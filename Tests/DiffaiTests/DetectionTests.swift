@@ -81,6 +81,18 @@ func ruleFileError(_ json: String) -> String {
         try !matchedIDs(single(condition), request).isEmpty
     }
 
+    /// A method rule sees what frameworks honour: override headers and `_method` (EVASION 16).
+    @Test func methodOverridesCountAsTheMethod() throws {
+        let rule = #"{"target":"method","operator":"equals","value":"DELETE"}"#
+        #expect(try fires(rule, request("/orders/7", method: "DELETE")))
+        #expect(try !fires(rule, request("/orders/7", method: "POST")))
+        #expect(try fires(rule, request("/orders/7", method: "POST", headers: [("Host", "h"), ("X-HTTP-Method-Override", "DELETE")])))
+        #expect(try fires(rule, request("/orders/7?_method=DELETE", method: "POST")))
+        #expect(try fires(rule, request("/orders/7", method: "POST", headers: [("Host", "h"), ("Content-Type", "application/x-www-form-urlencoded")],
+                                        body: "_method=DELETE&id=7")))
+        #expect(try !fires(rule, request("/orders/7?method=DELETE", method: "POST")))
+    }
+
     @Test func operators() throws {
         let r = request("/shop/cart?id=42")
         #expect(try fires(#"{"target":"path","operator":"equals","value":"/shop/cart"}"#, r))
