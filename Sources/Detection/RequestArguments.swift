@@ -18,14 +18,16 @@ struct RequestArguments {
 
     init() {}
 
-    init(request: HTTPRequest, includeQuery: Bool = true) {
+    /// `body`: the body as the application reads it, when the caller has it already
+    /// (`BodyDecoding.applicationBody`); computed here otherwise.
+    init(request: HTTPRequest, includeQuery: Bool = true, body applicationBody: [UInt8]? = nil) {
         defer { addJoinedDuplicates() }
         let target = request.targetBytes
         if includeQuery, let question = target.firstIndex(of: 0x3F) {
             addURLEncoded(target[(question + 1)...])
         }
         guard !request.body.isEmpty else { return }
-        let body = BodyDecoding.applicationBody(request).bytes.prefix(Self.maxParsedBody)
+        let body = (applicationBody ?? BodyDecoding.applicationBody(request).bytes).prefix(Self.maxParsedBody)
         guard !body.isEmpty else { return }
         let contentType = (request.header("content-type") ?? "").lowercased()
         let firstByte = body.first { !Transforms.isSpace($0) }

@@ -24,6 +24,7 @@ final class RequestView {
     private var head: HTTPMessageHead? { request?.head }
     private var plan = BufferPlan()
     private var arguments: RequestArguments?
+    private var decodedBody: (bytes: [UInt8], decoded: Bool)?
     /// Cookie names and values as slices of the arena (computed once per request).
     private var cookieNames: [Slice]?
     private var cookieValues: [Slice] = []
@@ -46,6 +47,7 @@ final class RequestView {
             for i in spans.indices { spans[i] = nil }
         }
         arguments = nil
+        decodedBody = nil
         cookieNames = nil
         cookieValues.removeAll(keepingCapacity: true)
         generation &+= 1
@@ -60,6 +62,7 @@ final class RequestView {
     func finish() {
         request = nil
         arguments = nil
+        decodedBody = nil
         if arena.capacity > Self.retainedArenaBytes { arena.release() }
         if transformOutput.capacity > Self.retainedArenaBytes { transformOutput = [] }
     }
@@ -203,7 +206,7 @@ final class RequestView {
                 for field in head.fields { append(bytes(field.name)) }
             case .body:
                 guard let request else { break }
-                let body = BodyDecoding.applicationBody(request)
+                let body = applicationBody
                 if !body.bytes.isEmpty { append(body.bytes) }
                 // The kept tail of a compressed body is a piece of the stream, not text.
                 if !body.decoded && request.bodyTruncated && !request.bodyTail.isEmpty { append(request.bodyTail) }
@@ -251,9 +254,18 @@ final class RequestView {
 
     private var args: RequestArguments {
         if let arguments { return arguments }
-        let parsed = request.map { RequestArguments(request: $0) } ?? RequestArguments()
+        let parsed = request.map { RequestArguments(request: $0, body: applicationBody.bytes) } ?? RequestArguments()
         arguments = parsed
         return parsed
+    }
+
+    /// The body as the application reads it (inflated once per request, for the body target
+    /// and the arguments alike).
+    private var applicationBody: (bytes: [UInt8], decoded: Bool) {
+        if let decodedBody { return decodedBody }
+        let body = request.map { BodyDecoding.applicationBody($0) } ?? ([], false)
+        decodedBody = body
+        return body
     }
 
     /// Splits every Cookie header (copied once into the arena) into name and value slices.
