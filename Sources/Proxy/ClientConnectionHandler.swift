@@ -304,7 +304,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
                     return
                 }
                 if proxied.transaction.request.bodyLength > 0 {
-                    let verdict = shared.inspector.inspect(proxied.request, scratch: scratch)
+                    let verdict = shared.inspector.inspect(proxied.request, scratch: scratch, again: true)
                     if verdict.shouldBlock || (verdict.failed && !configuration.failOpen) {
                         block(proxied, verdict)
                         return

@@ -37,9 +37,10 @@ public final class RequestInspector: @unchecked Sendable {
 
     /// Judges a request with the caller's scratch (one per event loop): evaluation runs in
     /// parallel on every loop; only taking the current rules and model is under the lock.
-    public func inspect(_ request: HTTPRequest, scratch: DetectionScratch) -> Verdict {
+    /// `again`: a second look at the same request (its body complete), not counted twice.
+    public func inspect(_ request: HTTPRequest, scratch: DetectionScratch, again: Bool = false) -> Verdict {
         let (rules, model) = state.withLock { state in
-            state.inspected += 1
+            if !again { state.inspected += 1 }
             return (state.rules, state.model)
         }
         var verdict = Verdict()

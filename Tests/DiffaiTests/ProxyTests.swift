@@ -286,6 +286,20 @@ func readAvailable(_ fd: Int32, quietMilliseconds: Int32) -> String {
         let alert = try #require(streamed, "no alert with incident \(incident) on the live stream")
         #expect(alert.contains("\"action\":\"blocked\""), "\(alert)")
 
+        // The statistics count requests, not inspections: a POST whose head and then body are
+        // inspected is one request.
+        func requests() -> Int? { (rawHTTP(port: consolePort, path: "/api/stats")?.json?["stats"] as? [String: Any])?["requests"] as? Int }
+        var before = requests()
+        for _ in 0..<30 where before == nil { usleep(100_000); before = requests() }
+        usleep(1_200_000)  // published once a second: let the attack's count arrive
+        let settled = try #require(requests())
+        let post = try curlResult(["--data-binary", "user=alice&comment=nice+shoes", "http://127.0.0.1:\(setup.proxyPort)/form"])
+        #expect(post.stdout.contains("body_length"))
+        var after = settled
+        for _ in 0..<30 where after == settled { usleep(100_000); after = requests() ?? settled }
+        usleep(1_200_000)
+        #expect(requests() == settled + 1)
+
         let history = rawHTTP(port: consolePort, path: "/api/alerts")?.json
         let alerts = try #require(history?["alerts"] as? [[String: Any]])
         #expect(alerts.contains { entry in
