@@ -344,7 +344,9 @@ func ruleFileError(_ json: String) -> String {
                        "/q?c=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E", "/p?x=${jndi:ldap://e/a}", "/page?name=O'Brien",
                        "/s?q=select+your+plan", "/a?u=http://evil/shell.txt?", "/a?q=1;sleep(5)--", "/a?q=%27%20AND%20SLEEP(5)%23",
                        "/a?x=`id`", "/a?x=$(whoami)", "/a?t=&#x3c;script", "/b?q=waitfor delay '0:0:5'", "/index.html",
-                       "/t?n={{7*7}}", "/t?n=${3*3}", "/f?u=http://169.254.169.254/", "/f?u=gopher://x/_a", "/u?id=1;drop table t"]
+                       "/t?n={{7*7}}", "/t?n=${3*3}", "/f?u=http://169.254.169.254/", "/f?u=gopher://x/_a", "/u?id=1;drop table t",
+                       "/l?u[$ne]=a", "/l?q=*)(uid=*", "/a/..;/b", "/?class.module.classLoader.x=1", "/a?x=%25{(#_=1)}",
+                       "/a?o=rO0ABXNy", "/a?b=%AC%ED%00%05sr", "/r?u=%0d%0aLocation:%20x", "/a?__proto__[x]=1"]
         for name in ["badqueries.txt", "goodqueries.txt"] {
             for directory in ["Dataset", "../shared/Dataset"] {
                 let path = TestPaths.packageRoot.appendingPathComponent(directory).appendingPathComponent(name).path
@@ -462,6 +464,16 @@ func ruleFileError(_ json: String) -> String {
         ("/api/users?id=1;DROP TABLE users", 1005),
         ("/api/users?id=7%3B%20delete%20from%20orders", 1005),
         ("/a?id=1';drop table users--", 1005),
+        ("/x?q=1' AND extractvalue(1,concat(0x7e,version()))-- -", 1006),
+        ("/login?user[$ne]=admin&pass[$ne]=x", 1010),
+        ("/search?q=*)(uid=*))(|(uid=*", 1011),
+        ("/app/..;/admin/console", 3004),
+        ("/?class.module.classLoader.resources.context.parent.pipeline.first.pattern=x", 4008),
+        ("/index.action?redirect:%25{(#_='multipart/form-data')}", 4009),
+        ("/api?obj=rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcA", 4010),
+        ("/redirect?url=%0d%0aSet-Cookie:%20session=evil", 8006),
+        ("/api?__proto__[isAdmin]=true", 8007),
+        ("/api?constructor[prototype][isAdmin]=true", 8007),
     ])
     func catches(_ target: String, _ rule: Int) {
         let ids = Self.rules.evaluate(request(target), scratch: DetectionScratch()).map(\.rule.id)
@@ -477,6 +489,13 @@ func ruleFileError(_ json: String) -> String {
         "/blog/how-to-drop-a-table-safely?page=2",
         "/search?q=delete+from+cart+not+working",
         "/p?price=100%25&tag=%3C%25-off",
+        "/api/products?sort[price]=asc&filter[name]=shoe&page[size]=20",
+        "/search?q=(a*b)+c&lang=en",
+        "/docs/javascript/Object.prototype.toString",
+        "/p?note=line+one%0D%0Aline+two",
+        "/p?amount=$100&ref=rO0",
+        "/learn/java/class-loader-module-basics",
+        "/p?tpl=%25{name}+at+%25{time}",
     ])
     func passes(_ target: String) {
         let ids = Self.rules.evaluate(request(target), scratch: DetectionScratch()).map(\.rule.id)
@@ -556,6 +575,11 @@ func ruleFileError(_ json: String) -> String {
         #expect(Self.ruleIDs(Self.post(compressed, encoding: encoding)).contains(1001), "\(encoding)")
         // The same bytes without the header are just bytes: nothing to find, nothing invented.
         #expect(!Self.ruleIDs(Self.post(compressed, encoding: nil)).contains(1001))
+    }
+
+    @Test func noSQLOperatorInAJSONBodyIsFound() {
+        let request = Self.post(Array(#"{"user": "admin", "pass": {"$ne": null}}"#.utf8), encoding: nil, type: "application/json")
+        #expect(Self.ruleIDs(request).contains(1010))
     }
 
     @Test func argumentsOfACompressedJSONBodyAreParsed() {

@@ -85,8 +85,8 @@ import Testing
     @Test func rulesCheckSummarisesTheDefaultFile() throws {
         let result = try run(TestPaths.diffaiBinary, ["rules", "check", TestPaths.packageRoot.appendingPathComponent("rules.json").path])
         #expect(result.status == 0)
-        #expect(result.stdout.contains("51 rules, 50 enabled"))
-        #expect(result.stdout.contains("critical: 9"))
+        #expect(result.stdout.contains("59 rules, 58 enabled"))
+        #expect(result.stdout.contains("critical: 11"))
     }
 
     @Test func rulesCheckRejectsABadFileWithItsPosition() throws {
