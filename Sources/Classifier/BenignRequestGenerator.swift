@@ -16,9 +16,16 @@ public struct BenignRequestGenerator {
                         "garden chair", "summer sale", "recipes", "news", "football", "guitar", "camera", "bike", "vacation",
                         "münchen", "café", "naïve", "zürich", "straße", "señor", "niño", "crème brûlée", "東京", "北京",
                         "москва", "привет", "مرحبا", "שלום", "istanbul", "são paulo", "kraków", "ελλάδα", "서울", "hà nội",
-                        "o'brien", "rock & roll", "50% off", "c++", "a/b test", "q&a", "t-shirt", "what is love?", "hello world"]
+                        "o'brien", "rock & roll", "50% off", "c++", "a/b test", "q&a", "t-shirt", "what is love?", "hello world",
+                        // Apostrophes and quotes in ordinary language (possessives, contractions,
+                        // names, quoted phrases): without them the model took every quote for SQL.
+                        "men's shoes", "women's jackets", "children's books", "don't stop me now", "what's new",
+                        "can't log in", "it's a wonderful life", "l'oréal", "levi's 501", "macy's", "o'reilly",
+                        "d'angelo", "rock 'n' roll", "\"exact phrase\"", "\"new york\" hotels", "st. patrick's day",
+                        "i'm feeling lucky", "we're hiring", "côte d'ivoire", "mother's day gifts"]
     static let names = ["alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi", "ivan", "judy", "mallory",
-                        "oscar", "peggy", "trent", "victor", "walter", "zoë", "josé", "françois", "søren", "jürgen", "ana maría"]
+                        "oscar", "peggy", "trent", "victor", "walter", "zoë", "josé", "françois", "søren", "jürgen", "ana maría",
+                        "o'connor", "d'souza", "o'neil"]
     static let keys = ["q", "query", "search", "s", "term", "page", "p", "id", "item", "product", "category", "cat", "sort",
                        "order", "lang", "locale", "ref", "utm_source", "utm_medium", "utm_campaign", "session", "token",
                        "user", "name", "email", "date", "from", "to", "start", "end", "limit", "offset", "filter", "view",
@@ -51,9 +58,23 @@ public struct BenignRequestGenerator {
         case "name": return pick(Self.names)
         case "color": return pick(["#ff0000", "blue", "rgb(0,128,255)", "dark-green"])
         case "utm_source", "utm_medium", "utm_campaign", "ref": return pick(["newsletter", "google", "cpc", "spring_sale_2024", "twitter", "partner-42"])
-        default: return pick(Self.words)
+        default:
+            // Quotes in ordinary language, composed so the model learns the shape (a letter, a
+            // quote, letters) rather than a few phrases: possessives, contractions, quoted words.
+            switch next() % 10 {
+            case 0: return "\(pick(Self.owners))'s \(pick(Self.words))"
+            case 1: return "\(pick(Self.contractions)) \(pick(Self.words))"
+            case 2: return "\"\(pick(Self.words))\" \(pick(Self.words))"
+            default: return pick(Self.words)
+            }
         }
     }
+
+    static let owners = ["men", "women", "children", "kid", "tom", "john", "mary", "joe", "mother", "father", "macy", "levi",
+                         "trader joe", "domino", "wendy", "valentine", "world", "today", "editor", "baker", "santa", "teacher",
+                         "patrick", "america", "paris", "it", "that", "let", "what", "here"]
+    static let contractions = ["don't", "can't", "won't", "isn't", "didn't", "doesn't", "i'm", "i've", "you're", "we're",
+                               "they're", "it's", "that's", "what's", "let's", "there's", "who's", "couldn't", "shouldn't", "y'all"]
 
     /// Percent-encodes like browsers do (space as `+` or `%20`, UTF-8 bytes as `%XX`).
     private mutating func encode(_ text: String) -> String {
