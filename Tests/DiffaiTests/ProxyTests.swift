@@ -308,6 +308,25 @@ func readAvailable(_ fd: Int32, quietMilliseconds: Int32) -> String {
         })
     }
 
+    /// An attack compressed into the body is refused (the application would inflate it); the
+    /// same body compressed but harmless goes to the backend byte for byte.
+    @Test func compressedBodiesAreInspectedInflated() throws {
+        let setup = try ProxySetup()
+        defer { setup.stop() }
+        func post(_ form: String) -> String {
+            let gzip = CompressedBodyTests.compress(Array(form.utf8), windowBits: 31)
+            let head = "POST /form HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                + "Content-Encoding: gzip\r\nContent-Length: \(gzip.count)\r\nConnection: close\r\n\r\n"
+            return rawExchange(port: setup.proxyPort, Array(head.utf8) + gzip)
+        }
+        let attack = post("user=alice&comment=1%27%20UNION%20SELECT%20password%20FROM%20users--")
+        #expect(attack.hasPrefix("HTTP/1.1 403"), "\(attack)")
+        let benign = post("user=alice&comment=great+shoes")
+        #expect(benign.hasPrefix("HTTP/1.1 200"), "\(benign)")
+        let gzipLength = CompressedBodyTests.compress(Array("user=alice&comment=great+shoes".utf8), windowBits: 31).count
+        #expect(benign.contains("\"body_length\": \(gzipLength)"), "\(benign)")
+    }
+
     @Test func idleTimeoutCutsStalledClientsOnly() throws {
         let setup = try ProxySetup(extra: ["--idle-timeout", "1", "--header-timeout", "30"])
         defer { setup.stop() }
