@@ -42,6 +42,7 @@ enum BodyDecoding {
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 << 10)
         var status = Z_OK
+        var membersEnded = 0
         input.withUnsafeBufferPointer { input in
             stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
             stream.avail_in = uInt(input.count)
@@ -54,6 +55,13 @@ enum BodyDecoding {
                     return room - Int(stream.avail_out)
                 }
                 output.append(contentsOf: chunk[0..<produced])
+                // gzip readers (Go, Python, zcat) go on to the next member after the end of
+                // one, so an attack can sit in a second member behind a harmless first.
+                if status == Z_STREAM_END { membersEnded += 1 }
+                if status == Z_STREAM_END, stream.avail_in > 0, inflateReset(&stream) == Z_OK {
+                    status = Z_OK
+                    continue
+                }
                 // Z_BUF_ERROR with input left means no progress is possible; without input
                 // left it means the body was cut: keep what came out.
                 if status != Z_OK || (produced == 0 && stream.avail_in == 0) { break }
@@ -62,6 +70,9 @@ enum BodyDecoding {
         switch status {
         case Z_OK, Z_STREAM_END: return output
         case Z_BUF_ERROR where !output.isEmpty: return output
+        // Bytes after a complete stream that are no further member (garbage appended to make
+        // the whole body fail to inflate): what the complete members held still counts.
+        case _ where membersEnded > 0: return output
         default: return nil
         }
     }

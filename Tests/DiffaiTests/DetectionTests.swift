@@ -609,6 +609,13 @@ func ruleFileError(_ json: String) -> String {
         #expect(!BodyDecoding.applicationBody(plain).decoded)
         #expect(Self.ruleIDs(plain).contains(1004))
         #expect(!BodyDecoding.applicationBody(Self.post(compressed, encoding: "br")).decoded)
+        // Two gzip members back to back (gzip readers read both): the second is inspected too.
+        let members = Self.compress(Array("user=alice&".utf8), windowBits: 31)
+            + Self.compress(Array("c=1%27%20UNION%20SELECT%20password%20FROM%20users--".utf8), windowBits: 31)
+        #expect(Self.ruleIDs(Self.post(members, encoding: "gzip")).contains(1001))
+        // Garbage after a complete stream does not make the whole body "not compressed".
+        let padded = Self.compress(Array("c=1%27%20UNION%20SELECT%20password%20FROM%20users--".utf8), windowBits: 15) + Array("\u{1}garbage".utf8)
+        #expect(Self.ruleIDs(Self.post(padded, encoding: "deflate")).contains(1001))
         // Applied twice (listed in order): undone twice.
         let twice = Self.compress(compressed, windowBits: 15)
         let undone = BodyDecoding.applicationBody(Self.post(twice, encoding: "gzip, deflate"))
