@@ -577,9 +577,26 @@ func ruleFileError(_ json: String) -> String {
         #expect(!Self.ruleIDs(Self.post(compressed, encoding: nil)).contains(1001))
     }
 
-    @Test func noSQLOperatorInAJSONBodyIsFound() {
+    /// Uploads carry part headers (`Content-Type:` after a CR LF) and forms carry free text:
+    /// neither is a header injection or anything else.
+    @Test func ordinaryUploadsAndFormsAreQuiet() {
+        let multipart = "--b\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"me.png\"\r\nContent-Type: image/png\r\n\r\n"
+            + "PNG...\r\n--b\r\nContent-Disposition: form-data; name=\"bio\"\r\n\r\nHello!\r\nLocation: Berlin\r\n--b--\r\n"
+        let upload = Self.post(Array(multipart.utf8), encoding: nil, type: "multipart/form-data; boundary=b")
+        #expect(Self.ruleIDs(upload).isEmpty, "\(Self.ruleIDs(upload))")
+        let form = Self.post(Array("comment=Great+team%21%0D%0ALocation%3A+Berlin%0D%0AContent-Type%3A+remote&rating=5".utf8), encoding: nil)
+        #expect(Self.ruleIDs(form).isEmpty, "\(Self.ruleIDs(form))")
+    }
+
+    @Test func operatorsAndPrototypeKeysInAJSONBodyAreFound() {
         let request = Self.post(Array(#"{"user": "admin", "pass": {"$ne": null}}"#.utf8), encoding: nil, type: "application/json")
         #expect(Self.ruleIDs(request).contains(1010))
+        let pollution = Self.post(Array(#"{"name": "x", "__proto__": {"isAdmin": true}}"#.utf8), encoding: nil, type: "application/json")
+        #expect(Self.ruleIDs(pollution).contains(8007))
+        // A script uploaded as a file mentions __proto__ for its own reasons.
+        let script = "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"lib.js\"\r\nContent-Type: text/javascript\r\n\r\n"
+            + "if (obj.__proto__ === Object.prototype) {}\r\n--b--\r\n"
+        #expect(!Self.ruleIDs(Self.post(Array(script.utf8), encoding: nil, type: "multipart/form-data; boundary=b")).contains(8007))
     }
 
     @Test func argumentsOfACompressedJSONBodyAreParsed() {
