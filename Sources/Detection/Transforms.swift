@@ -193,6 +193,7 @@ enum Transforms {
         // Built in place, without intermediate arrays (every `http://` URL comes here): the
         // output holds the kept segments; `..` truncates it back to the previous `/`.
         @inline(__always) func isSlash(_ byte: UInt8) -> Bool { byte == 0x2F || byte == 0x5C }
+        let outputStart = out.count
         if isSlash(input[0]) { out.append(0x2F) }
         var floor = out.count  // where segments start: after the root and any leading `../`
         var kept = 0
@@ -221,6 +222,11 @@ enum Transforms {
             kept += 1
         }
         if isSlash(input[input.count - 1]) && kept > 0 { out.append(0x2F) }
+        // A leading `../` is kept as it is, so `../x` can come out as it went in: that is no change.
+        if out.count - outputStart == input.count, out[outputStart...].elementsEqual(input) {
+            out.removeLast(input.count)
+            return false
+        }
         return true
     }
 

@@ -192,7 +192,8 @@ func ruleFileError(_ json: String) -> String {
     @Test func traitsAndUnchangedResultsAreSound() {
         var random = SystemRandomNumberGenerator()
         let alphabet = Array("%+&#;/.\\*xX0aA; \t\u{0}lt;gt".utf8) + [0xC0, 0xAF, 0xEF, 0xBC, 0xA1, 0xC3, 0xA9, 0xA0]
-        var inputs: [[UInt8]] = ["", ".", "./a", "a/.", "/a/b", "100%", "&page=2", "caf\u{e9}", "a  b", "a\tb", "/*", "//"].map { Array($0.utf8) }
+        var inputs: [[UInt8]] = ["", ".", "./a", "a/.", "/a/b", "100%", "&page=2", "caf\u{e9}", "a  b", "a\tb", "/*", "//",
+                                 "../;;/\u{AF}t;", "../x", "../../a/"].map { Array($0.utf8) }
         for _ in 0..<3000 {
             inputs.append((0..<Int.random(in: 1...12, using: &random)).map { _ in alphabet.randomElement(using: &random)! })
         }
