@@ -96,6 +96,26 @@ public final class HTTPMessageHead: @unchecked Sendable {
         }
     }
 
+    /// The items of a comma-separated list header (every field of that name), each without
+    /// surrounding spaces and tabs, lowercased; empty items left out.
+    public func listItems(of lowercaseName: StaticString) -> [[UInt8]] {
+        var items: [[UInt8]] = []
+        storage.withUnsafeBytes { buffer in
+            for field in fields where nameEquals(field, lowercaseName) {
+                var start = Int(field.value.start)
+                let end = Int(field.value.end)
+                while start <= end {
+                    var itemEnd = start
+                    while itemEnd < end, buffer[itemEnd] != UInt8(ascii: ",") { itemEnd += 1 }
+                    let item = HTTPHeadParser.trimmed(buffer, start, itemEnd)
+                    if !item.isEmpty { items.append(item.range.map { asciiLower(buffer[$0]) }) }
+                    start = itemEnd + 1
+                }
+            }
+        }
+        return items
+    }
+
     static func containsIgnoringCase(_ buffer: UnsafeRawBufferPointer, _ range: ByteRange, _ lowercase: UnsafeRawBufferPointer) -> Bool {
         let count = lowercase.count
         guard count > 0 else { return true }

@@ -83,17 +83,7 @@ enum UpstreamHead {
     static func write(for request: HTTPRequest, forwardedFor address: [UInt8], framing: Framing, into out: inout ByteBuffer) {
         let head = request.head
         // Headers that Connection names are hop-by-hop too (rare: only then is it looked at).
-        var named: [[UInt8]] = []
-        if head.contains("connection") {
-            for value in head.valueBytes(named: "connection") {
-                for token in value.split(separator: 0x2C) {
-                    var token = token
-                    while let first = token.first, first == 0x20 || first == 0x09 { token.removeFirst() }
-                    while let last = token.last, last == 0x20 || last == 0x09 { token.removeLast() }
-                    if !token.isEmpty { named.append(token.map { $0 &- 0x41 < 26 ? $0 | 0x20 : $0 }) }
-                }
-            }
-        }
+        let named = head.contains("connection") ? head.listItems(of: "connection") : []
         head.storage.withUnsafeBytes { storage in
             func bytes(_ range: ByteRange) -> UnsafeRawBufferPointer {
                 UnsafeRawBufferPointer(rebasing: storage[Int(range.start)..<Int(range.end)])

@@ -66,6 +66,9 @@ let complexStream =
         #expect(!h.value(of: "transfer-encoding", contains: "chunked") && h.value(of: "transfer-encoding", contains: "gzip"))
         #expect(h.value(of: "expect", is: "100-continue") && !h.value(of: "connection", is: "close"))
         #expect(!head([("Connection", "clos")]).value(of: "connection", contains: "close"))
+        #expect(head([("Connection", " Keep-Alive ,, X-Secret\t"), ("connection", "close")]).listItems(of: "connection")
+                == [Array("keep-alive".utf8), Array("x-secret".utf8), Array("close".utf8)])
+        #expect(head([]).listItems(of: "connection").isEmpty)
         let request = HTTPRequest.synthesize(method: "HEAD", target: Array("/".utf8), headers: [("Host", "h")])!
         #expect(request.isMethod("HEAD") && !request.isMethod("head") && !request.isMethod("HEADX") && !request.isMethod("GET"))
     }
