@@ -129,7 +129,7 @@ public final class PacketDecoder {
         let body = UnsafeRawBufferPointer(rebasing: ip[headerLength..<available])
 
         let fragment = (moreFragments || fragmentOffset != 0)
-            ? FragmentInfo(offset: fragmentOffset, more: moreFragments, identification: UInt32(ip.readUInt16(at: 4))) : nil
+            ? FragmentInfo(offset: fragmentOffset, more: moreFragments, identification: UInt32(ip.readUInt16(at: 4)), isIPv6: false) : nil
         return transport(body, proto: proto, fragment: fragment, source: source, destination: destination,
                          missing: missing, timestamp: timestamp, deliver: deliver)
     }
@@ -164,7 +164,7 @@ public final class PacketDecoder {
             case 44:
                 guard available >= offset + 8 else { return malformed("IPv6 fragment header cut short") }
                 let field = ip.readUInt16(at: offset + 2)
-                fragment = FragmentInfo(offset: Int(field & 0xFFF8), more: field & 1 != 0, identification: ip.readUInt32(at: offset + 4))
+                fragment = FragmentInfo(offset: Int(field & 0xFFF8), more: field & 1 != 0, identification: ip.readUInt32(at: offset + 4), isIPv6: true)
                 next = ip[offset]
                 offset += 8
             default:
@@ -182,6 +182,7 @@ public final class PacketDecoder {
         var offset: Int
         var more: Bool
         var identification: UInt32
+        var isIPv6: Bool
     }
 
     /// Hands the IP payload on: through fragment reassembly when it is a fragment, then to TCP.
@@ -192,7 +193,7 @@ public final class PacketDecoder {
         if let fragment {
             guard missing == 0 else { return malformed("IP fragment cut by snaplen") }
             let whole = fragments.add(
-                source: source, destination: destination, identification: fragment.identification, proto: proto,
+                source: source, destination: destination, identification: fragment.identification, proto: proto, isIPv6: fragment.isIPv6,
                 offset: fragment.offset, moreFragments: fragment.more, payload: body, timestamp: timestamp)
             guard let whole else { return .fragmentHeld }
             guard proto == 6 else { statistics.notTCP += 1; return .ignored }

@@ -106,6 +106,8 @@ public final class URLClassifier: @unchecked Sendable {
 /// then idf and weights as little-endian float32, then an FNV-1a checksum of everything before.
 public enum ModelFile {
     public static let formatVersion: UInt32 = 1
+    /// Far above anything L2-regularised training produces, far below where sums overflow.
+    static let maxMagnitude: Float = 1e6
     static let magic = Array("DIFFAIML".utf8)
 
     public struct LoadError: Error, CustomStringConvertible, Sendable {
@@ -160,8 +162,13 @@ public enum ModelFile {
             return values
         }
         let idf = floats(), weights = floats()
-        guard threshold > 0, threshold < 1, idf.allSatisfy({ $0.isFinite }), weights.allSatisfy({ $0.isFinite }) else {
-            throw fail("the file holds invalid numbers")
+        // Bounded, not only finite: a weight near Float's limit would overflow a score to
+        // infinity (or infinity minus infinity to NaN), and -inf bias would never flag.
+        func usable(_ value: Float) -> Bool { value.isFinite && abs(value) <= ModelFile.maxMagnitude }
+        guard threshold > 0, threshold < 1 else { throw fail("the threshold \(threshold) is not between 0 and 1") }
+        guard usable(bias) else { throw fail("the bias \(bias) is not a finite number within ±\(ModelFile.maxMagnitude)") }
+        guard idf.allSatisfy(usable), weights.allSatisfy(usable) else {
+            throw fail("the file holds weights that are not finite numbers within ±\(ModelFile.maxMagnitude)")
         }
         return URLClassifier(hashing: FeatureHashing(minN: minN, maxN: maxN, bucketBits: bits), idf: idf, weights: weights,
                              bias: bias, threshold: threshold, info: info)

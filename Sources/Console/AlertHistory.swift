@@ -194,7 +194,7 @@ struct AlertFilter {
                 for key in path { value = value?[key] }
                 switch value {
                 case .string(let s): haystack += s.lowercased().utf8
-                case .number(let n): haystack += String(Int(n)).utf8
+                case .number(let n): haystack += (Int(exactly: n).map(String.init) ?? String(n)).utf8
                 default: break
                 }
                 haystack.append(0x0A)

@@ -25,6 +25,13 @@ public indirect enum JSONValue: Equatable, Sendable {
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
     public var objectMembers: [(key: String, value: JSONValue)]? { if case .object(let m) = self { return m } else { return nil } }
 
+    /// The number as an `Int` when it is whole and inside `range`. JSON numbers are doubles:
+    /// `1e19` is whole but has no `Int`, and converting it directly would trap.
+    public func wholeNumber(in range: ClosedRange<Int>) -> Int? {
+        guard case .number(let number) = self, let whole = Int(exactly: number), range.contains(whole) else { return nil }
+        return whole
+    }
+
     public var typeName: String {
         switch self {
         case .null: "null"

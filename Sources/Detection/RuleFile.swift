@@ -56,10 +56,10 @@ public enum RuleFile {
         }
         var explicitID: Int?
         if let idValue = members.first(where: { $0.key == "id" })?.value {
-            guard case .number(let number) = idValue, number >= 1, number == number.rounded(), number < 4_000_000_000 else {
-                throw RuleFileError("\(fileName): rule \(index): field id: must be a positive whole number")
+            guard let number = idValue.wholeNumber(in: 1...3_999_999_999) else {
+                throw RuleFileError("\(fileName): rule \(index): field id: must be a whole number from 1 to 3999999999")
             }
-            explicitID = Int(number)
+            explicitID = number
         }
         let id = explicitID ?? autoIDBase + index
         let label = explicitID.map { "rule \(index) (id \($0))" } ?? "rule \(index) (no id)"
@@ -100,10 +100,10 @@ public enum RuleFile {
                 guard let text = member.stringValue else { throw fail(key, "must be a string") }
                 category = text
             case "rev":
-                guard case .number(let number) = member, number >= 1, number == number.rounded() else {
-                    throw fail(key, "must be a positive whole number")
+                guard let number = member.wholeNumber(in: 1...Int(Int32.max)) else {
+                    throw fail(key, "must be a whole number from 1 to \(Int32.max)")
                 }
-                rev = Int(number)
+                rev = number
             case "headers":
                 guard let map = member.objectMembers else { throw fail(key, "must be an object of header names to substrings") }
                 for (name, expected) in map {

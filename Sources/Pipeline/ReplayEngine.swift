@@ -35,7 +35,7 @@ public struct ReplaySummary: Sendable {
     /// Data diffai could not inspect: evicted flows, out-of-order bytes over a bound,
     /// fragments over a bound, malformed frames.
     public var drops: Int {
-        reassembly.flowsEvicted + reassembly.pendingBytesDropped + fragments.dropped + decoder.malformed
+        reassembly.flowsEvicted + reassembly.pendingBytesDropped + fragments.evicted + fragments.malformed + decoder.malformed
     }
 
     public var requestsPerSecond: Double { elapsedSeconds > 0 ? Double(requests) / elapsedSeconds : 0 }
@@ -50,7 +50,7 @@ public struct ReplaySummary: Sendable {
         \(drops) drops, \(String(format2(elapsedSeconds))) s, \(rate) requests/s, \(format2(mb / max(elapsedSeconds, 1e-9))) MB/s
         details: tcp segments \(decoder.tcpSegments), not tcp/ip \(decoder.notIP + decoder.notTCP), \
         malformed \(decoder.malformed), cut by snaplen \(decoder.cutBySnaplen), \
-        fragments \(fragments.fragments) (reassembled \(fragments.reassembled), overlaps \(fragments.overlaps), dropped \(fragments.dropped)), \
+        fragments \(fragments.fragments) (reassembled \(fragments.reassembled), overlaps \(fragments.overlaps), evicted \(fragments.evicted), malformed \(fragments.malformed)), \
         out-of-order \(reassembly.outOfOrderSegments), retransmissions \(reassembly.retransmissions), \
         overlap conflicts \(reassembly.overlapConflicts), outside window \(reassembly.outsideWindow), \
         flows evicted \(reassembly.flowsEvicted), expired \(reassembly.flowsExpired), \

@@ -162,6 +162,7 @@ struct EvaluateCommand: ParsableCommand {
             printError("diffai: \(error.description)")
             throw ExitCode(66)
         }
+        if let threshold, !(threshold > 0 && threshold < 1) { throw ValidationError("--threshold is between 0 and 1 (exclusive)") }
         let t = threshold ?? classifier.threshold
         let metrics = Trainer.evaluate(classifier, good: goodLines, bad: badLines, threshold: t)
         if json {
@@ -203,6 +204,7 @@ struct ClassifyCommand: ParsableCommand {
 
     func run() throws {
         let classifier = try model.load()
+        if let threshold, !(threshold > 0 && threshold < 1) { throw ValidationError("--threshold is between 0 and 1 (exclusive)") }
         let t = threshold ?? classifier.threshold
         guard let input = fdopen(STDIN_FILENO, "rb") else { throw ExitCode(66) }
         let output = BufferedFileOutput(descriptor: STDOUT_FILENO)
@@ -216,6 +218,8 @@ struct ClassifyCommand: ParsableCommand {
 
 enum ScoreText {
     static func format(_ score: Float) -> String {
+        // Scores are probabilities; anything else would be a defect, never a reason to trap.
+        guard score.isFinite else { return "nan" }
         let scaled = Int((Double(score) * 10000).rounded())
         let fraction = String(scaled % 10000)
         return "\(scaled / 10000)." + String(repeating: "0", count: 4 - fraction.count) + fraction
@@ -235,6 +239,7 @@ struct MLOptions: ParsableArguments {
     /// may be missing (rules only, with a note saying how to train one).
     func load() throws -> ModelDetector? {
         guard !disabled else { return nil }
+        if let threshold, !(threshold > 0 && threshold < 1) { throw ValidationError("--ml-threshold is between 0 and 1 (exclusive)") }
         let path = self.path ?? DefaultPaths.model
         do {
             return ModelDetector(model: try ModelFile.load(path: path), threshold: threshold)

@@ -67,7 +67,7 @@ struct ProxyCommand: ParsableCommand {
         guard ConsoleOptions.parse(listen) != nil else { throw ValidationError("--listen: give HOST:PORT") }
         guard ConsoleOptions.parse(upstream) != nil else { throw ValidationError("--upstream: give HOST:PORT") }
         if failOpen && failClosed { throw ValidationError("choose one of --fail-open and --fail-closed") }
-        if let blockThreshold, !(0...1).contains(blockThreshold) { throw ValidationError("--block-threshold is between 0 and 1") }
+        if let blockThreshold, !(blockThreshold >= 0 && blockThreshold <= 1) { throw ValidationError("--block-threshold is between 0 and 1") }
         guard maxHeaderBytes >= 1024, inspectBodyBytes >= 0, maxBodyMB > 0, headerTimeout > 0, idleTimeout > 0, upstreamTimeout > 0 else {
             throw ValidationError("limits and timeouts must be positive (headers at least 1024 bytes)")
         }

@@ -117,6 +117,36 @@ func smallTrainingData() -> (good: [[UInt8]], bad: [[UInt8]]) {
         do { _ = try ModelFile.load(path: "/nonexistent/model.bin") } catch { #expect(error.description.contains("train one with `diffai train")) }
     }
 
+    /// A checksum proves the file is whole, not that its numbers are usable: a NaN bias
+    /// crashed `classify`, and -inf silently never flagged.
+    @Test func modelNumbersMustBeFiniteAndBounded() throws {
+        let data = smallTrainingData()
+        let (model, _) = try Trainer.train(good: data.good, bad: data.bad, options: quickOptions())
+        func variant(bias: Float? = nil, weight: Float? = nil, idf: Float? = nil) -> [UInt8] {
+            var weights = model.weights, idfs = model.idf
+            if let weight { weights[3] = weight }
+            if let idf { idfs[5] = idf }
+            return ModelFile.encode(URLClassifier(hashing: model.hashing, idf: idfs, weights: weights, bias: bias ?? model.bias,
+                                                  threshold: model.threshold, info: model.info))
+        }
+        for bytes in [variant(bias: .nan), variant(bias: -.infinity), variant(bias: .infinity), variant(bias: 1e30)] {
+            do {
+                _ = try ModelFile.decode(bytes, path: "m.bin")
+                Issue.record("a model with an unusable bias was accepted")
+            } catch { #expect(error.description.contains("bias")) }
+        }
+        for bytes in [variant(weight: .nan), variant(weight: 3e38), variant(idf: -.infinity)] {
+            #expect(throws: ModelFile.LoadError.self) { try ModelFile.decode(bytes, path: "m.bin") }
+        }
+        #expect((try? ModelFile.decode(variant(bias: -3), path: "m.bin")) != nil)
+        // Through the command: a clear error, exit 66, never a trap.
+        let path = TestPaths.temporaryDirectory("nan-model").appendingPathComponent("m.bin").path
+        try Data(variant(bias: .nan)).write(to: URL(fileURLWithPath: path))
+        let result = try run(TestPaths.diffaiBinary, ["classify", "--model", path], stdin: Data("/x?id=1\n".utf8))
+        #expect(result.status != 0 && result.status < 128, "exit \(result.status)")
+        #expect(result.stderr.contains("bias"))
+    }
+
     @Test func defaultModelIsSmallLoadsAndSeparates() throws {
         let path = TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int

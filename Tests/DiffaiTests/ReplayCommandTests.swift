@@ -1,3 +1,4 @@
+import Detection
 import Foundation
 import Testing
 
@@ -100,6 +101,21 @@ import Testing
         let replayResult = try run(TestPaths.diffaiBinary, ["replay", "--no-console", "--rules", path, TestPaths.capture("basic-get.pcap")])
         #expect(replayResult.status == 65)
         #expect(replayResult.stdout.isEmpty)
+    }
+
+    /// JSON numbers are doubles: a whole number past 64 bits used to trap when converted.
+    @Test func numbersBeyondRangeAreErrorsNotCrashes() throws {
+        let directory = TestPaths.temporaryDirectory("rules-numbers")
+        for (field, value) in [("rev", "1e19"), ("rev", "1e400"), ("rev", "-1e19"), ("id", "1e19"), ("id", "18446744073709551616"), ("rev", "2.5")] {
+            let json = field == "id" ? "[{\"id\": \(value), \"alert\": \"x\", \"url\": \"a\"}]"
+                : "[{\"id\": 5, \"alert\": \"x\", \"url\": \"a\", \"rev\": \(value)}]"
+            #expect(throws: RuleFileError.self) { try RuleFile.parse(Array(json.utf8), fileName: "r.json") }
+            let path = directory.appendingPathComponent("\(field)-\(value).json").path
+            try Data(json.utf8).write(to: URL(fileURLWithPath: path))
+            let result = try run(TestPaths.diffaiBinary, ["rules", "check", path])
+            #expect(result.status == 65, "\(field): \(value)")
+            #expect(result.stderr.contains("field \(field): must be a whole number"), "\(result.stderr)")
+        }
     }
 
     @Test func scanAnswersOneLinePerInput() throws {

@@ -214,3 +214,21 @@ enum TemporaryDirectories {
         for path in all { try? FileManager.default.removeItem(atPath: path) }
     }
 }
+
+/// Seeds for randomised tests: fixed per test (so a run repeats), overridable with
+/// `DIFFAI_TEST_SEED`, and always printed so a failure can be replayed.
+enum TestSeed {
+    static func value(_ name: String) -> UInt64 {
+        let seed: UInt64
+        if let text = ProcessInfo.processInfo.environment["DIFFAI_TEST_SEED"], let value = UInt64(text) {
+            seed = value
+        } else {
+            // FNV-1a of the name: stable across runs and platforms, unlike Hasher.
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            seed = hash
+        }
+        FileHandle.standardError.write(Data("random test '\(name)': seed \(seed) (DIFFAI_TEST_SEED=\(seed) repeats it)\n".utf8))
+        return seed
+    }
+}
