@@ -245,7 +245,10 @@ async function loadLogs(before, reset) {
   $("logs-export").href = "/api/alerts/export" + (exportParams.toString() ? "?" + exportParams : "");
   let page;
   try { page = await api("/api/alerts?" + params); } catch (error) { $("logs-file").textContent = error.message; return; }
-  $("logs-file").textContent = page.file ? `from ${page.file}` : "no alert file yet";
+  let note = page.file ? `from ${page.file}` : "no alert file yet";
+  if (page.skipped_lines) note += ` · ${page.skipped_lines} unreadable line(s) skipped`;
+  if (page.partial) note += " · search stopped for time: Older goes on from here";
+  $("logs-file").textContent = note;
   const rows = $("logs-rows");
   rows.replaceChildren();
   for (const item of page.alerts) rows.append(logRow(item.alert));

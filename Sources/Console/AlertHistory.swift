@@ -36,6 +36,11 @@ public struct AlertPage: Sendable {
     public var nextBefore: Int64?
     /// Which file the alerts came from.
     public var file: String = ""
+    /// The time allowed for one page ran out before `limit` matches were found: the page holds
+    /// what was found, and `nextBefore` continues the search where it stopped.
+    public var partial = false
+    /// Lines passed over on the way: longer than `AlertHistory.maxLine`, or not an alert.
+    public var skippedLines = 0
 }
 
 /// The alert history, read from the files the sensors append to, so it survives restarts
@@ -43,13 +48,18 @@ public struct AlertPage: Sendable {
 /// field); an alert.log in the original line format is read when there is no EVE file.
 ///
 /// Files are read backwards in blocks from the end, so the newest page costs the same
-/// whatever the file's size.
+/// whatever the file's size. A line longer than `maxLine` (damage, or something else writing
+/// to the file) is skipped and counted, never the end of the history; bytes that are not
+/// UTF-8 are escaped, so every answer is valid JSON. A page stops searching at its deadline
+/// and says where to go on.
 public struct AlertHistory: Sendable {
     public let evePath: String?
     public let alertLogPath: String?
     static let blockSize = 64 * 1024
     /// Longer lines are skipped: an alert line is a few kilobytes at most.
     static let maxLine = 1 << 20
+    /// How long one page may search (a full-text search over a large history stops here).
+    public var pageSeconds = 2.0
 
     public init(evePath: String?, alertLogPath: String?) {
         self.evePath = evePath
@@ -70,28 +80,38 @@ public struct AlertHistory: Sendable {
         page.file = path
         let filter = AlertFilter(query)
         let limit = max(1, min(query.limit, 1000))
-        var reachedStart = true
-        Self.linesBackwards(path: path, before: query.before) { offset, line in
-            guard let eve = Self.eveJSON(line, format: format), filter.matches(eve.value) else { return true }
-            page.alerts.append((offset, eve.bytes))
-            if page.alerts.count == limit {
-                reachedStart = offset == 0
+        let deadline = Self.monotonicNow() + pageSeconds
+        var examined = 0
+        let outcome = Self.linesBackwards(path: path, before: query.before, withinTime: { Self.monotonicNow() < deadline }) { offset, line in
+            examined += 1
+            if let eve = Self.eveJSON(line, format: format) {
+                if filter.matches(eve.value) {
+                    page.alerts.append((offset, eve.bytes))
+                    if page.alerts.count == limit { return false }
+                }
+            } else {
+                page.skippedLines += 1
+            }
+            // Checked after the line is done with, so going on from it loses nothing.
+            if examined % 64 == 0, Self.monotonicNow() >= deadline {
+                page.partial = true
                 return false
             }
             return true
         }
-        if page.alerts.count == limit, !reachedStart { page.nextBefore = page.alerts.last!.offset }
+        page.skippedLines += outcome.oversizeLines
+        if outcome.timedOut { page.partial = true }
+        // Where the next page starts: just before the last line looked at, unless the file's
+        // start was reached.
+        if !outcome.reachedStart && outcome.resumeBefore > 0 { page.nextBefore = outcome.resumeBefore }
         return page
     }
 
-    /// Every matching alert, oldest first, as EVE JSON lines (the export).
-    public func export(_ query: AlertQuery, write: ([UInt8]) -> Void) {
-        guard let (path, format) = source else { return }
-        let filter = AlertFilter(query)
-        Self.linesForwards(path: path) { line in
-            guard let eve = Self.eveJSON(line, format: format), filter.matches(eve.value) else { return }
-            write(eve.bytes + [0x0A])
-        }
+    /// Every matching alert, oldest first, as EVE JSON lines (the export), in pieces of about
+    /// `chunkBytes` so that a large history streams instead of being held whole.
+    public func export(_ query: AlertQuery) -> AlertExport? {
+        guard let (path, format) = source else { return nil }
+        return AlertExport(path: path, format: format, filter: AlertFilter(query))
     }
 
     static func eveJSON(_ line: ArraySlice<UInt8>, format: Format) -> (bytes: [UInt8], value: JSONValue)? {
@@ -99,75 +119,170 @@ public struct AlertHistory: Sendable {
         case .eve:
             let bytes = Array(line)
             guard let value = try? JSONReader.parse(bytes), value["event_type"]?.stringValue == "alert" else { return nil }
-            return (bytes, value)
+            return (JSONWriter.escapingInvalidUTF8(bytes) ?? bytes, value)
         case .alertLog:
             guard let bytes = AlertLogLine.eveJSON(line), let value = try? JSONReader.parse(bytes) else { return nil }
             return (bytes, value)
         }
     }
 
+    struct BackwardsOutcome {
+        var reachedStart = false
+        var timedOut = false
+        /// `before` for going on: the start of the last line handed over (or skipped).
+        var resumeBefore: Int64 = 0
+        var oversizeLines = 0
+    }
+
     /// Calls `body` with each complete line that starts before `before`, newest first, until
-    /// it returns false.
-    static func linesBackwards(path: String, before: Int64?, _ body: (Int64, ArraySlice<UInt8>) -> Bool) {
+    /// it returns false. Lines longer than `maxLine` are counted, not handed over; while such a
+    /// line is being passed, `withinTime` is asked once per block.
+    @discardableResult
+    static func linesBackwards(path: String, before: Int64?, withinTime: () -> Bool = { true },
+                               _ body: (Int64, ArraySlice<UInt8>) -> Bool) -> BackwardsOutcome {
+        var outcome = BackwardsOutcome()
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
+        guard fd >= 0 else { return outcome }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { return }
-        var position = min(before ?? Int64(info.st_size), Int64(info.st_size))
-        // Bytes after the last newline at the end of the file are a line still being written.
-        var skippingPartialTail = before == nil
-        var firstBlock = true
-        // `carry` starts at file offset `position`; it holds at most one incomplete line.
-        var carry: [UInt8] = []
+        guard fstat(fd, &info) == 0 else { return outcome }
+        var position = max(0, min(before ?? Int64(info.st_size), Int64(info.st_size)))
+        outcome.resumeBefore = position
+        // The bytes after the last newline before `position` are dropped: at the end of the
+        // file they are a line still being written; before `before` they are empty.
+        var droppedTail = false
+        // The line being assembled: its later pieces, in file order reversed (each block read
+        // comes before the previous one).
+        var pieces: [ArraySlice<UInt8>] = []
+        var assembled = 0
+        var oversize = false
         var block = [UInt8](repeating: 0, count: blockSize)
+
+        /// The line starting at `start` is complete: `head` is its first bytes.
+        func complete(start: Int64, head: ArraySlice<UInt8>) -> Bool {
+            defer {
+                pieces.removeAll(keepingCapacity: true)
+                assembled = 0
+                oversize = false
+            }
+            guard droppedTail else {
+                droppedTail = true
+                return true
+            }
+            outcome.resumeBefore = start
+            if oversize || assembled + head.count > maxLine {
+                outcome.oversizeLines += 1
+                return true
+            }
+            if head.count + assembled == 0 { return true }
+            var line = Array(head)
+            for piece in pieces.reversed() { line += piece }
+            return body(start, line[...])
+        }
+
         while position > 0 {
             let start = max(0, position - Int64(blockSize))
             let count = Int(position - start)
             let read = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(start)) }
-            guard read == count else { return }
-            carry = Array(block[0..<count]) + carry
+            guard read == count else { return outcome }
+            var end = count
+            while let newline = block[0..<end].lastIndex(of: 0x0A) {
+                if !complete(start: start + Int64(newline + 1), head: block[(newline + 1)..<end]) { return outcome }
+                end = newline
+            }
+            // block[0..<end] continues a line that started in an earlier block.
+            if !oversize {
+                assembled += end
+                if assembled > maxLine {
+                    oversize = true
+                    pieces.removeAll()
+                } else {
+                    pieces.append(block[0..<end])
+                    // The slice keeps the block's storage: give the next read its own.
+                    block = [UInt8](repeating: 0, count: blockSize)
+                }
+            }
             position = start
-            var lineEnd = carry.count
-            if skippingPartialTail {
-                guard let newline = carry.lastIndex(of: 0x0A) else { carry.removeAll(); continue }
-                lineEnd = newline + 1
-                skippingPartialTail = false
-                firstBlock = true
+            if oversize && !withinTime() {
+                // Inside a line that is skipped anyway: going on from here loses nothing.
+                outcome.timedOut = true
+                outcome.resumeBefore = position
+                return outcome
             }
-            if firstBlock {
-                if lineEnd > 0, carry[lineEnd - 1] == 0x0A { lineEnd -= 1 }
-                firstBlock = false
-            }
-            while let newline = carry[0..<lineEnd].lastIndex(of: 0x0A) {
-                let line = carry[(newline + 1)..<lineEnd]
-                if !line.isEmpty, !body(position + Int64(newline + 1), line) { return }
-                lineEnd = newline
-            }
-            carry.removeSubrange(lineEnd...)
-            if carry.count > maxLine { return }
         }
-        if !carry.isEmpty { _ = body(0, carry[...]) }
+        if complete(start: 0, head: []) { outcome.reachedStart = true }
+        return outcome
     }
 
-    static func linesForwards(path: String, _ body: (ArraySlice<UInt8>) -> Void) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        var pending: [UInt8] = []
-        var block = [UInt8](repeating: 0, count: blockSize)
-        while true {
-            let read = block.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, blockSize) }
-            guard read > 0 else { break }
-            pending += block[0..<read]
+    static func monotonicNow() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+
+/// The export, read forwards a piece at a time (each `next` reads until about `chunkBytes`
+/// of alerts are ready), so the console streams it and never holds the whole history.
+public final class AlertExport: @unchecked Sendable {
+    let path: String
+    let format: AlertHistory.Format
+    let filter: AlertFilter
+    private var descriptor: Int32 = -1
+    private var pending: [UInt8] = []
+    /// Inside a line longer than `maxLine`: bytes are dropped until its newline.
+    private var skipping = false
+    private var finished = false
+    public private(set) var skippedLines = 0
+
+    init(path: String, format: AlertHistory.Format, filter: AlertFilter) {
+        self.path = path
+        self.format = format
+        self.filter = filter
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        if descriptor < 0 { finished = true }
+    }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    /// The next piece of EVE lines, or nil at the end of the file.
+    public func next(chunkBytes: Int = 1 << 20) -> [UInt8]? {
+        guard !finished else { return nil }
+        var out: [UInt8] = []
+        var block = [UInt8](repeating: 0, count: AlertHistory.blockSize)
+        while out.count < chunkBytes {
+            let read = block.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, AlertHistory.blockSize) }
+            guard read > 0 else {
+                finished = true
+                close(descriptor)
+                descriptor = -1
+                break
+            }
             var start = 0
-            while let newline = pending[start...].firstIndex(of: 0x0A) {
-                if newline > start { body(pending[start..<newline]) }
+            while let newline = block[start..<read].firstIndex(of: 0x0A) {
+                if skipping {
+                    skipping = false
+                } else {
+                    pending += block[start..<newline]
+                    if !pending.isEmpty, pending.count <= AlertHistory.maxLine {
+                        if let eve = AlertHistory.eveJSON(pending[...], format: format), filter.matches(eve.value) {
+                            out += eve.bytes
+                            out.append(0x0A)
+                        }
+                    }
+                }
+                pending.removeAll(keepingCapacity: true)
                 start = newline + 1
             }
-            pending.removeSubrange(0..<start)
-            if pending.count > maxLine { pending.removeAll() }
+            if !skipping {
+                pending += block[start..<read]
+                if pending.count > AlertHistory.maxLine {
+                    skippedLines += 1
+                    pending.removeAll()
+                    skipping = true
+                }
+            }
         }
+        return out.isEmpty && finished ? nil : out
     }
 }
 

@@ -10,13 +10,16 @@ import Darwin
 
 /// Who may use the console.
 ///
-/// - Bound to loopback: reading needs nothing, but the Host header must name loopback (a web
-///   page on another site cannot reach the console through DNS rebinding) and every state
-///   change needs the token or proof that the page itself sent it (Origin equal to the
+/// - Bound to loopback and reached as `localhost` or a loopback address literal (exactly:
+///   `127.x.y.z`, `::1`, `[::1]`, no prefixes or suffixes): reading needs nothing, and every
+///   state change needs the token or proof that the page itself sent it (Origin equal to the
 ///   console's own origin). A cross-site form or script therefore cannot reload rules, start
 ///   training or switch models.
-/// - Bound anywhere else: everything but the login page needs the token, sent as
-///   `Authorization: Bearer TOKEN` or as the HttpOnly cookie that `/api/login` sets.
+/// - Reached by any other Host name, even on loopback: a DNS-rebinding page (`127.attacker.tld`
+///   resolving to 127.0.0.1) is same-origin with itself, so only the token proves anything:
+///   everything but the login page and its assets needs it.
+/// - Bound anywhere else: the same, token for everything, sent as `Authorization: Bearer
+///   TOKEN` or as the HttpOnly cookie that `/api/login` sets.
 /// - WebSocket: a browser always sends Origin; one that is not ours is refused (cross-site
 ///   WebSocket hijacking).
 public struct ConsoleAccess: Sendable {
@@ -39,19 +42,19 @@ public struct ConsoleAccess: Sendable {
 
     /// `host`: the Host header (HTTP/1) or :authority.
     public func decide(method: HTTPRequest.Method, path: String, host: String, headers: HTTPFields) -> Decision {
-        if loopbackOnly, !Self.isLoopbackHost(host) {
-            return .refuse(.forbidden, "this console answers to 127.0.0.1, localhost or [::1] only")
-        }
+        let trustedName = loopbackOnly && Self.isLoopbackHost(host)
         let authenticated = presentsToken(headers)
         let origin = headers[.origin]
         let sameOrigin = origin.map { Self.sameOrigin($0, host: host) }
+        let tokenMessage = trustedName || !loopbackOnly ? "token required"
+            : "token required: this console was reached by a name other than localhost or a loopback address"
         if path == "/ws" {
             if sameOrigin == false { return .refuse(.forbidden, "cross-origin WebSocket refused") }
-            if !loopbackOnly && !authenticated { return .refuse(.unauthorized, "token required") }
+            if !trustedName && !authenticated { return .refuse(.unauthorized, tokenMessage) }
             return .allow
         }
-        if !loopbackOnly, !authenticated, !Self.publicPaths.contains(path) {
-            return .refuse(.unauthorized, "token required")
+        if !trustedName, !authenticated, !Self.publicPaths.contains(path) {
+            return .refuse(.unauthorized, tokenMessage)
         }
         let changesState = method != .get && method != .head && method != .options
         if changesState, path != "/api/login" {
@@ -88,18 +91,40 @@ public struct ConsoleAccess: Sendable {
         return difference == 0
     }
 
+    /// `localhost`, or an address literal in 127.0.0.0/8 or ::1 (IPv4-mapped included), with
+    /// an optional port. Names are compared whole: `127.attacker.tld` and `localhost.evil` are
+    /// names anyone can point at 127.0.0.1.
     static func isLoopbackHost(_ host: String) -> Bool {
-        let name = hostName(host).lowercased()
-        return name == "localhost" || name == "::1" || name.hasPrefix("127.")
+        guard let name = hostName(host) else { return false }
+        if name.lowercased() == "localhost" { return true }
+        var v4 = in_addr()
+        if !name.contains(":"), inet_pton(AF_INET, name, &v4) == 1 {
+            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+        }
+        var v6 = in6_addr()
+        guard name.contains(":"), inet_pton(AF_INET6, name, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: v6) { Array($0) }
+        if bytes[0..<15].allSatisfy({ $0 == 0 }) && bytes[15] == 1 { return true }
+        // ::ffff:127.x.y.z
+        return bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
     }
 
-    /// `example:5000` → `example`, `[::1]:5000` → `::1`.
-    static func hostName(_ host: String) -> String {
-        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+    /// The host of a Host header: `example:5000` → `example`, `[::1]:5000` → `::1`; nil when
+    /// the header is not `name[:port]` or `[address][:port]`.
+    static func hostName(_ host: String) -> String? {
+        func isPort(_ text: Substring) -> Bool { !text.isEmpty && text.count <= 5 && text.allSatisfy { $0.isASCII && $0.isNumber } }
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            let rest = host[host.index(after: close)...]
+            guard rest.isEmpty || (rest.first == ":" && isPort(rest.dropFirst())) else { return nil }
             return String(host[host.index(after: host.startIndex)..<close])
         }
-        if let colon = host.lastIndex(of: ":") { return String(host[..<colon]) }
-        return host
+        let parts = host.split(separator: ":", omittingEmptySubsequences: false)
+        switch parts.count {
+        case 1: return parts[0].isEmpty ? nil : String(parts[0])
+        case 2: return !parts[0].isEmpty && isPort(parts[1]) ? String(parts[0]) : nil
+        default: return nil
+        }
     }
 
     static func sameOrigin(_ origin: String, host: String) -> Bool {

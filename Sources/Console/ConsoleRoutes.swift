@@ -1,4 +1,5 @@
 import Detection
+import Dispatch
 import Hummingbird
 import HummingbirdWebSocket
 import JSONOutput
@@ -24,7 +25,7 @@ struct ConsoleRoutes: Sendable {
 
     func register(on router: Router<Context>) {
         router.get("/api/stats") { _, _ in stats() }
-        router.get("/api/alerts") { request, _ in alerts(request) }
+        router.get("/api/alerts") { request, _ in await alerts(request) }
         router.get("/api/alerts/export") { request, _ in export(request) }
         router.get("/api/rules") { _, _ in rules() }
         router.post("/api/rules/reload") { _, _ in await reloadRules() }
@@ -84,11 +85,17 @@ struct ConsoleRoutes: Sendable {
                           text: parameters.get("q"), severity: parameters.get("severity"), source: parameters.get("source"))
     }
 
-    func alerts(_ request: Request) -> Response {
-        let page = configuration.history.page(query(request))
+    /// Read off the server's event loops (a search may read the whole history), by at most
+    /// `HistoryReaders.concurrent` at once, each page within the history's time limit.
+    func alerts(_ request: Request) async -> Response {
+        let history = configuration.history
+        let query = query(request)
+        let page = await HistoryReaders.shared.run { history.page(query) }
         var json = JSONWriter(capacity: 4096)
         json.beginObject()
         json.key("file"); json.string(page.file)
+        json.key("partial"); json.bool(page.partial)
+        json.key("skipped_lines"); json.number(page.skippedLines)
         json.key("alerts")
         json.beginArray()
         for alert in page.alerts {
@@ -103,14 +110,21 @@ struct ConsoleRoutes: Sendable {
         return ConsoleJSON.response(.ok, json.bytes)
     }
 
+    /// Streamed a megabyte at a time, each piece read off the event loops.
     func export(_ request: Request) -> Response {
-        var body: [UInt8] = []
-        configuration.history.export(query(request)) { body += $0 }
+        let reader = configuration.history.export(query(request))
         var headers = HTTPFields()
         headers[.contentType] = "application/x-ndjson"
         headers[.contentDisposition] = "attachment; filename=\"diffai-alerts.jsonl\""
         headers[.cacheControl] = "no-store"
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            if let reader {
+                while let piece = await HistoryReaders.shared.run({ reader.next() }) {
+                    try await writer.write(ByteBuffer(bytes: piece))
+                }
+            }
+            try await writer.finish(nil)
+        })
     }
 
     // MARK: statistics, rules
@@ -324,5 +338,25 @@ struct ConsoleRoutes: Sendable {
         var request = request
         guard let buffer = try? await request.collectBody(upTo: 64 * 1024) else { return nil }
         return try? JSONReader.parse(Array(buffer.readableBytesView))
+    }
+}
+
+/// Where history reads run: threads of their own, never the server's event loops (which also
+/// carry the live stream and /api/stats), and only a few at once so that many searches
+/// queue up instead of taking every core.
+final class HistoryReaders: Sendable {
+    static let shared = HistoryReaders()
+    static let concurrent = 2
+    private let slots = DispatchSemaphore(value: HistoryReaders.concurrent)
+    private let queue = DispatchQueue(label: "diffai.console.history", qos: .utility, attributes: .concurrent)
+
+    func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            queue.async {
+                self.slots.wait()
+                defer { self.slots.signal() }
+                continuation.resume(returning: work())
+            }
+        }
     }
 }

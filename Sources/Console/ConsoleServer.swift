@@ -78,7 +78,7 @@ public struct ConsoleConfiguration: Sendable {
         self.history = history
     }
 
-    /// 127.0.0.0/8, ::1 and localhost; anything else needs the token for every request.
+    /// Bound to 127.0.0.0/8, ::1 or localhost; anything else needs the token for every request.
     public var isLoopback: Bool { ConsoleAccess.isLoopbackHost(host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host) }
 }
 

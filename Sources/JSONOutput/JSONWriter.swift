@@ -147,6 +147,34 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
+    /// JSON text read back from a file may hold bytes that are not UTF-8 (a file written by
+    /// something else, or damaged). In JSON that parses they can only sit inside strings, so
+    /// each is replaced by `\u00XX`, as this writer escapes them: the result is valid JSON.
+    /// Returns nil when the text is valid UTF-8 already (the usual case: no copy).
+    public static func escapingInvalidUTF8(_ text: [UInt8]) -> [UInt8]? {
+        var index = 0
+        var out: [UInt8]?
+        while index < text.count {
+            let byte = text[index]
+            if byte < 0x80 {
+                out?.append(byte)
+                index += 1
+                continue
+            }
+            let length = validSequenceLength(text, at: index)
+            if length == 0 {
+                if out == nil { out = Array(text[0..<index]) }
+                out!.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                         hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                index += 1
+            } else {
+                out?.append(contentsOf: text[index..<index + length])
+                index += length
+            }
+        }
+        return out
+    }
+
     /// Length of the well-formed UTF-8 sequence starting at `index` (RFC 3629), or 0.
     private static func validSequenceLength<C: Collection>(_ value: C, at index: C.Index) -> Int where C.Element == UInt8 {
         let first = value[index]

@@ -1,6 +1,6 @@
 import Capture
 import CaptureSynthesis
-import Console
+@testable import Console
 import Foundation
 import NetworkTypes
 import Testing
@@ -95,6 +95,15 @@ func replayAttacks(eve: String, alertLog: String? = nil, capture: String = TestP
         #expect(loopback.decide(method: .get, path: "/ws", host: "127.0.0.1:5000", headers: headers) != .allow)
         headers = HTTPFieldsForTests.make(["Authorization": "Bearer 0123456789abcdef0123"])
         #expect(loopback.decide(method: .post, path: "/api/rules/reload", host: "localhost:5000", headers: headers) == .allow)
+
+        for name in ["127.attacker.tld", "127.0.0.1.evil.example", "[::1].evil", "localhost.evil", "127.1", "::1", "127.0.0.1:80:80", ""] {
+            #expect(!ConsoleAccess.isLoopbackHost(name), "\(name)")
+        }
+        for name in ["127.0.0.1", "127.9.8.7:5000", "localhost", "LOCALHOST:5000", "[::1]", "[::1]:5000", "[0:0:0:0:0:0:0:1]:1", "[::ffff:127.0.0.1]:5000"] {
+            #expect(ConsoleAccess.isLoopbackHost(name), "\(name)")
+        }
+        let origin = HTTPFieldsForTests.make(["Origin": "http://127.attacker.tld:5000"])
+        #expect(loopback.decide(method: .post, path: "/api/rules/reload", host: "127.attacker.tld:5000", headers: origin) == .refuse(.unauthorized, "token required: this console was reached by a name other than localhost or a loopback address"))
 
         let network = ConsoleAccess(token: "0123456789abcdef0123", loopbackOnly: false)
         #expect(network.decide(method: .get, path: "/api/stats", host: "10.1.1.1:5000", headers: HTTPFieldsForTests.make([:])) != .allow)
@@ -231,8 +240,8 @@ enum HTTPFieldsForTests {
         #expect(reloaded.status == 200)
         #expect(reloaded.json?["rules"] as? Int == 59)
         #expect(rawHTTP(port: setup.port, method: "POST", path: "/api/rules/reload", headers: ["Authorization": "Bearer wrong"])?.status == 403)
-        // DNS rebinding: a page on another name that resolves to 127.0.0.1 is refused.
-        #expect(rawHTTP(port: setup.port, path: "/api/stats", host: "rebind.attacker.example:\(setup.port)")?.status == 403)
+        // DNS rebinding: a page on another name that resolves to 127.0.0.1 needs the token.
+        #expect(rawHTTP(port: setup.port, path: "/api/stats", host: "rebind.attacker.example:\(setup.port)")?.status == 401)
         // WebSocket from another site: refused; from the page itself: upgraded.
         let wsHeaders = ["Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="]
         var evil = wsHeaders
@@ -242,6 +251,87 @@ enum HTTPFieldsForTests {
         var own = wsHeaders
         own["Origin"] = origin
         #expect(rawHTTP(port: setup.port, path: "/ws", headers: own, readUntilClose: false)?.status == 101)
+    }
+
+    /// A DNS-rebinding page is same-origin with itself, so Origin proves nothing: under any
+    /// name but localhost or a loopback literal, every state change (and every read) needs the
+    /// token, and none of them happens without it.
+    @Test func rebindingNamesCannotChangeAnything() throws {
+        let setup = try start()
+        defer { setup.console.stop() }
+        let names = ["127.attacker.tld", "127.0.0.1.evil.example", "localhost.evil.example", "rebind.attacker.example",
+                     "127.0.0.1:\(setup.port).evil", "[::1].evil.example", "127.1", "0x7f000001", "2130706433"]
+        let endpoints: [(String, String, Data)] = [
+            ("POST", "/api/rules/reload", Data()),
+            ("POST", "/api/datasets?name=rebound.txt", Data("/a\n/b\n".utf8)),
+            ("POST", "/api/training", Data(#"{"benign":"Dataset/good.txt","malicious":"Dataset/bad.txt"}"#.utf8)),
+            ("POST", "/api/training/1/activate", Data()),
+            ("GET", "/api/stats", Data()), ("GET", "/api/alerts", Data()), ("GET", "/api/rules", Data()),
+        ]
+        for name in names {
+            let host = name.contains(":\(setup.port)") ? name : "\(name):\(setup.port)"
+            for (method, path, body) in endpoints {
+                let answer = rawHTTP(port: setup.port, method: method, path: path, host: host,
+                                     headers: ["Origin": "http://\(host)", "Content-Type": "application/json"], body: body)
+                #expect(answer?.status == 401 || answer?.status == 403, "\(method) \(path) as \(host): \(answer?.status ?? 0)")
+            }
+            let wsHeaders = ["Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+                             "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Origin": "http://\(host)"]
+            #expect(rawHTTP(port: setup.port, path: "/ws", host: host, headers: wsHeaders, readUntilClose: false)?.status != 101, "\(host)")
+        }
+        // Nothing happened: no upload, no training job.
+        let auth = ["Authorization": "Bearer \(setup.token)"]
+        let datasets = try #require(rawHTTP(port: setup.port, path: "/api/datasets", headers: auth)?.json)
+        let ids = (datasets["datasets"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
+        #expect(!ids.contains { $0.contains("rebound") })
+        let jobs = try #require(rawHTTP(port: setup.port, path: "/api/training", headers: auth)?.json)
+        #expect((jobs["jobs"] as? [Any])?.isEmpty ?? true)
+        // The real names still work, and the token works under any name.
+        for host in ["127.0.0.1:\(setup.port)", "localhost:\(setup.port)", "127.0.0.2:\(setup.port)"] {
+            #expect(rawHTTP(port: setup.port, path: "/api/stats", host: host)?.status == 200, "\(host)")
+        }
+        #expect(rawHTTP(port: setup.port, path: "/api/stats", host: "127.attacker.tld:\(setup.port)", headers: auth)?.status == 200)
+    }
+
+    /// Full-text searches over a large history run off the server's event loops, a few at a
+    /// time and each within its time limit: the statistics keep answering meanwhile.
+    @Test func searchesNeverStallTheStatistics() throws {
+        let setup = try start()
+        defer { setup.console.stop() }
+        var text = ""
+        for n in 0..<120_000 { text += AlertHistoryHostileTests.alertLine(n) + "\n" }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: setup.eve))
+        let group = DispatchGroup()
+        let answers = Answers()
+        let port = setup.port
+        for _ in 0..<8 {
+            DispatchQueue.global().async(group: group) {
+                let page = rawHTTP(port: port, path: "/api/alerts?limit=50&q=absent-everywhere")
+                answers.add(page?.json)
+            }
+        }
+        usleep(200_000)
+        var slowest = 0.0
+        for _ in 0..<5 {
+            let started = Date()
+            #expect(rawHTTP(port: setup.port, path: "/api/stats")?.status == 200)
+            slowest = max(slowest, Date().timeIntervalSince(started))
+            usleep(100_000)
+        }
+        group.wait()
+        #expect(slowest < 1.5, "stats took \(slowest) s while searches ran")
+        let pages = answers.all
+        #expect(pages.count == 8)
+        #expect(pages.allSatisfy { ($0?["alerts"] as? [Any])?.isEmpty == true })
+        // Each page stopped within its time and says where to go on, or reached the start.
+        #expect(pages.allSatisfy { $0?["partial"] as? Bool == true || $0?["next_before"] is NSNull })
+    }
+
+    final class Answers: @unchecked Sendable {
+        private let lock = NSLock()
+        private var values: [[String: Any]?] = []
+        func add(_ value: [String: Any]?) { lock.lock(); values.append(value); lock.unlock() }
+        var all: [[String: Any]?] { lock.lock(); defer { lock.unlock() }; return values }
     }
 
     @Test func boundBeyondLoopbackEverythingNeedsTheToken() throws {
