@@ -33,6 +33,26 @@ public final class AlertOutputs {
         for listener in listeners { listener(alert) }
     }
 
+    /// Alert lines an output could not write (disk full, closed pipe), per output that lost
+    /// any; standard output counts as one loss when its writes failed (it is buffered, so
+    /// which alerts were in the lost bytes is not known).
+    public var losses: [(output: String, alerts: Int)] {
+        var found: [(String, Int)] = []
+        for file in [alertLog, eveFile].compactMap({ $0 }) where file.linesLost > 0 { found.append((file.path, file.linesLost)) }
+        if let standardOutput, standardOutput.failed { found.append(("standard output", 1)) }
+        return found
+    }
+
+    /// The alerts that did not reach at least one of their outputs.
+    public var alertsNotWritten: Int { losses.map(\.alerts).max() ?? 0 }
+
+    /// One line for the end of a run, nil when nothing was lost.
+    public var lossReport: String? {
+        let found = losses
+        guard !found.isEmpty else { return nil }
+        return "alerts were not written: " + found.map { "\($0.output): \($0.alerts)" }.joined(separator: ", ")
+    }
+
     /// Log rotation: reopen every file by name.
     public func reopen() {
         alertLog?.reopen()

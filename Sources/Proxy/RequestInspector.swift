@@ -100,6 +100,11 @@ public final class RequestInspector: @unchecked Sendable {
     public var rules: RuleSet { state.withLock { $0.rules } }
     public var counters: (inspected: Int, alerts: Int, blocked: Int) { state.withLock { ($0.inspected, $0.alerts, $0.blocked) } }
 
+    /// The alert outputs, under the lock every alert write takes.
+    public func withOutputs<R>(_ body: (AlertOutputs) throws -> R) rethrows -> R {
+        try state.withLock { _ in try body(outputs) }
+    }
+
     /// Reopens the alert files (SIGHUP).
     public func reopenOutputs() { state.withLock { _ in outputs.reopen() } }
 }

@@ -169,7 +169,8 @@ final class ConsoleBridge: @unchecked Sendable {
     }
 
     /// The counters the Home page shows, as a JSON object.
-    static func statistics(packets: Int, kernelDrops: Int, diffaiDrops: Int, flows: Int, requests: Int, alerts: Int, extra: [(String, String)] = []) -> [UInt8] {
+    static func statistics(packets: Int, kernelDrops: Int, diffaiDrops: Int, flows: Int, requests: Int, alerts: Int,
+                           alertsNotWritten: Int, extra: [(String, String)] = []) -> [UInt8] {
         var json = JSONWriter(capacity: 256)
         json.beginObject()
         json.key("packets"); json.number(packets)
@@ -179,6 +180,7 @@ final class ConsoleBridge: @unchecked Sendable {
         json.key("flows"); json.number(flows)
         json.key("requests"); json.number(requests)
         json.key("alerts"); json.number(alerts)
+        json.key("alerts_not_written"); json.number(alertsNotWritten)
         for (key, value) in extra { json.key(key); json.string(value) }
         json.endObject()
         return json.bytes
@@ -192,4 +194,13 @@ struct UncheckedBox<T>: @unchecked Sendable {
 
 extension AlertFileOptions {
     var history: AlertHistory { AlertHistory(evePath: eve, alertLogPath: alertLog) }
+}
+
+/// The end of a run that wrote alerts: an output that lost any makes the exit status 74
+/// (EX_IOERR), so a service manager or a script sees that alerts are missing.
+func checkAlertOutputs(_ outputs: AlertOutputs) throws {
+    if let report = outputs.lossReport {
+        printError("diffai: \(report)")
+        throw ExitCode(74)
+    }
 }

@@ -104,6 +104,7 @@ struct DemoCommand: ParsableCommand {
         server?.stop()
         say("\ndiffai demo: \(engine.core.httpStatistics.requests) requests seen, \(detection.alertsRaised) alerts (see \(alertLog) and \(eve))")
         say("next: `diffai monitor --port PORT` beside a real backend (see deploy/)")
+        try checkAlertOutputs(detection.outputs)
     }
 }
 

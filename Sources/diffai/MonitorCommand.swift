@@ -101,6 +101,7 @@ struct MonitorCommand: ParsableCommand {
         output.flush()
         printError(Self.statistics(engine, source, detection, latency, final: true))
         server?.stop()
+        try checkAlertOutputs(detection.outputs)
     }
 
     static func consoleStatistics(_ engine: MonitorEngine, _ source: PcapLiveSource, _ detection: DetectionSink) -> [UInt8] {
@@ -108,7 +109,8 @@ struct MonitorCommand: ParsableCommand {
         return ConsoleBridge.statistics(
             packets: Int(kernel.received), kernelDrops: Int(kernel.droppedByKernel + kernel.droppedByInterface),
             diffaiDrops: engine.queue.droppedPackets, flows: engine.core.reassembler.activeFlows,
-            requests: engine.core.httpStatistics.requests, alerts: detection.alertsRaised)
+            requests: engine.core.httpStatistics.requests, alerts: detection.alertsRaised,
+            alertsNotWritten: detection.outputs.alertsNotWritten)
     }
 
     static func statistics(_ engine: MonitorEngine, _ source: PcapLiveSource, _ detection: DetectionSink,
@@ -117,7 +119,7 @@ struct MonitorCommand: ParsableCommand {
         let r = engine.core.reassembler.statistics
         return "\(final ? "final statistics" : "statistics"): packets received \(kernel.received), dropped by the kernel \(kernel.droppedByKernel + kernel.droppedByInterface), "
             + "dropped by diffai \(engine.queue.droppedPackets), analysed \(engine.packetsAnalysed), flows \(r.flowsCreated) (\(engine.core.reassembler.activeFlows) open), "
-            + "requests \(engine.core.httpStatistics.requests), alerts \(detection.alertsRaised), alert latency \(latency.summary)"
+            + "requests \(engine.core.httpStatistics.requests), alerts \(detection.alertsRaised) (\(detection.outputs.alertsNotWritten) not written), alert latency \(latency.summary)"
     }
 
     static func monotonic() -> Double {

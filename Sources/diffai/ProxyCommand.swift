@@ -143,6 +143,7 @@ struct ProxyCommand: ParsableCommand {
                 let counters = inspector.counters
                 feed.publishStatistics(ConsoleBridge.statistics(packets: 0, kernelDrops: 0, diffaiDrops: 0, flows: 0,
                                                                 requests: counters.inspected, alerts: counters.alerts,
+                                                                alertsNotWritten: inspector.withOutputs { $0.alertsNotWritten },
                                                                 extra: [("blocked", String(counters.blocked))]))
             }
         }
@@ -151,6 +152,7 @@ struct ProxyCommand: ParsableCommand {
         consoleServer?.stop()
         let counters = inspector.counters
         printError("diffai: proxy stopped: \(counters.inspected) requests inspected, \(counters.alerts) alerts, \(counters.blocked) refused")
+        try inspector.withOutputs { try checkAlertOutputs($0) }
     }
 
     static func reload(_ path: String, into inspector: RequestInspector) -> Result<Int, ConsoleFailure> {

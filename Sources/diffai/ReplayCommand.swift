@@ -20,7 +20,8 @@ struct ReplayCommand: ParsableCommand {
         discussion: """
         Files are read in the order given; connections continue from one file to the next. \
         A damaged file is reported (file, packet, byte offset) and replay carries on with the next. \
-        A summary goes to stderr at the end. Exit status 2 when any file could not be read fully.
+        A summary goes to stderr at the end. Exit status 2 when any file could not be read fully, \
+        74 when alerts could not be written to an output (a full disk, say).
         """
     )
 
@@ -136,11 +137,11 @@ struct ReplayCommand: ParsableCommand {
             bridge.mailbox.close()
             bridge.feed.publishStatistics(ConsoleBridge.statistics(
                 packets: summary.decoder.packets, kernelDrops: 0, diffaiDrops: summary.drops, flows: summary.reassembly.flowsCreated,
-                requests: summary.requests, alerts: detection.alertsRaised))
+                requests: summary.requests, alerts: detection.alertsRaised, alertsNotWritten: detection.outputs.alertsNotWritten))
         }
         if !noSummary {
             printError(summary.description)
-            if let detection { printError("detection: \(detection.rules.count) rules (\(detection.rules.enabledCount) enabled)\(detection.model == nil ? ", no ML model" : ", ML model"), \(detection.requestsInspected) requests inspected, \(detection.alertsRaised) alerts") }
+            if let detection { printError("detection: \(detection.rules.count) rules (\(detection.rules.enabledCount) enabled)\(detection.model == nil ? ", no ML model" : ", ML model"), \(detection.requestsInspected) requests inspected, \(detection.alertsRaised) alerts\(detection.outputs.alertsNotWritten > 0 ? " (\(detection.outputs.alertsNotWritten) not written)" : "")") }
         }
         if let server {
             if keepConsole {
@@ -150,6 +151,7 @@ struct ReplayCommand: ParsableCommand {
             }
             server.stop()
         }
+        if let detection { try checkAlertOutputs(detection.outputs) }
         if summary.filesFailed > 0 { throw ExitCode(2) }
     }
 }

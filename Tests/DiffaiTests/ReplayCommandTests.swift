@@ -103,6 +103,25 @@ import Testing
         #expect(replayResult.stdout.isEmpty)
     }
 
+    /// A full disk under an output: reported, counted, and the exit status says so.
+    @Test func lostAlertsMakeTheExitStatusFail() throws {
+        let directory = TestPaths.temporaryDirectory("full-disk")
+        let log = directory.appendingPathComponent("alert.log").path
+        let rules = TestPaths.packageRoot.appendingPathComponent("rules.json").path
+        let result = try run(TestPaths.diffaiBinary, ["replay", "--no-console", "--no-ml", "--rules", rules, "--eve", "/dev/full",
+                                                      "--alert-log", log, TestPaths.capture("http-attacks.pcap")])
+        #expect(result.status == 74, "exit \(result.status): \(result.stderr)")
+        #expect(result.stderr.contains("/dev/full: write failed: No space left on device"))
+        #expect(result.stderr.contains("alerts were not written: /dev/full: 14"))
+        #expect(result.stderr.contains("14 alerts (14 not written)"))
+        // The other output kept every alert.
+        #expect(try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count == 14)
+        // With every output healthy, the status is 0.
+        let healthy = try run(TestPaths.diffaiBinary, ["replay", "--no-console", "--no-ml", "--rules", rules, "--eve",
+                                                       directory.appendingPathComponent("eve.json").path, TestPaths.capture("http-attacks.pcap")])
+        #expect(healthy.status == 0)
+    }
+
     /// JSON numbers are doubles: a whole number past 64 bits used to trap when converted.
     @Test func numbersBeyondRangeAreErrorsNotCrashes() throws {
         let directory = TestPaths.temporaryDirectory("rules-numbers")
