@@ -41,6 +41,8 @@ public struct HTTPAnomalies: OptionSet, Hashable, Sendable {
     public static let ipFragmented = HTTPAnomalies(rawValue: 1 << 30)
     public static let bareCR = HTTPAnomalies(rawValue: 1 << 31)
     public static let nulInTarget = HTTPAnomalies(rawValue: 1 << 32)
+    /// The start line is longer than `HTTPParserLimits.maxStartLineBytes` (servers answer 414).
+    public static let oversizeStartLine = HTTPAnomalies(rawValue: 1 << 33)
 
     /// Stable snake_case names used in JSON output and in rules (`anomaly` target).
     public static let names: [(HTTPAnomalies, String)] = [
@@ -77,6 +79,7 @@ public struct HTTPAnomalies: OptionSet, Hashable, Sendable {
         (.ipFragmented, "ip_fragmented"),
         (.bareCR, "bare_cr"),
         (.nulInTarget, "nul_in_target"),
+        (.oversizeStartLine, "oversize_start_line"),
     ]
 
     public var names: [String] {

@@ -32,6 +32,13 @@ public protocol HTTPMessageParserDelegate: AnyObject {
     func parser(_ parser: HTTPMessageParser, didFinishMessageWith anomalies: HTTPAnomalies, complete: Bool, at time: Timestamp)
     /// Framing was lost (gap or invalid chunking); messages may have been missed.
     func parserLostSync(_ parser: HTTPMessageParser, at time: Timestamp)
+    /// The head being read just passed a limit (`oversizeStartLine` or `oversizeHeaders`).
+    /// The parser goes on to the head's end either way; a proxy refuses here, at once.
+    func parser(_ parser: HTTPMessageParser, headExceeds limit: HTTPAnomalies)
+}
+
+extension HTTPMessageParserDelegate {
+    public func parser(_ parser: HTTPMessageParser, headExceeds limit: HTTPAnomalies) {}
 }
 
 /// Incremental, tolerant HTTP/1.x message parser for one direction of a connection.
@@ -39,6 +46,11 @@ public protocol HTTPMessageParserDelegate: AnyObject {
 /// Fed arbitrary slices of the byte stream, it copies only what it must hold across calls
 /// (an unfinished head or chunk-size line); bodies pass straight through to the delegate.
 /// State is an explicit enum; every transition happens in `parse`, `gap` or `finish`.
+///
+/// Limits bound what is kept, never whether a message is seen: a head longer than
+/// `maxHeaderBytes` is read to its end, its start and its last quarter kept (an attack at the
+/// end of a long header or URL is still inspected), and it is flagged; a first line longer than
+/// any buffer is taken as a start line when its first bytes could begin one.
 public final class HTTPMessageParser {
     public enum Kind: Sendable { case request, response }
 
@@ -75,8 +87,16 @@ public final class HTTPMessageParser {
     public private(set) var isNotHTTP = false
 
     private(set) var state: State
+    /// The head (or trailers, or a line) being collected; for a head past the limit, its start.
     private var buffer: [UInt8] = []
+    /// Bytes of the current head so far, kept or not.
+    private var headBytes = 0
+    /// The last `tailCapacity` bytes of a head past the limit (a ring: `tailStart` is its
+    /// oldest byte once full).
+    private var tail: [UInt8] = []
+    private var tailStart = 0
     private var bufferOverflowed = false
+    private var startLineOversize = false
     private var lineHasContent = false
     private var startLineChecked = false
     private var classified: Bool
@@ -216,10 +236,9 @@ public final class HTTPMessageParser {
             finishMessage(complete: true)
         case .head where startLineChecked:
             // A head that never ended (attacker closed early) is still worth inspecting.
-            if buffer.last != HTTPSyntax.lf { buffer.append(HTTPSyntax.lf) }
+            var block = takeHeadBlock()
+            if block.last != HTTPSyntax.lf { block.append(HTTPSyntax.lf) }
             pendingAnomalies.insert(.incomplete)
-            let block = buffer
-            buffer = []
             block.withUnsafeBytes { completeHead($0) }
             if inMessage {
                 messageAnomalies.insert(.incomplete)
@@ -261,20 +280,95 @@ public final class HTTPMessageParser {
     private func beginHead() {
         state = .head
         buffer.removeAll(keepingCapacity: true)
-        bufferOverflowed = false
+        resetHeadBounds()
         lineHasContent = false
         startLineChecked = false
         messageStart = now
     }
 
+    private func resetHeadBounds() {
+        headBytes = 0
+        tail = []
+        tailStart = 0
+        bufferOverflowed = false
+        startLineOversize = false
+    }
+
+    private var tailCapacity: Int { limits.maxHeaderBytes / 4 }
+
+    /// Keeps the first `maxHeaderBytes - tailCapacity` bytes of a head and its last
+    /// `tailCapacity`; bytes in between are counted, not kept.
     private func appendToBuffer(_ input: UnsafeRawBufferPointer, _ range: Range<Int>) {
-        let room = limits.maxHeaderBytes - buffer.count
-        if range.count > room {
-            bufferOverflowed = true
-            if room > 0 { buffer.append(contentsOf: input[range.lowerBound..<range.lowerBound + room]) }
-        } else {
-            buffer.append(contentsOf: input[range])
+        headBytes += range.count
+        let keep = limits.maxHeaderBytes - tailCapacity
+        var rest = range
+        if buffer.count < keep {
+            let taken = min(keep - buffer.count, rest.count)
+            buffer.append(contentsOf: input[rest.lowerBound..<rest.lowerBound + taken])
+            rest = rest.lowerBound + taken..<rest.upperBound
         }
+        if !rest.isEmpty { appendToTail(input, rest) }
+        if !bufferOverflowed && headBytes > limits.maxHeaderBytes {
+            bufferOverflowed = true
+            delegate?.parser(self, headExceeds: .oversizeHeaders)
+        }
+    }
+
+    private func appendToTail(_ input: UnsafeRawBufferPointer, _ range: Range<Int>) {
+        let capacity = tailCapacity
+        guard capacity > 0 else { return }
+        var range = range
+        if range.count >= capacity {
+            tail = Array(input[(range.upperBound - capacity)..<range.upperBound])
+            tailStart = 0
+            return
+        }
+        // Fill to capacity, then overwrite the oldest bytes.
+        if tail.count < capacity {
+            let taken = min(capacity - tail.count, range.count)
+            tail.append(contentsOf: input[range.lowerBound..<range.lowerBound + taken])
+            range = range.lowerBound + taken..<range.upperBound
+        }
+        for byte in input[range] {
+            tail[tailStart] = byte
+            tailStart = tailStart + 1 == capacity ? 0 : tailStart + 1
+        }
+    }
+
+    /// The head collected so far as one block: its kept start, then its tail. Where the middle
+    /// was skipped the two are joined so that the seam never makes an empty line (which would
+    /// end the head early): a CR left without its LF is dropped, and after a complete line the
+    /// tail's leading line ends are too.
+    private func takeHeadBlock() -> [UInt8] {
+        var block = buffer
+        buffer.removeAll(keepingCapacity: true)
+        if !tail.isEmpty {
+            var ordered = Array(tail[tailStart...]) + tail[..<tailStart]
+            let omitted = headBytes - block.count - ordered.count
+            if omitted > 0 {
+                if block.last == HTTPSyntax.cr { block.removeLast() }
+                if block.last == HTTPSyntax.lf {
+                    ordered.removeFirst(ordered.prefix { $0 == HTTPSyntax.cr || $0 == HTTPSyntax.lf }.count)
+                }
+            }
+            block += ordered
+        }
+        tail = []
+        tailStart = 0
+        return block
+    }
+
+    /// The first line is unfinished: is it still plausibly a start line?
+    private func firstLineIsPlausible() -> Bool {
+        buffer.withUnsafeBytes { prefix in
+            kind == .request ? StartLineProbe.couldStartRequestLine(prefix, strictMethod: false) : StartLineProbe.couldStartStatusLine(prefix)
+        }
+    }
+
+    private func noteOversizeStartLine() {
+        guard !startLineOversize else { return }
+        startLineOversize = true
+        delegate?.parser(self, headExceeds: .oversizeStartLine)
     }
 
     private func scanHead(_ input: UnsafeRawBufferPointer, from start: Int) -> Int {
@@ -282,12 +376,23 @@ public final class HTTPMessageParser {
         while true {
             guard let lf = HTTPHeadParser.indexOfLF(input, from: position) else {
                 holdUnterminatedLine(input, blockStart: start, lineStart: position)
-                if !startLineChecked && buffer.count >= 8192 { rejectStartLine() }
+                if !startLineChecked {
+                    if !firstLineIsPlausible() {
+                        // Cannot begin a start line whatever follows: say so now, not at the line end.
+                        rejectStartLine()
+                    } else if headBytes > limits.maxStartLineBytes {
+                        // Longer than any server keeps, but it looks like a start line: read
+                        // on and inspect it rather than call the stream something else.
+                        startLineChecked = true
+                        noteOversizeStartLine()
+                    }
+                }
                 return input.count
             }
             let contentful = lineIsContentful(input, position, lf)
             if !startLineChecked {
                 startLineChecked = true
+                if headBytes + (lf - start) > limits.maxStartLineBytes { noteOversizeStartLine() }
                 let verdict: StartLineVerdict = withLine(input, start..<lf) { self.checkStartLine($0) }
                 switch verdict {
                 case .valid:
@@ -302,7 +407,7 @@ public final class HTTPMessageParser {
                     return lf + 1
                 }
             } else if !contentful {
-                if buffer.isEmpty && lf + 1 - start <= limits.maxHeaderBytes {
+                if buffer.isEmpty && tail.isEmpty && lf + 1 - start <= limits.maxHeaderBytes {
                     completeHead(UnsafeRawBufferPointer(rebasing: input[start...lf]))
                 } else {
                     appendToBuffer(input, start..<lf + 1)
@@ -368,8 +473,7 @@ public final class HTTPMessageParser {
     }
 
     private func finishHeadFromBuffer() {
-        let block = buffer
-        buffer.removeAll(keepingCapacity: true)
+        let block = takeHeadBlock()
         block.withUnsafeBytes { completeHead($0) }
     }
 
@@ -378,8 +482,9 @@ public final class HTTPMessageParser {
                                           framingOnly: kind == .response)
         result.anomalies.formUnion(pendingAnomalies)
         if bufferOverflowed { result.anomalies.insert(.oversizeHeaders) }
+        if startLineOversize { result.anomalies.insert(.oversizeStartLine) }
         pendingAnomalies = []
-        bufferOverflowed = false
+        resetHeadBounds()
         classified = true
         messagesParsed += 1
         var framing = bodyFraming(result.head, version: result.version, status: result.status, anomalies: &result.anomalies)
@@ -603,8 +708,8 @@ public final class HTTPMessageParser {
             let contentful = lineIsContentful(input, position, lf)
             if !contentful {
                 appendToBuffer(input, start..<lf + 1)
-                let block = buffer
-                buffer.removeAll(keepingCapacity: true)
+                let block = takeHeadBlock()
+                resetHeadBounds()
                 let result = block.withUnsafeBytes { HTTPHeadParser.parse($0, isRequest: nil) }
                 messageAnomalies.formUnion(result.anomalies)
                 if !result.head.fields.isEmpty { delegate?.parser(self, trailers: result.head) }
@@ -655,7 +760,20 @@ public final class HTTPMessageParser {
                 }
                 guard let lf = HTTPHeadParser.indexOfLF(input, from: position) else {
                     buffer.append(contentsOf: input[position...])
-                    if buffer.count > 8192 {
+                    if buffer.count > limits.maxStartLineBytes {
+                        if kind == .request && buffer.withUnsafeBytes({ StartLineProbe.couldStartResyncedRequestLine($0) }) {
+                            // A request line too long for any server, after lost data: inspect it.
+                            if skippedBytes > 0 && classified { pendingAnomalies.insert(.skippedData) }
+                            skippedBytes = 0
+                            state = .head
+                            resetHeadBounds()
+                            headBytes = buffer.count
+                            lineHasContent = true
+                            startLineChecked = true
+                            messageStart = now
+                            noteOversizeStartLine()
+                            return input.count
+                        }
                         skippedBytes += buffer.count
                         buffer.removeAll(keepingCapacity: true)
                         resyncCandidate = false
@@ -673,7 +791,8 @@ public final class HTTPMessageParser {
                     line.append(contentsOf: input[position...lf])
                     state = .head
                     buffer = line
-                    bufferOverflowed = false
+                    resetHeadBounds()
+                    headBytes = line.count
                     lineHasContent = false
                     startLineChecked = true
                     messageStart = now

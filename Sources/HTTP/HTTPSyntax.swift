@@ -90,6 +90,44 @@ enum StartLineProbe {
         return HTTPSyntax.isVersion(version) && HTTPSyntax.isWhitespace(line[end - 9])
     }
 
+    /// Whether the first bytes of a line still unfinished can begin a request line: a method
+    /// token of at most 32 bytes, then whitespace, then anything but a line end. Lets a start
+    /// line longer than any buffer be taken for what it is, and a stream that cannot be HTTP
+    /// be told at once.
+    static func couldStartRequestLine(_ prefix: UnsafeRawBufferPointer, strictMethod: Bool) -> Bool {
+        var i = 0
+        while i < prefix.count, HTTPSyntax.isToken(prefix[i]) {
+            if strictMethod && !(prefix[i] &- 0x41 < 26 || prefix[i] == UInt8(ascii: "-") || prefix[i] == UInt8(ascii: "_")) {
+                return false
+            }
+            i += 1
+            if i > 32 { return false }
+        }
+        if i == prefix.count { return true }
+        return i > 0 && HTTPSyntax.isWhitespace(prefix[i])
+    }
+
+    /// After lost data, a long unfinished line is taken for a request line only on stronger
+    /// evidence than a stream's first line: a registered method in capitals, one space, and a
+    /// target that starts as targets do (`/`, `*`, `http`). Body text rarely looks so.
+    static func couldStartResyncedRequestLine(_ prefix: UnsafeRawBufferPointer) -> Bool {
+        guard couldStartRequestLine(prefix, strictMethod: true) else { return false }
+        guard let space = prefix.firstIndex(of: HTTPSyntax.space), space + 4 < prefix.count,
+              HTTPSyntax.isKnownMethod(UnsafeRawBufferPointer(rebasing: prefix[0..<space])) else { return false }
+        let first = prefix[space + 1]
+        if first == UInt8(ascii: "/") || first == UInt8(ascii: "*") { return true }
+        let scheme: StaticString = "http"
+        return scheme.withUTF8Buffer { word in (0..<4).allSatisfy { prefix[space + 1 + $0] | 0x20 == word[$0] } }
+    }
+
+    /// Whether the first bytes of an unfinished line can begin a status line (`HTTP/`).
+    static func couldStartStatusLine(_ prefix: UnsafeRawBufferPointer) -> Bool {
+        let expected: StaticString = "HTTP/"
+        return expected.withUTF8Buffer { word in
+            (0..<min(prefix.count, word.count)).allSatisfy { prefix[$0] == word[$0] }
+        }
+    }
+
     /// HTTP/0.9: `GET target` and nothing else.
     static func isSimpleRequestLine(_ line: UnsafeRawBufferPointer) -> Bool {
         var end = line.count

@@ -11,7 +11,13 @@ extension HTTPRequest {
         if !body.isEmpty { wire += Array("Content-Length: \(body.count)\r\n".utf8) }
         wire += [0x0D, 0x0A] + body
         let collector = SingleRequestCollector()
-        let parser = HTTPMessageParser(kind: .request)
+        // The whole input is at hand: keep all of it (a long log line is inspected whole, not
+        // cut at the wire's head limit), while the start-line limit still flags what a sensor
+        // would flag.
+        var limits = HTTPParserLimits()
+        limits.maxHeaderBytes = max(limits.maxHeaderBytes, wire.count + 1)
+        limits.maxInspectedBodyBytes = max(limits.maxInspectedBodyBytes, body.count)
+        let parser = HTTPMessageParser(kind: .request, limits: limits)
         parser.delegate = collector
         wire.withUnsafeBytes { _ = parser.parse($0, at: .zero) }
         parser.finish(at: .zero)

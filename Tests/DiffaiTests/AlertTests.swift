@@ -152,7 +152,7 @@ func sampleAlert(target: String = "/items?id=1%20UNION%20SELECT", snippet: Strin
         #expect(fromLog.map { "\($0.0) \($0.1)" } == expected)
         #expect(try fromEVE(String(contentsOfFile: eve, encoding: .utf8)).map { "\($0.0) \($0.1)" } == expected)
         #expect(try fromEVE(json.stdout).map { "\($0.0) \($0.1)" } == expected)
-        #expect(readable.stderr.contains("detection: 59 rules (58 enabled), no ML model, 12 requests inspected, 14 alerts"))
+        #expect(readable.stderr.contains("detection: 61 rules (60 enabled), no ML model, 12 requests inspected, 14 alerts"))
     }
 }
 

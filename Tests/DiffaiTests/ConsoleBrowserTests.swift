@@ -131,11 +131,11 @@ struct ConsoleBrowserTests {
         let browser = try WebDriver()
         defer { browser.quit() }
         try browser.open("http://127.0.0.1:\(port)/#/rules")
-        #expect(try browser.wait(for: "return document.querySelectorAll('#rules-rows tr').length === 59", timeout: 10) != nil)
+        #expect(try browser.wait(for: "return document.querySelectorAll('#rules-rows tr').length === 61", timeout: 10) != nil)
         let text = try browser.string("return document.getElementById('rules-rows').textContent")
         #expect(text.contains("Log4Shell"))
         _ = try browser.script("document.getElementById('rules-reload').click()")
-        #expect(try browser.wait(for: "return document.getElementById('rules-result').textContent.includes('59 rules loaded')", timeout: 10) != nil)
+        #expect(try browser.wait(for: "return document.getElementById('rules-result').textContent.includes('61 rules loaded')", timeout: 10) != nil)
         try browser.screenshot("rules")
         try browser.open("http://127.0.0.1:\(port)/#/train")
         _ = try browser.wait(for: "return document.querySelectorAll('#train-benign option').length >= 0", timeout: 2)

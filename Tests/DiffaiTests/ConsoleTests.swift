@@ -218,7 +218,7 @@ enum HTTPFieldsForTests {
 
         let rules = try #require(rawHTTP(port: setup.port, path: "/api/rules")?.json)
         let ruleList = try #require(rules["rules"] as? [[String: Any]])
-        #expect(ruleList.count == 59)
+        #expect(ruleList.count == 61)
         #expect(ruleList.contains { $0["id"] as? Int == 3 && ($0["message"] as? String)?.contains("XSS") == true })
 
         let datasets = try #require(rawHTTP(port: setup.port, path: "/api/datasets")?.json)
@@ -238,7 +238,7 @@ enum HTTPFieldsForTests {
         let reloaded = try #require(rawHTTP(port: setup.port, method: "POST", path: "/api/rules/reload",
                                             headers: ["Authorization": "Bearer \(setup.token)"]))
         #expect(reloaded.status == 200)
-        #expect(reloaded.json?["rules"] as? Int == 59)
+        #expect(reloaded.json?["rules"] as? Int == 61)
         #expect(rawHTTP(port: setup.port, method: "POST", path: "/api/rules/reload", headers: ["Authorization": "Bearer wrong"])?.status == 403)
         // DNS rebinding: a page on another name that resolves to 127.0.0.1 needs the token.
         #expect(rawHTTP(port: setup.port, path: "/api/stats", host: "rebind.attacker.example:\(setup.port)")?.status == 401)
@@ -429,7 +429,7 @@ enum HTTPFieldsForTests {
         #expect(stats["alerts_streamed"] as? Int == 14)
         let reload = try #require(rawHTTP(port: port, method: "POST", path: "/api/rules/reload", headers: ["Origin": "http://127.0.0.1:\(port)"]))
         #expect(reload.status == 200)
-        #expect((rawHTTP(port: port, path: "/api/rules")?.json?["rules"] as? [Any])?.count == 59)
+        #expect((rawHTTP(port: port, path: "/api/rules")?.json?["rules"] as? [Any])?.count == 61)
         #expect(console.output.contains("the console stays at http://127.0.0.1:\(port)/"))
         console.stop()
         #expect(console.process.terminationStatus == 0)

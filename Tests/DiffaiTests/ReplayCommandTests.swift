@@ -86,7 +86,7 @@ import Testing
     @Test func rulesCheckSummarisesTheDefaultFile() throws {
         let result = try run(TestPaths.diffaiBinary, ["rules", "check", TestPaths.packageRoot.appendingPathComponent("rules.json").path])
         #expect(result.status == 0)
-        #expect(result.stdout.contains("59 rules, 58 enabled"))
+        #expect(result.stdout.contains("61 rules, 60 enabled"))
         #expect(result.stdout.contains("critical: 11"))
     }
 
@@ -101,6 +101,20 @@ import Testing
         let replayResult = try run(TestPaths.diffaiBinary, ["replay", "--no-console", "--rules", path, TestPaths.capture("basic-get.pcap")])
         #expect(replayResult.status == 65)
         #expect(replayResult.stdout.isEmpty)
+    }
+
+    /// A scan line longer than the wire's head limit is inspected whole: the attack at the end
+    /// of a 100 KB target is found (it used to be cut and score 0).
+    @Test func scanInspectsLongLinesWhole() throws {
+        let rules = TestPaths.packageRoot.appendingPathComponent("rules.json").path
+        let long = "/search?pad=" + String(repeating: "a", count: 100_000) + "&q=1%27%20UNION%20SELECT%20password%20FROM%20users--"
+        let result = try run(TestPaths.diffaiBinary, ["scan", "--rules", rules], stdin: Data((long + "\n/index.html\n").utf8))
+        #expect(result.status == 0)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2)
+        #expect(lines.first?.hasPrefix("1\t") == true, "\(lines.first ?? "")")
+        #expect(lines.first?.contains("9013") == true, "the oversize rule fires as it would on the wire")
+        #expect(lines.last?.hasPrefix("0\t") == true)
     }
 
     /// A full disk under an output: reported, counted, and the exit status says so.
