@@ -142,7 +142,13 @@ async function refetchRecent() {
 function showStats(stats) {
   if (!stats) return;
   $("c-requests").textContent = stats.requests;
-  $("c-drops").textContent = stats.drops;
+  // Everything not inspected, by reason: the total shows, the reasons are its tooltip.
+  const lost = typeof stats.not_inspected === "number" ? stats.not_inspected : stats.drops;
+  $("c-drops").textContent = lost;
+  const reasons = Object.entries(stats.losses || {}).filter(([, count]) => count > 0)
+    .map(([reason, count]) => `${reason.replaceAll("_", " ")}: ${count}`);
+  if (stats.alerts_not_written) reasons.push(`alerts not written: ${stats.alerts_not_written}`);
+  $("c-drops").parentElement.title = reasons.length ? reasons.join("\n") : "nothing was left uninspected";
   if (typeof stats.alerts === "number" && stats.alerts > state.alerts) {
     state.alerts = stats.alerts;
     $("c-alerts").textContent = state.alerts;

@@ -43,6 +43,8 @@ public struct HTTPAnomalies: OptionSet, Hashable, Sendable {
     public static let nulInTarget = HTTPAnomalies(rawValue: 1 << 32)
     /// The start line is longer than `HTTPParserLimits.maxStartLineBytes` (servers answer 414).
     public static let oversizeStartLine = HTTPAnomalies(rawValue: 1 << 33)
+    /// Inspected before the message was complete because the sensor's memory budget was full.
+    public static let memoryPressure = HTTPAnomalies(rawValue: 1 << 34)
 
     /// Stable snake_case names used in JSON output and in rules (`anomaly` target).
     public static let names: [(HTTPAnomalies, String)] = [
@@ -80,6 +82,7 @@ public struct HTTPAnomalies: OptionSet, Hashable, Sendable {
         (.bareCR, "bare_cr"),
         (.nulInTarget, "nul_in_target"),
         (.oversizeStartLine, "oversize_start_line"),
+        (.memoryPressure, "memory_pressure"),
     ]
 
     public var names: [String] {

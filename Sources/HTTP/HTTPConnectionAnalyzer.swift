@@ -21,6 +21,8 @@ public final class HTTPStatistics: @unchecked Sendable {
     public var incompleteRequests = 0
     public var resyncs = 0
     public var tunnels = 0
+    /// Requests inspected before they were complete because the stage's memory pool was full.
+    public var requestsShedForMemory = 0
     public init() {}
 }
 
@@ -51,13 +53,24 @@ public final class HTTPConnectionAnalyzer {
     private var currentResponse: HTTPTransaction?
     private var nextIndex = 0
     private var isTunnel = false
+    private var now = Timestamp.zero
+
+    /// The stage's memory pool, and this connection's place in it.
+    private let memory: HTTPMemoryPool?
+    /// Bytes of `inFlight` transactions (heads, kept bodies), kept up to date as they change.
+    private var inFlightBytes = 0
+    var accountedBytes = 0
+    var poolNewer: HTTPConnectionAnalyzer?
+    unowned(unsafe) var poolOlder: HTTPConnectionAnalyzer?
+    var isPoolListed = false
 
     public init(connection: HTTPConnectionInfo, limits: HTTPParserLimits = .init(),
-                statistics: HTTPStatistics = HTTPStatistics(), sink: HTTPTransactionSink) {
+                statistics: HTTPStatistics = HTTPStatistics(), memory: HTTPMemoryPool? = nil, sink: HTTPTransactionSink) {
         self.connection = connection
         self.limits = limits
         self.sink = sink
         self.statistics = statistics
+        self.memory = memory
         requestParser = HTTPMessageParser(kind: .request, limits: limits, midstream: connection.midstream)
         responseParser = HTTPMessageParser(kind: .response, limits: limits, midstream: connection.midstream)
         rolesSettled = !connection.midstream
@@ -70,9 +83,47 @@ public final class HTTPConnectionAnalyzer {
         statistics.connections += 1
     }
 
+    deinit {
+        // A connection given up without `close` (not HTTP, say) leaves the pool here.
+        if let memory, accountedBytes > 0 || isPoolListed { memory.release(self) }
+    }
+
+    /// What this connection holds across deliveries: the parsers' buffers and the requests
+    /// not yet handed on.
+    public var heldBytes: Int { requestParser.heldBytes + responseParser.heldBytes + inFlightBytes }
+
+    private func reportMemory() {
+        guard let memory else { return }
+        let held = heldBytes
+        if held != accountedBytes { memory.update(self, held: held) }
+    }
+
+    /// The pool is full and this connection has held bytes the longest: inspect what it holds
+    /// now and let go of it. A head being collected is inspected as far as it came, a body as
+    /// far as it is kept; requests waiting for responses are handed on without them.
+    func shedForMemory() {
+        statistics.requestsShedForMemory += 1
+        requestParser.shedHeldBytes(noting: .memoryPressure)
+        responseParser.shedHeldBytes(noting: .memoryPressure)
+        if currentRequest != nil { requestFinished([.memoryPressure], complete: false, at: now) }
+        // Responses still to come will not be paired with these any more.
+        for transaction in inFlight where transaction.requestDone { transaction.responseDone = true }
+        awaitingResponse = inFlight.count
+        currentResponse = nil
+        emitFinished()
+        reportMemory()
+    }
+
+    private func account(_ transaction: HTTPTransaction) {
+        let held = transaction.request.heldBytes
+        inFlightBytes += held - transaction.accountedBytes
+        transaction.accountedBytes = held
+    }
     /// Bytes from the client (`fromClient`) or the server. Returns false when the connection
     /// is not HTTP, so the caller can stop delivering it.
     public func receive(_ bytes: UnsafeRawBufferPointer, fromClient guessedFromClient: Bool, at time: Timestamp) -> Bool {
+        now = time
+        defer { reportMemory() }
         if !rolesSettled { settleRoles(bytes, fromClient: guessedFromClient) }
         let fromClient = guessedFromClient != swapped
         let parser = fromClient ? requestParser : responseParser
@@ -89,7 +140,9 @@ public final class HTTPConnectionAnalyzer {
     }
 
     public func gap(_ length: Int, fromClient: Bool, at time: Timestamp) {
+        now = time
         (fromClient != swapped ? requestParser : responseParser).gap(length, at: time)
+        reportMemory()
     }
 
     public func noteStreamAnomaly(_ anomaly: HTTPAnomalies, fromClient: Bool) {
@@ -97,7 +150,9 @@ public final class HTTPConnectionAnalyzer {
     }
 
     public func endOfStream(fromClient: Bool, at time: Timestamp) {
+        now = time
         (fromClient != swapped ? requestParser : responseParser).finish(at: time)
+        reportMemory()
     }
 
     /// A connection picked up mid-stream: the side that sends `HTTP/1.x NNN` is the server,
@@ -123,9 +178,12 @@ public final class HTTPConnectionAnalyzer {
             first.requestDone = true
             first.responseDone = true
             inFlight.removeFirst()
+            inFlightBytes -= first.accountedBytes
+            first.accountedBytes = 0
             sink.transactionCompleted(first)
         }
         awaitingResponse = 0
+        reportMemory()
     }
 
     // MARK: - Request side
@@ -137,6 +195,7 @@ public final class HTTPConnectionAnalyzer {
         nextIndex += 1
         currentRequest = transaction
         inFlight.append(transaction)
+        account(transaction)
         if inFlight.count > limits.maxPipelinedRequests {
             // The server is not answering; give up waiting for the oldest response.
             inFlight[0].responseDone = true
@@ -148,11 +207,15 @@ public final class HTTPConnectionAnalyzer {
     }
 
     fileprivate func requestBody(_ bytes: UnsafeRawBufferPointer) {
-        currentRequest?.request.appendBody(bytes, limits: limits)
+        guard let current = currentRequest else { return }
+        current.request.appendBody(bytes, limits: limits)
+        account(current)
     }
 
     fileprivate func requestTrailers(_ head: HTTPMessageHead) {
-        currentRequest?.request.trailerHead = head
+        guard let current = currentRequest else { return }
+        current.request.trailerHead = head
+        account(current)
     }
 
     fileprivate func requestFinished(_ anomalies: HTTPAnomalies, complete: Bool, at time: Timestamp) {
@@ -237,6 +300,8 @@ public final class HTTPConnectionAnalyzer {
     private func emitFinished() {
         while let first = inFlight.first, first.requestDone, first.responseDone {
             inFlight.removeFirst()
+            inFlightBytes -= first.accountedBytes
+            first.accountedBytes = 0
             awaitingResponse = max(0, awaitingResponse - 1)
             sink.transactionCompleted(first)
         }

@@ -41,6 +41,9 @@ public final class HTTPMessageHead: @unchecked Sendable {
         storage.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range.range]), as: UTF8.self) }
     }
 
+    /// Memory the head holds: its bytes and its field table.
+    public var heldBytes: Int { storage.capacity + fields.capacity * MemoryLayout<HTTPHeaderField>.stride }
+
     public func bytes(_ range: ByteRange) -> ArraySlice<UInt8> { storage[range.range] }
 
     /// Headers as strings, in wire order and case.

@@ -269,6 +269,45 @@ public final class HTTPMessageParser {
         }
     }
 
+    /// Memory held across deliveries: the head (or line) being collected.
+    public var heldBytes: Int { buffer.capacity + tail.capacity }
+
+    /// Memory pressure: a head being collected is handed on now with what has arrived (flagged
+    /// incomplete and `anomaly`), and the rest of it is skipped until the next start line.
+    /// A partial line or trailer block is let go. Afterwards the parser holds nothing.
+    public func shedHeldBytes(noting anomaly: HTTPAnomalies) {
+        switch state {
+        case .head where startLineChecked:
+            var block = takeHeadBlock()
+            if block.last != HTTPSyntax.lf { block.append(HTTPSyntax.lf) }
+            pendingAnomalies.formUnion([.incomplete, anomaly])
+            block.withUnsafeBytes { completeHead($0) }
+            if isOpaque { return }
+            if inMessage {
+                messageAnomalies.formUnion([.incomplete, anomaly])
+                finishMessage(complete: false)
+            }
+            enterResync()
+            // The rest of the head follows: nothing starts before its next line.
+            resyncCandidate = false
+        case .resync:
+            resyncCandidate = false
+        case .head, .trailers, .chunkSize:
+            if inMessage {
+                messageAnomalies.formUnion([.incomplete, anomaly])
+                finishMessage(complete: false)
+            }
+            enterResync()
+            resyncCandidate = false
+        default:
+            break
+        }
+        buffer = []
+        tail = []
+    }
+
+    private var isOpaque: Bool { if case .opaque = state { return true } else { return false } }
+
     /// Stop parsing: the connection became a tunnel.
     public func becomeOpaque() {
         state = .opaque
@@ -341,7 +380,9 @@ public final class HTTPMessageParser {
     /// tail's leading line ends are too.
     private func takeHeadBlock() -> [UInt8] {
         var block = buffer
-        buffer.removeAll(keepingCapacity: true)
+        // Released, not kept for reuse: an idle connection should hold nothing (a buffer grown
+        // for one long head, kept by every connection, is what exhausts memory).
+        buffer = []
         if !tail.isEmpty {
             var ordered = Array(tail[tailStart...]) + tail[..<tailStart]
             let omitted = headBytes - block.count - ordered.count

@@ -40,11 +40,13 @@ final class HTTPFlowAdapter: TCPFlowHandler {
 public final class HTTPFlowFactory: TCPFlowHandlerFactory {
     public let limits: HTTPParserLimits
     public let statistics: HTTPStatistics
+    public let memory: HTTPMemoryPool
     private let sink: HTTPTransactionSink
 
-    public init(limits: HTTPParserLimits, statistics: HTTPStatistics, sink: HTTPTransactionSink) {
+    public init(limits: HTTPParserLimits, statistics: HTTPStatistics, memory: HTTPMemoryPool, sink: HTTPTransactionSink) {
         self.limits = limits
         self.statistics = statistics
+        self.memory = memory
         self.sink = sink
     }
 
@@ -52,6 +54,6 @@ public final class HTTPFlowFactory: TCPFlowHandlerFactory {
         let connection = HTTPConnectionInfo(
             id: flow.id, client: flow.initiator, server: flow.responder, midstream: !flow.sawHandshake)
         return HTTPFlowAdapter(analyzer: HTTPConnectionAnalyzer(
-            connection: connection, limits: limits, statistics: statistics, sink: sink))
+            connection: connection, limits: limits, statistics: statistics, memory: memory, sink: sink))
     }
 }

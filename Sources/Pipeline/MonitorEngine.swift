@@ -22,10 +22,15 @@ public final class MonitorEngine {
     public var analysisNice: Int32 = 0
     private let diagnostics: @Sendable (String) -> Void
 
-    public init(options: PipelineOptions, sink: HTTPTransactionSink, queueBytes: Int = 64 << 20,
-                diagnostics: @escaping @Sendable (String) -> Void) {
+    /// The budget the options were made from (reported with the statistics).
+    public let memoryBudget: MemoryBudget
+
+    /// `queueBytes`: the capture queue, by default the budget's share for it.
+    public init(options: PipelineOptions, sink: HTTPTransactionSink, memoryBudget: MemoryBudget = MemoryBudget(),
+                queueBytes: Int? = nil, diagnostics: @escaping @Sendable (String) -> Void) {
         core = PipelineCore(options: options, sink: sink)
-        queue = PacketQueue(capacityBytes: queueBytes)
+        self.memoryBudget = memoryBudget
+        queue = PacketQueue(capacityBytes: queueBytes ?? memoryBudget.captureQueueBytes)
         self.diagnostics = diagnostics
     }
 

@@ -14,29 +14,30 @@ public struct PipelineOptions: Sendable {
     public var reassembly = TCPReassembler.Limits()
     public var http = HTTPParserLimits()
     public var fragments = IPFragmentReassembler.Limits()
+    /// What the HTTP stage may hold for all its connections together (`HTTPMemoryPool`).
+    public var httpHeldBytes = MemoryBudget().httpHeldBytes
     /// Snaplen warnings printed per file before they are only counted.
     public var maxWarningsPerFile = 5
 
-    public init() {}
+    /// Limits from the default memory budget.
+    public init() {
+        MemoryBudget().apply(to: &self)
+    }
 }
 
 /// Everything a replay counted, printed to stderr at the end.
 public struct ReplaySummary: Sendable {
     public var files = 0
     public var filesFailed = 0
-    public var decoder = PacketDecoder.Statistics()
-    public var fragments = IPFragmentReassembler.Statistics()
-    public var reassembly = TCPReassembler.Statistics()
-    public var requests = 0
-    public var responses = 0
-    public var notHTTPConnections = 0
+    public var pipeline = PipelineStatistics()
     public var elapsedSeconds = 0.0
 
-    /// Data diffai could not inspect: evicted flows, out-of-order bytes over a bound,
-    /// fragments over a bound, malformed frames.
-    public var drops: Int {
-        reassembly.flowsEvicted + reassembly.pendingBytesDropped + fragments.evicted + fragments.malformed + decoder.malformed
-    }
+    public var decoder: PacketDecoder.Statistics { pipeline.decoder }
+    public var fragments: IPFragmentReassembler.Statistics { pipeline.fragments }
+    public var reassembly: TCPReassembler.Statistics { pipeline.reassembly }
+    public var requests: Int { pipeline.requests }
+    public var responses: Int { pipeline.responses }
+    public var notHTTPConnections: Int { pipeline.notHTTPConnections }
 
     public var requestsPerSecond: Double { elapsedSeconds > 0 ? Double(requests) / elapsedSeconds : 0 }
 
@@ -47,14 +48,10 @@ public struct ReplaySummary: Sendable {
         replay: \(files) file(s)\(filesFailed > 0 ? " (\(filesFailed) with errors)" : ""), \
         \(decoder.packets) packets, \(decoder.bytes) bytes, \(reassembly.flowsCreated) flows, \
         \(requests) requests, \(responses) responses, \(reassembly.gaps) gaps (\(reassembly.gapBytes) bytes), \
-        \(drops) drops, \(String(format2(elapsedSeconds))) s, \(rate) requests/s, \(format2(mb / max(elapsedSeconds, 1e-9))) MB/s
-        details: tcp segments \(decoder.tcpSegments), not tcp/ip \(decoder.notIP + decoder.notTCP), \
-        malformed \(decoder.malformed), cut by snaplen \(decoder.cutBySnaplen), \
-        fragments \(fragments.fragments) (reassembled \(fragments.reassembled), overlaps \(fragments.overlaps), evicted \(fragments.evicted), malformed \(fragments.malformed)), \
-        out-of-order \(reassembly.outOfOrderSegments), retransmissions \(reassembly.retransmissions), \
-        overlap conflicts \(reassembly.overlapConflicts), outside window \(reassembly.outsideWindow), \
-        flows evicted \(reassembly.flowsEvicted), expired \(reassembly.flowsExpired), \
-        out-of-order bytes dropped \(reassembly.pendingBytesDropped), non-HTTP connections \(notHTTPConnections)
+        \(String(format2(elapsedSeconds))) s, \(rate) requests/s, \(format2(mb / max(elapsedSeconds, 1e-9))) MB/s
+        \(pipeline.lossSummary)
+        \(pipeline.memorySummary)
+        \(pipeline.details)
         """
     }
 }
@@ -71,20 +68,41 @@ public final class PipelineCore {
     public let reassembler: TCPReassembler
     /// The counters of the HTTP stage these streams go to.
     public let httpStatistics: HTTPStatistics
+    /// The HTTP stage's share of the memory budget.
+    public let httpMemory: HTTPMemoryPool
 
     /// Streams go straight to the HTTP stage on this thread.
     public convenience init(options: PipelineOptions, sink: HTTPTransactionSink) {
         let statistics = HTTPStatistics()
-        self.init(options: options, httpStatistics: statistics,
-                  factory: HTTPFlowFactory(limits: options.http, statistics: statistics, sink: sink))
+        let memory = HTTPMemoryPool(limit: options.httpHeldBytes)
+        self.init(options: options, httpStatistics: statistics, httpMemory: memory,
+                  factory: HTTPFlowFactory(limits: options.http, statistics: statistics, memory: memory, sink: sink))
     }
 
     /// Streams go to `factory`'s handlers (replay: the hand-off to the analysing thread, whose
-    /// HTTP stage counts into `httpStatistics`).
-    public init(options: PipelineOptions, httpStatistics: HTTPStatistics, factory: TCPFlowHandlerFactory) {
+    /// HTTP stage counts into `httpStatistics` and holds its memory in `httpMemory`).
+    public init(options: PipelineOptions, httpStatistics: HTTPStatistics, httpMemory: HTTPMemoryPool, factory: TCPFlowHandlerFactory) {
         decoder = PacketDecoder(fragmentLimits: options.fragments)
         reassembler = TCPReassembler(limits: options.reassembly, factory: factory)
         self.httpStatistics = httpStatistics
+        self.httpMemory = httpMemory
+    }
+
+    /// The counters of every stage. Read it on the thread that runs them (replay: after the
+    /// run, once the reading thread has ended).
+    public var statistics: PipelineStatistics {
+        var statistics = PipelineStatistics()
+        statistics.decoder = decoder.statistics
+        statistics.fragments = decoder.fragments.statistics
+        statistics.reassembly = reassembler.statistics
+        statistics.activeFlows = reassembler.activeFlows
+        statistics.requests = httpStatistics.requests
+        statistics.responses = httpStatistics.responses
+        statistics.notHTTPConnections = httpStatistics.notHTTPConnections
+        statistics.requestsShedForMemory = httpStatistics.requestsShedForMemory
+        statistics.httpMemory = httpMemory.statistics
+        statistics.peakResidentBytes = PipelineStatistics.peakResidentBytes()
+        return statistics
     }
 
     @discardableResult
@@ -125,9 +143,10 @@ public final class ReplayEngine {
         self.options = options
         writer = StreamEventWriter(queue: queue)
         let statistics = HTTPStatistics()
-        core = PipelineCore(options: options, httpStatistics: statistics, factory: writer)
+        let memory = HTTPMemoryPool(limit: options.httpHeldBytes)
+        core = PipelineCore(options: options, httpStatistics: statistics, httpMemory: memory, factory: writer)
         dispatcher = StreamEventDispatcher(
-            factory: HTTPFlowFactory(limits: options.http, statistics: statistics, sink: sink),
+            factory: HTTPFlowFactory(limits: options.http, statistics: statistics, memory: memory, sink: sink),
             diagnostics: diagnostics)
     }
 
@@ -148,13 +167,8 @@ public final class ReplayEngine {
         summary.files = files.count
         summary.filesFailed = filesFailed
         summary.elapsedSeconds = monotonicSeconds() - started
-        summary.decoder = decoder.statistics
-        summary.fragments = decoder.fragments.statistics
-        summary.reassembly = reassembler.statistics
-        summary.reassembly.flowsIgnored = dispatcher.flowsIgnored
-        summary.requests = httpStatistics.requests
-        summary.responses = httpStatistics.responses
-        summary.notHTTPConnections = httpStatistics.notHTTPConnections
+        summary.pipeline = core.statistics
+        summary.pipeline.reassembly.flowsIgnored = dispatcher.flowsIgnored
         return summary
     }
 

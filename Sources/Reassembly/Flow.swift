@@ -16,9 +16,18 @@ final class Flow {
     var listedAt: Timestamp
     /// Closed by FIN/FIN or RST; kept briefly so late retransmissions do not start a bogus flow.
     var isClosed = false
+    /// Payload was seen in either direction. Flows that never carried any (a SYN flood's) are
+    /// listed apart and evicted first.
+    var carriedData = false
 
     var newer: Flow?
     unowned(unsafe) var older: Flow?
+    /// Links in the list of flows holding out-of-order bytes, oldest holder first.
+    var pendingNewer: Flow?
+    unowned(unsafe) var pendingOlder: Flow?
+    var isPendingListed = false
+
+    var pendingBytes: Int { fromInitiator.pendingBytes + fromResponder.pendingBytes }
 
     init(key: FlowKey, descriptor: FlowDescriptor, lastSeen: Timestamp) {
         self.key = key
@@ -63,5 +72,31 @@ struct FlowActivityList {
         guard newest !== flow else { return }
         remove(flow)
         append(flow)
+    }
+}
+
+/// Flows that hold out-of-order bytes, in the order they began to hold them: the pool's
+/// bound is enforced on the oldest holder first, so a flood of held segments costs the flooder's
+/// flows, not the next connection's.
+struct PendingHolderList {
+    private(set) var oldest: Flow?
+    private unowned(unsafe) var newest: Flow?
+
+    mutating func append(_ flow: Flow) {
+        assert(!flow.isPendingListed, "a flow is listed once")
+        flow.pendingOlder = newest
+        flow.pendingNewer = nil
+        if let newest { newest.pendingNewer = flow } else { oldest = flow }
+        newest = flow
+        flow.isPendingListed = true
+    }
+
+    mutating func remove(_ flow: Flow) {
+        guard flow.isPendingListed else { return }
+        if let older = flow.pendingOlder { older.pendingNewer = flow.pendingNewer } else { oldest = flow.pendingNewer }
+        if let newer = flow.pendingNewer { newer.pendingOlder = flow.pendingOlder } else { newest = flow.pendingOlder }
+        flow.pendingNewer = nil
+        flow.pendingOlder = nil
+        flow.isPendingListed = false
     }
 }

@@ -8,6 +8,11 @@ struct PendingSegment {
     var missingTail: UInt32
 
     var end: UInt32 { sequence &+ UInt32(bytes.count) &+ missingTail }
+
+    /// What holding a segment costs beyond its bytes (the entry, the array's header, malloc's
+    /// bookkeeping), so that a flood of one-byte segments is bounded too.
+    static let overhead = 64
+    var cost: Int { bytes.count + Self.overhead }
 }
 
 /// One direction of a connection: where the stream stands and what waits to be delivered.
@@ -25,5 +30,6 @@ struct HalfStream {
     var acknowledgedByPeer: UInt32?
     /// Sorted by sequence; no segment is fully covered by another (Linux out-of-order queue rules).
     var pending: [PendingSegment] = []
+    /// What `pending` costs: its bytes plus `PendingSegment.overhead` each.
     var pendingBytes = 0
 }

@@ -9,15 +9,28 @@ import NetworkTypes
 ///
 /// Lost data becomes an explicit gap: when the peer acknowledged bytes the capture never showed,
 /// when a bound forces it, or when the flow ends with holes. Consumers resynchronise after a gap.
+///
+/// Bounds, and who pays when one is reached (so that no set of connections can blind the
+/// sensor to the next one):
+/// - flows: beyond `maxFlows` the least recently active flow that never carried data goes
+///   first (a SYN flood evicts its own half-open flows), then the least recently active one;
+/// - out-of-order bytes: beyond `maxPendingBytesTotal` the flows that began holding earliest
+///   are flushed past their holes (the held bytes are delivered after a gap, not dropped); a
+///   segment that still finds no room is itself delivered past its hole.
 public final class TCPReassembler {
     public struct Limits: Sendable {
         public var maxFlows = 1_000_000
-        /// Per direction of one flow.
+        /// Per direction of one flow, counting `PendingSegment.overhead` per segment.
         public var maxPendingBytesPerStream = 1 << 20
+        /// All flows together, counted the same way.
         public var maxPendingBytesTotal = 256 << 20
         public var idleTimeoutSeconds = 120.0
         public init() {}
     }
+
+    /// What one tracked flow costs in this stage (the flow, its table slot, its handler),
+    /// measured on replays of SYN-only floods; the memory budget divides by it.
+    public static let flowOverhead = 512
 
     public struct Statistics: Sendable, Equatable {
         public var segments = 0
@@ -38,8 +51,13 @@ public final class TCPReassembler {
         public var resetsIgnored = 0
         public var gaps = 0
         public var gapBytes = 0
-        /// Out-of-order bytes given up because a bound was reached.
-        public var pendingBytesDropped = 0
+        /// Flows evicted at `maxFlows` that had never carried data (half-open, SYN floods).
+        public var flowsEvictedWithoutData = 0
+        /// Times held out-of-order data was delivered past its hole to stay within a bound
+        /// (`maxPendingBytesPerStream` or `maxPendingBytesTotal`).
+        public var pendingFlushes = 0
+        /// The bytes those holes stood for: never seen, reported as gaps.
+        public var pendingFlushGapBytes = 0
         public init() {}
     }
 
@@ -50,7 +68,12 @@ public final class TCPReassembler {
 
     private let factory: TCPFlowHandlerFactory
     private var flows: [FlowKey: Flow] = [:]
+    /// Flows that carried data, and flows that never did, each least recently active first.
     private var activity = FlowActivityList()
+    private var withoutData = FlowActivityList()
+    private var pendingHolders = PendingHolderList()
+    /// Set while a bound forces gaps, so those gaps are counted as the bound's.
+    private var flushingForBound = false
     private var nextFlowID: UInt64 = 1
     private var lastFlow: Flow?
 
@@ -125,6 +148,11 @@ public final class TCPReassembler {
         }
 
         let payloadLength = UInt32(segment.payload.count) &+ segment.missingPayloadBytes
+        if payloadLength > 0 && !current.carriedData {
+            current.carriedData = true
+            withoutData.remove(current)
+            activity.append(current)
+        }
         if payloadLength > 0 && !current.ignored {
             if segment.fromFragments { current.handler?.anomaly(.fragmented, direction: direction, at: now) }
             current.withHalf(direction) { half in
@@ -153,8 +181,9 @@ public final class TCPReassembler {
     }
 
     private func startFlow(key: FlowKey, segment: TCPSegment) -> Flow {
-        if flows.count >= limits.maxFlows, let oldest = leastRecentlyActive() {
+        if flows.count >= limits.maxFlows, let (oldest, carriedData) = evictionCandidate() {
             statistics.flowsEvicted += 1
+            if !carriedData { statistics.flowsEvictedWithoutData += 1 }
             retire(oldest, reason: .evicted, at: segment.timestamp, notify: !oldest.isClosed)
         }
         let initiator: Endpoint
@@ -176,7 +205,7 @@ public final class TCPReassembler {
         }
         flows[key] = flow
         lastFlow = flow
-        activity.append(flow)
+        withoutData.append(flow)
         statistics.flowsCreated += 1
         return flow
     }
@@ -218,16 +247,67 @@ public final class TCPReassembler {
             return
         }
         statistics.outOfOrderSegments += 1
-        guard pendingBytesTotal + payload.count <= limits.maxPendingBytesTotal else {
-            statistics.pendingBytesDropped += payload.count
-            forceGap(flow, direction: direction, at: now)
-            return
+        let cost = payload.count + PendingSegment.overhead
+        if pendingBytesTotal + cost > limits.maxPendingBytesTotal {
+            makeRoomForPending(cost, sparing: flow, at: now)
+            if pendingBytesTotal + cost > limits.maxPendingBytesTotal {
+                // No room even so (this flow holds the rest, or the segment is larger than the
+                // pool): deliver what this direction holds and this segment past their holes,
+                // rather than drop bytes the server may have read.
+                withBoundFlush {
+                    while flow.withHalf(direction, { !$0.pending.isEmpty }) && !flow.ignored { forceGap(flow, direction: direction, at: now) }
+                    declareGap(flow, direction: direction, upTo: sequence, at: now)
+                }
+                if !flow.ignored { receive(flow, direction: direction, sequence: sequence, payload: payload, missing: missing, at: now) }
+                return
+            }
         }
         insertPending(flow, direction: direction,
                       PendingSegment(sequence: sequence, bytes: [UInt8](payload), missingTail: missing), at: now)
         while flow.withHalf(direction, { $0.pendingBytes }) > limits.maxPendingBytesPerStream {
-            forceGap(flow, direction: direction, at: now)
+            withBoundFlush { forceGap(flow, direction: direction, at: now) }
         }
+    }
+
+    /// Flushes the flows that began holding out-of-order bytes earliest (other than `sparing`)
+    /// until `cost` more fits with an eighth of the pool to spare.
+    private func makeRoomForPending(_ cost: Int, sparing: Flow, at now: Timestamp) {
+        let target = limits.maxPendingBytesTotal - limits.maxPendingBytesTotal / 8
+        var candidate = pendingHolders.oldest
+        while pendingBytesTotal + cost > target, let flow = candidate {
+            // Read before flushing: a flushed flow leaves the list.
+            candidate = flow.pendingNewer
+            if flow === sparing { continue }
+            flushAll(flow, at: now)
+        }
+    }
+
+    /// Delivers everything a flow holds, both directions, past its holes.
+    private func flushAll(_ flow: Flow, at now: Timestamp) {
+        withBoundFlush {
+            for side in [FlowDirection.fromInitiator, .fromResponder] {
+                while !flow.ignored, flow.withHalf(side, { !$0.pending.isEmpty }) {
+                    forceGap(flow, direction: side, at: now)
+                }
+            }
+        }
+        if flow.ignored { releasePending(flow) }
+        updatePendingListing(flow)
+    }
+
+    private func withBoundFlush(_ body: () -> Void) {
+        let outer = flushingForBound
+        if !outer { statistics.pendingFlushes += 1 }
+        flushingForBound = true
+        body()
+        flushingForBound = outer
+    }
+
+    /// Keeps a flow listed among the holders exactly while it holds out-of-order bytes.
+    private func updatePendingListing(_ flow: Flow) {
+        let holds = flow.pendingBytes > 0
+        if holds && !flow.isPendingListed { pendingHolders.append(flow) }
+        if !holds && flow.isPendingListed { pendingHolders.remove(flow) }
     }
 
     /// The largest forward distance the receiver of `direction` would accept.
@@ -240,42 +320,53 @@ public final class TCPReassembler {
         return max(Int64(window) << shift, 65535) + 65535
     }
 
-    /// Linux `tcp_data_queue_ofo` rules for the out-of-order queue.
+    /// Linux `tcp_data_queue_ofo` rules for the out-of-order queue. The queue is changed in
+    /// place (a local copy would make every insertion copy the whole queue).
     private func insertPending(_ flow: Flow, direction: FlowDirection, _ segment: PendingSegment, at now: Timestamp) {
         var conflict = false
         let added: Int = flow.withHalf(direction) { half in
-            var pending = half.pending
-            var index = pending.firstIndex { seqLess(segment.sequence, $0.sequence) } ?? pending.count
+            var index = Self.insertionIndex(half.pending, segment.sequence)
             var delta = 0
             if index > 0 {
-                let previous = pending[index - 1]
+                let previous = half.pending[index - 1]
                 if seqLess(segment.sequence, previous.end) {
                     conflict = conflict || Self.differs(previous, segment)
                     if seqLessOrEqual(segment.end, previous.end) {
                         return 0  // already queued: the older copy stays
                     }
                     if previous.sequence == segment.sequence {
-                        pending.remove(at: index - 1)
-                        delta -= previous.bytes.count
+                        half.pending.remove(at: index - 1)
+                        delta -= previous.cost
                         index -= 1
                     }
                 }
             }
-            pending.insert(segment, at: index)
-            delta += segment.bytes.count
-            while index + 1 < pending.count, seqLess(pending[index + 1].sequence, segment.end) {
-                let next = pending[index + 1]
+            half.pending.insert(segment, at: index)
+            delta += segment.cost
+            while index + 1 < half.pending.count, seqLess(half.pending[index + 1].sequence, segment.end) {
+                let next = half.pending[index + 1]
                 conflict = conflict || Self.differs(segment, next)
                 guard seqLessOrEqual(next.end, segment.end) else { break }
-                pending.remove(at: index + 1)
-                delta -= next.bytes.count
+                half.pending.remove(at: index + 1)
+                delta -= next.cost
             }
-            half.pending = pending
             half.pendingBytes += delta
             return delta
         }
         pendingBytesTotal += added
+        updatePendingListing(flow)
         if conflict { reportConflict(flow, direction: direction, at: now) }
+    }
+
+    /// The first queued segment that starts after `sequence` (binary search: the queue is
+    /// sorted, and a hostile sender can make it long).
+    private static func insertionIndex(_ pending: [PendingSegment], _ sequence: UInt32) -> Int {
+        var low = 0, high = pending.count
+        while low < high {
+            let middle = (low + high) / 2
+            if seqLess(sequence, pending[middle].sequence) { high = middle } else { low = middle + 1 }
+        }
+        return low
     }
 
     /// Compares the bytes two segments both carry.
@@ -339,10 +430,12 @@ public final class TCPReassembler {
 
     private func releasePending(_ flow: Flow) {
         pendingBytesTotal -= flow.fromInitiator.pendingBytes + flow.fromResponder.pendingBytes
+        assert(pendingBytesTotal >= 0, "out-of-order byte count went negative")
         flow.fromInitiator.pending = []
         flow.fromInitiator.pendingBytes = 0
         flow.fromResponder.pending = []
         flow.fromResponder.pendingBytes = 0
+        pendingHolders.remove(flow)
     }
 
     /// Delivers queued segments that the stream has now reached.
@@ -351,11 +444,11 @@ public final class TCPReassembler {
             let next: PendingSegment? = flow.withHalf(direction) { half in
                 guard let first = half.pending.first, seqLessOrEqual(first.sequence, half.nextSequence) else { return nil }
                 half.pending.removeFirst()
-                half.pendingBytes -= first.bytes.count
+                half.pendingBytes -= first.cost
                 return first
             }
             guard let next else { break }
-            pendingBytesTotal -= next.bytes.count
+            pendingBytesTotal -= next.cost
             let nextSequence = flow.withHalf(direction) { $0.nextSequence }
             guard seqLess(nextSequence, next.end) else { continue }
             let skip = Int(nextSequence &- next.sequence)
@@ -365,6 +458,7 @@ public final class TCPReassembler {
                 deliver(flow, direction: direction, bytes: fresh, missing: missing, at: now)
             }
         }
+        updatePendingListing(flow)
         deliverFINIfReached(flow, direction: direction, at: now)
     }
 
@@ -379,6 +473,7 @@ public final class TCPReassembler {
         guard length > 0 else { return }
         statistics.gaps += 1
         statistics.gapBytes += length
+        if flushingForBound { statistics.pendingFlushGapBytes += length }
         flow.handler?.gap(length, direction: direction, at: now)
     }
 
@@ -466,14 +561,21 @@ public final class TCPReassembler {
         releasePending(flow)
         flows[flow.key] = nil
         if lastFlow === flow { lastFlow = nil }
-        activity.remove(flow)
+        if flow.carriedData { activity.remove(flow) } else { withoutData.remove(flow) }
     }
 
     private func expireIdle(now: Timestamp) {
         let cutoff = now.adding(seconds: -limits.idleTimeoutSeconds)
-        while let oldest = activity.oldest, oldest.listedAt < cutoff {
+        expireIdle(withData: false, cutoff: cutoff, now: now)
+        expireIdle(withData: true, cutoff: cutoff, now: now)
+    }
+
+    /// The lists are reached through `withData` rather than passed inout: `retire` unlinks
+    /// from them, which an inout access held across the loop would forbid.
+    private func expireIdle(withData: Bool, cutoff: Timestamp, now: Timestamp) {
+        while let oldest = withData ? activity.oldest : withoutData.oldest, oldest.listedAt < cutoff {
             if oldest.lastSeen >= cutoff {
-                activity.relist(oldest)
+                if withData { activity.relist(oldest) } else { withoutData.relist(oldest) }
                 continue
             }
             if !oldest.isClosed { statistics.flowsExpired += 1 }
@@ -481,11 +583,19 @@ public final class TCPReassembler {
         }
     }
 
-    /// The front of the activity list once flows active since they were listed have moved back.
-    private func leastRecentlyActive() -> Flow? {
-        while let oldest = activity.oldest {
+    /// Who makes room at `maxFlows`: the least recently active flow that never carried data,
+    /// else the least recently active one. Whether it carried data comes back too.
+    private func evictionCandidate() -> (Flow, Bool)? {
+        if let flow = leastRecentlyActive(withData: false) { return (flow, false) }
+        if let flow = leastRecentlyActive(withData: true) { return (flow, true) }
+        return nil
+    }
+
+    /// The front of a list once flows active since they were listed have moved back.
+    private func leastRecentlyActive(withData: Bool) -> Flow? {
+        while let oldest = withData ? activity.oldest : withoutData.oldest {
             if oldest.lastSeen == oldest.listedAt { return oldest }
-            activity.relist(oldest)
+            if withData { activity.relist(oldest) } else { withoutData.relist(oldest) }
         }
         return nil
     }
@@ -497,6 +607,9 @@ public final class TCPReassembler {
 
     /// End of input: every open flow is flushed and closed.
     public func finish(at now: Timestamp) {
+        while let oldest = withoutData.oldest {
+            retire(oldest, reason: .captureEnded, at: now, notify: true)
+        }
         while let oldest = activity.oldest {
             retire(oldest, reason: .captureEnded, at: now, notify: true)
         }

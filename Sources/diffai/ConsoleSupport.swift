@@ -168,19 +168,29 @@ final class ConsoleBridge: @unchecked Sendable {
             })
     }
 
-    /// The counters the Home page shows, as a JSON object.
-    static func statistics(packets: Int, kernelDrops: Int, diffaiDrops: Int, flows: Int, requests: Int, alerts: Int,
-                           alertsNotWritten: Int, extra: [(String, String)] = []) -> [UInt8] {
-        var json = JSONWriter(capacity: 256)
+    /// The counters the Home page shows, as a JSON object. `pipeline` is nil for the proxy,
+    /// which has no capture stages.
+    static func statistics(_ pipeline: PipelineStatistics?, requests: Int, alerts: Int, alertsNotWritten: Int,
+                           extra: [(String, String)] = []) -> [UInt8] {
+        var json = JSONWriter(capacity: 512)
         json.beginObject()
-        json.key("packets"); json.number(packets)
-        json.key("kernel_drops"); json.number(kernelDrops)
-        json.key("diffai_drops"); json.number(diffaiDrops)
-        json.key("drops"); json.number(kernelDrops + diffaiDrops)
-        json.key("flows"); json.number(flows)
+        let stats = pipeline ?? PipelineStatistics()
+        json.key("packets"); json.number(stats.decoder.packets)
+        json.key("kernel_drops"); json.number(stats.kernelDrops)
+        json.key("diffai_drops"); json.number(stats.queueDrops)
+        json.key("drops"); json.number(stats.kernelDrops + stats.queueDrops)
+        json.key("flows"); json.number(stats.activeFlows)
         json.key("requests"); json.number(requests)
         json.key("alerts"); json.number(alerts)
         json.key("alerts_not_written"); json.number(alertsNotWritten)
+        // Everything not inspected (or inspected early), by reason.
+        json.key("not_inspected"); json.number(stats.losses.filter { $0.key != "out_of_order_hole_bytes" }.reduce(0) { $0 + $1.count })
+        json.key("losses"); stats.writeLosses(into: &json)
+        json.key("memory")
+        json.beginObject()
+        json.key("budget_bytes"); json.number(stats.memoryBudgetBytes)
+        json.key("peak_resident_bytes"); json.number(PipelineStatistics.peakResidentBytes())
+        json.endObject()
         for (key, value) in extra { json.key(key); json.string(value) }
         json.endObject()
         return json.bytes
@@ -203,4 +213,23 @@ func checkAlertOutputs(_ outputs: AlertOutputs) throws {
         printError("diffai: \(report)")
         throw ExitCode(74)
     }
+}
+
+/// `--memory-budget`: one bound for what a sensor holds for the traffic it watches.
+struct MemoryBudgetOption: ParsableArguments {
+    @Option(name: .customLong("memory-budget"),
+            help: "Memory for flows, out-of-order bytes, heads and bodies held for inspection, IP fragments and the capture queue, e.g. 512M or 2G (default 512M; divided among the stages as docs/ARCHITECTURE.md says).")
+    var text: String?
+
+    var budget: MemoryBudget {
+        get throws {
+            guard let text else { return MemoryBudget() }
+            guard let bytes = MemoryBudget.parseSize(text), bytes >= MemoryBudget.minimumTotalBytes else {
+                throw ValidationError("--memory-budget: \(text) is not a size of at least \(MemoryBudget.minimumTotalBytes >> 20)M (e.g. 512M, 2G)")
+            }
+            return MemoryBudget(totalBytes: bytes)
+        }
+    }
+
+    func validate() throws { _ = try budget }
 }

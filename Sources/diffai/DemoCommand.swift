@@ -69,7 +69,7 @@ struct DemoCommand: ParsableCommand {
         let output = BufferedFileOutput(descriptor: STDOUT_FILENO)
         let outputs = files.makeOutputs(standardOutput: output, report: report)
         let detection = DetectionSink(rules: try rules.load(), model: try ml.load(), outputs: outputs, waitForResponse: false)
-        let engine = MonitorEngine(options: PipelineOptions(), sink: detection, diagnostics: report)
+        let engine = MonitorEngine(options: PipelineOptions(), sink: detection, memoryBudget: MemoryBudget(), diagnostics: report)
         let bridge = ConsoleBridge(detection: detection, rulesPath: rules.path, threshold: ml.threshold)
         let server = console.start(mode: "demo", hooks: bridge.hooks(mode: "demo"), history: files.history, feed: bridge.feed)
         var lastPublished = 0.0

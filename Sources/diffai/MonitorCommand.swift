@@ -46,8 +46,9 @@ struct MonitorCommand: ParsableCommand {
     var statsInterval: Double = 10
     @Option(name: .customLong("kernel-buffer-mb"), help: "libpcap kernel buffer.")
     var kernelBufferMB: Int32 = 64
-    @Option(name: .customLong("queue-mb"), help: "Queue between capture and analysis.")
-    var queueMB = 64
+    @Option(name: .customLong("queue-mb"), help: "Queue between capture and analysis (default: an eighth of the memory budget).")
+    var queueMB: Int?
+    @OptionGroup var memory: MemoryBudgetOption
     @Option(name: .customLong("analysis-nice"), parsing: .unconditional,
             help: "Nice value of the analysis thread. 0 (default): it competes like any thread, so on a saturated machine packets are dropped by diffai, never by the web server. Negative (e.g. -10; root or CAP_SYS_NICE): analysis keeps up at saturation at some cost to the web server's throughput (see README).")
     var analysisNice: Int32 = 0
@@ -71,7 +72,11 @@ struct MonitorCommand: ParsableCommand {
         let source = try AlertFileOptions.openCapture(options)
         Signals.installStopFlag()
         Signals.installHangupFlag()
-        let engine = MonitorEngine(options: PipelineOptions(), sink: detection, queueBytes: queueMB << 20, diagnostics: report)
+        let budget = try memory.budget
+        var pipelineOptions = PipelineOptions()
+        budget.apply(to: &pipelineOptions)
+        let engine = MonitorEngine(options: pipelineOptions, sink: detection, memoryBudget: budget,
+                                   queueBytes: queueMB.map { $0 << 20 }, diagnostics: report)
         engine.analysisNice = analysisNice
         let bridge = ConsoleBridge(detection: detection, rulesPath: rules.path, threshold: ml.threshold)
         let server = console.start(mode: "monitor", hooks: bridge.hooks(mode: "monitor"), history: files.history, feed: bridge.feed)
@@ -104,22 +109,30 @@ struct MonitorCommand: ParsableCommand {
         try checkAlertOutputs(detection.outputs)
     }
 
-    static func consoleStatistics(_ engine: MonitorEngine, _ source: PcapLiveSource, _ detection: DetectionSink) -> [UInt8] {
+    /// Every stage's counters, with the capture's drops.
+    static func pipelineStatistics(_ engine: MonitorEngine, _ source: PcapLiveSource) -> PipelineStatistics {
         let kernel = source.statistics
-        return ConsoleBridge.statistics(
-            packets: Int(kernel.received), kernelDrops: Int(kernel.droppedByKernel + kernel.droppedByInterface),
-            diffaiDrops: engine.queue.droppedPackets, flows: engine.core.reassembler.activeFlows,
-            requests: engine.core.httpStatistics.requests, alerts: detection.alertsRaised,
-            alertsNotWritten: detection.outputs.alertsNotWritten)
+        var statistics = engine.core.statistics
+        statistics.kernelDrops = Int(kernel.droppedByKernel + kernel.droppedByInterface)
+        statistics.queueDrops = engine.queue.droppedPackets
+        statistics.memoryBudgetBytes = engine.memoryBudget.totalBytes
+        return statistics
+    }
+
+    static func consoleStatistics(_ engine: MonitorEngine, _ source: PcapLiveSource, _ detection: DetectionSink) -> [UInt8] {
+        ConsoleBridge.statistics(pipelineStatistics(engine, source), requests: engine.core.httpStatistics.requests,
+                                 alerts: detection.alertsRaised, alertsNotWritten: detection.outputs.alertsNotWritten)
     }
 
     static func statistics(_ engine: MonitorEngine, _ source: PcapLiveSource, _ detection: DetectionSink,
                            _ latency: LatencyRecorder, final: Bool = false) -> String {
         let kernel = source.statistics
-        let r = engine.core.reassembler.statistics
-        return "\(final ? "final statistics" : "statistics"): packets received \(kernel.received), dropped by the kernel \(kernel.droppedByKernel + kernel.droppedByInterface), "
-            + "dropped by diffai \(engine.queue.droppedPackets), analysed \(engine.packetsAnalysed), flows \(r.flowsCreated) (\(engine.core.reassembler.activeFlows) open), "
-            + "requests \(engine.core.httpStatistics.requests), alerts \(detection.alertsRaised) (\(detection.outputs.alertsNotWritten) not written), alert latency \(latency.summary)"
+        let pipeline = pipelineStatistics(engine, source)
+        let r = pipeline.reassembly
+        return "\(final ? "final statistics" : "statistics"): packets received \(kernel.received), dropped by the kernel \(pipeline.kernelDrops), "
+            + "dropped by diffai \(pipeline.queueDrops), analysed \(engine.packetsAnalysed), flows \(r.flowsCreated) (\(pipeline.activeFlows) open), "
+            + "requests \(pipeline.requests), alerts \(detection.alertsRaised) (\(detection.outputs.alertsNotWritten) not written), alert latency \(latency.summary); "
+            + "\(pipeline.lossSummary); \(pipeline.memorySummary)"
     }
 
     static func monotonic() -> Double {

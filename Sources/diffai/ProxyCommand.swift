@@ -141,8 +141,7 @@ struct ProxyCommand: ParsableCommand {
             if consoleServer != nil, MonitorCommand.monotonic() - lastStats >= 1 {
                 lastStats = MonitorCommand.monotonic()
                 let counters = inspector.counters
-                feed.publishStatistics(ConsoleBridge.statistics(packets: 0, kernelDrops: 0, diffaiDrops: 0, flows: 0,
-                                                                requests: counters.inspected, alerts: counters.alerts,
+                feed.publishStatistics(ConsoleBridge.statistics(nil, requests: counters.inspected, alerts: counters.alerts,
                                                                 alertsNotWritten: inspector.withOutputs { $0.alertsNotWritten },
                                                                 extra: [("blocked", String(counters.blocked))]))
             }

@@ -38,11 +38,13 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds of capture time after which an idle connection is closed.")
     var idleTimeout: Double = 120
 
-    @Option(name: .customLong("max-flows"), help: "Connections tracked at once; the least recently active is evicted beyond it.")
-    var maxFlows: Int = 1_000_000
+    @Option(name: .customLong("max-flows"), help: "Connections tracked at once (default: what the memory budget holds); beyond it, flows that never carried data are evicted first, then the least recently active.")
+    var maxFlows: Int?
 
-    @Option(name: .customLong("max-pending-bytes"), help: "Out-of-order bytes buffered per connection direction.")
+    @Option(name: .customLong("max-pending-bytes"), help: "Out-of-order bytes buffered per connection direction (each held segment counts 64 bytes more).")
     var maxPendingBytes: Int = 1 << 20
+
+    @OptionGroup var memory: MemoryBudgetOption
 
     @Option(name: .customLong("header-limit"), help: "Bytes of request line plus headers parsed per message.")
     var headerLimit: Int = 64 << 10
@@ -75,7 +77,7 @@ struct ReplayCommand: ParsableCommand {
 
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("give at least one capture file") }
-        guard idleTimeout > 0, maxFlows > 0, maxPendingBytes > 0, headerLimit >= 256, bodyLimit >= 0 else {
+        guard idleTimeout > 0, (maxFlows ?? 1) > 0, maxPendingBytes > 0, headerLimit >= 256, bodyLimit >= 0 else {
             throw ValidationError("limits must be positive (header limit at least 256 bytes)")
         }
         if let filter {
@@ -85,9 +87,11 @@ struct ReplayCommand: ParsableCommand {
 
     func run() throws {
         var options = PipelineOptions()
+        let budget = try memory.budget
+        budget.apply(to: &options)
         options.filter = filter
         options.reassembly.idleTimeoutSeconds = idleTimeout
-        options.reassembly.maxFlows = maxFlows
+        if let maxFlows { options.reassembly.maxFlows = maxFlows }
         options.reassembly.maxPendingBytesPerStream = maxPendingBytes
         options.http.maxHeaderBytes = headerLimit
         options.http.maxInspectedBodyBytes = bodyLimit
@@ -131,13 +135,14 @@ struct ReplayCommand: ParsableCommand {
                 bridge?.rulesChanged()
             }
         }
-        let summary = engine.run(files: files)
+        var summary = engine.run(files: files)
+        summary.pipeline.memoryBudgetBytes = budget.totalBytes
         output.flush()
         if let bridge, let detection {
             bridge.mailbox.close()
             bridge.feed.publishStatistics(ConsoleBridge.statistics(
-                packets: summary.decoder.packets, kernelDrops: 0, diffaiDrops: summary.drops, flows: summary.reassembly.flowsCreated,
-                requests: summary.requests, alerts: detection.alertsRaised, alertsNotWritten: detection.outputs.alertsNotWritten))
+                summary.pipeline, requests: summary.requests, alerts: detection.alertsRaised,
+                alertsNotWritten: detection.outputs.alertsNotWritten))
         }
         if !noSummary {
             printError(summary.description)

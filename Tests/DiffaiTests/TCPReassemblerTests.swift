@@ -193,7 +193,8 @@ struct SegmentScript {
     }
 
     @Test func pendingLimitForcesGap() {
-        let (r, f) = make { $0.maxPendingBytesPerStream = 10 }
+        // One 10-byte segment costs 10 + 64 (the per-segment overhead); a second one is over.
+        let (r, f) = make { $0.maxPendingBytesPerStream = 10 + 64 }
         var s = SegmentScript()
         s.handshake(r)
         s.segment(100, "0123456789", into: r)
@@ -204,14 +205,18 @@ struct SegmentScript {
         #expect(r.pendingBytesTotal == 0)
     }
 
+    /// A segment that cannot be held even with the pool empty is delivered past its hole:
+    /// inspected after a gap, never dropped unseen.
     @Test func globalPendingLimitIsEnforced() {
         let (r, f) = make { $0.maxPendingBytesTotal = 8 }
         var s = SegmentScript()
         s.handshake(r)
         s.segment(100, "0123456789", into: r)
-        #expect(r.statistics.pendingBytesDropped == 10)
+        #expect(r.statistics.pendingFlushes == 1)
+        #expect(r.statistics.pendingFlushGapBytes == 100)
         #expect(r.pendingBytesTotal == 0)
-        #expect(f.handlers[0].clientText.isEmpty)
+        #expect(f.handlers[0].gaps == [100])
+        #expect(f.handlers[0].clientText == "0123456789")
     }
 
     @Test func finClosesAfterAllDataDelivered() {
@@ -331,5 +336,65 @@ struct SegmentScript {
         #expect(f.handlers[0].clientText == "abkl")
         #expect(f.handlers[0].gaps == [8])
         #expect(f.handlers[0].closedReason == .captureEnded)
+    }
+}
+
+/// The bounds are enforced on whoever has held the longest, never on the next connection.
+@Suite struct TCPReassemblerFairnessTests {
+    let server = Endpoint(address: IPAddress("10.1.1.2")!, port: 80)
+
+    func send(_ r: TCPReassembler, port: UInt16, sequence: UInt32, _ payload: String = "", flags: TCPFlags = [.ack], time: Int64) {
+        Array(payload.utf8).withUnsafeBytes { raw in
+            r.process(TCPSegment(timestamp: Timestamp(microseconds: time), source: Endpoint(address: IPAddress("10.1.1.1")!, port: port),
+                                 destination: server, sequence: sequence, acknowledgment: 1, flags: flags, window: 65535, payload: raw))
+        }
+    }
+
+    /// Other connections fill the out-of-order pool; an attack whose segments then arrive out
+    /// of order is still reassembled whole (the hostile review saw it dropped unseen).
+    @Test func outOfOrderPoolFullOfOthersStillTakesTheNextAttack() {
+        let factory = RecordingFactory()
+        var limits = TCPReassembler.Limits()
+        limits.maxPendingBytesTotal = 20_000
+        let r = TCPReassembler(limits: limits, factory: factory)
+        var time: Int64 = 1
+        for port in UInt16(2000)..<2100 {
+            send(r, port: port, sequence: 100, flags: .syn, time: time)
+            // Byte 0 never comes: 500 bytes wait behind it, forever.
+            send(r, port: port, sequence: 101 + 10, String(repeating: "x", count: 500), time: time + 1)
+            time += 2
+        }
+        #expect(r.pendingBytesTotal <= limits.maxPendingBytesTotal)
+        let attack = "GET /?q=1 UNION SELECT password FROM users HTTP/1.1\r\n\r\n"
+        let bytes = Array(attack.utf8)
+        send(r, port: 9000, sequence: 500, flags: .syn, time: time)
+        for offset in stride(from: 16, to: bytes.count, by: 16).reversed() {
+            send(r, port: 9000, sequence: 501 + UInt32(offset), String(decoding: bytes[offset..<min(bytes.count, offset + 16)], as: UTF8.self), time: time + 1)
+        }
+        send(r, port: 9000, sequence: 501, String(decoding: bytes[0..<16], as: UTF8.self), time: time + 2)
+        let attacker = factory.handlers.last!
+        #expect(attacker.clientText == attack)
+        #expect(attacker.gaps.isEmpty)
+        // The flood paid: its oldest holds were flushed past their holes.
+        #expect(r.statistics.pendingFlushes > 0)
+        #expect(factory.handlers.first!.gaps == [10])
+    }
+
+    /// A SYN flood at the flow limit evicts its own half-open flows, not a connection that
+    /// carries data, however long that one has been quiet.
+    @Test func synFloodEvictsHalfOpenFlowsFirst() {
+        let factory = RecordingFactory()
+        var limits = TCPReassembler.Limits()
+        limits.maxFlows = 50
+        let r = TCPReassembler(limits: limits, factory: factory)
+        send(r, port: 1000, sequence: 10, flags: .syn, time: 1)
+        send(r, port: 1000, sequence: 11, "GET /slow", time: 2)
+        for port in UInt16(2000)..<2500 { send(r, port: port, sequence: 1, flags: .syn, time: 10 + Int64(port)) }
+        send(r, port: 1000, sequence: 20, "?q=<script>alert(1)</script> HTTP/1.1\r\n\r\n", time: 5000)
+        #expect(factory.handlers[0].closedReason == nil)
+        #expect(factory.handlers[0].clientText == "GET /slow?q=<script>alert(1)</script> HTTP/1.1\r\n\r\n")
+        #expect(r.statistics.flowsEvicted == 451)
+        #expect(r.statistics.flowsEvictedWithoutData == 451)
+        #expect(r.activeFlows == 50)
     }
 }
