@@ -269,6 +269,10 @@ public final class HTTPMessageParser {
         }
     }
 
+    /// The first bytes of the head being collected (at most `limit`): what a proxy can report
+    /// of a request it refuses before its head is complete.
+    public func headPrefix(limit: Int = 2048) -> [UInt8] { Array(buffer.prefix(limit)) }
+
     /// Memory held across deliveries: the head (or line) being collected.
     public var heldBytes: Int { buffer.capacity + tail.capacity }
 

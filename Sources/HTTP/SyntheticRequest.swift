@@ -25,6 +25,18 @@ extension HTTPRequest {
     }
 }
 
+extension HTTPRequest {
+    /// A request that could not be parsed whole (its head passed a limit, or it was not HTTP),
+    /// made from the first line of what arrived, so that refusing it can be reported like any
+    /// other request: `anomalies` are exactly the ones given.
+    public static func placeholder(startOf bytes: [UInt8], anomalies: HTTPAnomalies, at time: Timestamp) -> HTTPRequest {
+        let line = bytes.prefix(2048).prefix { $0 != HTTPSyntax.cr && $0 != HTTPSyntax.lf }
+        let block = Array(line) + [HTTPSyntax.cr, HTTPSyntax.lf, HTTPSyntax.cr, HTTPSyntax.lf]
+        let parsed = block.withUnsafeBytes { HTTPHeadParser.parse($0, isRequest: true, validate: false) }
+        return HTTPRequest(head: parsed.head, version: parsed.version, anomalies: anomalies, startTime: time, endTime: time)
+    }
+}
+
 private final class SingleRequestCollector: HTTPMessageParserDelegate {
     var request: HTTPRequest?
 

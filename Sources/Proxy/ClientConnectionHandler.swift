@@ -60,6 +60,8 @@ final class ProxyShared: @unchecked Sendable {
     let scratches: [ObjectIdentifier: DetectionScratch]
     let listenEndpoint: Endpoint
     private let connectionCounter = Atomic<UInt64>(0)
+    private let openConnections = Atomic<Int>(0)
+    private let lastTrim = Atomic<Int64>(0)
 
     init(configuration: ProxyConfiguration, inspector: RequestInspector, pools: [ObjectIdentifier: UpstreamPool], listenEndpoint: Endpoint) {
         self.configuration = configuration
@@ -70,6 +72,30 @@ final class ProxyShared: @unchecked Sendable {
     }
 
     func nextConnectionID() -> UInt64 { connectionCounter.add(1, ordering: .relaxed).newValue }
+
+    func connectionOpened() { openConnections.add(1, ordering: .relaxed) }
+
+    /// When the last client of a burst has gone, the allocator is asked to give freed memory
+    /// back to the system (glibc keeps it in its arenas otherwise: after a flood of
+    /// connections the proxy would stay at its peak). At most once a second.
+    func connectionClosed() {
+        guard openConnections.subtract(1, ordering: .relaxed).newValue == 0 else { return }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let last = lastTrim.load(ordering: .relaxed)
+        guard Int64(now.tv_sec) > last, lastTrim.compareExchange(expected: last, desired: Int64(now.tv_sec), ordering: .relaxed).exchanged else { return }
+        Self.mallocTrim?(0)
+    }
+
+    /// glibc's `malloc_trim` (not in the Glibc module's headers), looked up once; nil elsewhere.
+    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        #if canImport(Glibc)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+        #else
+        return nil
+        #endif
+    }()
 }
 
 /// The client side of the proxy: requests are read with diffai's own HTTP parser (the one the
@@ -103,6 +129,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     /// When the head being waited for must be complete; nil while none is awaited.
     private var headerDeadline: NIODeadline?
     private var headerTimer: Scheduled<Void>?
+    private var headerTimerFiresAt: NIODeadline?
     /// Bumped by every read from the client or the backend; the idle check compares it.
     private var activity = 0
     private var activityAtLastCheck = 0
@@ -110,12 +137,18 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     private var idleTimer: Scheduled<Void>?
     private var closing = false
     private var readPending = false
+    /// The client's bytes are no longer parsed: a request was refused before its head was
+    /// complete (too long, or not HTTP); what is owed goes out, then the connection closes.
+    private var stopReading = false
+    /// When the body being read must be complete (see `ProxyConfiguration.bodyTimeoutSeconds`).
+    private var bodyDeadline: NIODeadline?
     private static let pipelineBufferLimit = 1 << 20
 
     init(shared: ProxyShared) {
         self.shared = shared
         var limits = HTTPParserLimits()
         limits.maxHeaderBytes = shared.configuration.maxHeaderBytes
+        limits.maxStartLineBytes = shared.configuration.maxRequestLineBytes
         limits.maxInspectedBodyBytes = shared.configuration.inspectBodyBytes
         self.limits = limits
         parser = HTTPMessageParser(kind: .request, limits: limits)
@@ -132,6 +165,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         let server = Self.endpoint(context.channel.localAddress) ?? shared.listenEndpoint
         connection = HTTPConnectionInfo(id: shared.nextConnectionID(), client: client, server: server)
         forwardedForAddress = Array(client.address.description.utf8)
+        shared.connectionOpened()
         armHeaderTimer()
         lastActive = .now()
         scheduleIdleCheck(on: context.eventLoop)
@@ -139,6 +173,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if self.context != nil { shared.connectionClosed() }
         closing = true
         headerTimer?.cancel()
         idleTimer?.cancel()
@@ -160,10 +195,16 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         readPending = false
         activity &+= 1
-        guard !closing else { return }
+        guard !closing, !stopReading else { return }
         let buffer = unwrapInboundIn(data)
         let now = Self.now()
-        buffer.withUnsafeReadableBytes { _ = parser.parse($0, at: now) }
+        let isHTTP = buffer.withUnsafeReadableBytes { parser.parse($0, at: now) }
+        if !isHTTP && !stopReading {
+            // Not HTTP at all: refused now, not when a timeout notices.
+            refuseUnparsed(status: 400, reason: "Bad Request", explanation: "The request is not HTTP.",
+                           signature: ProxySignatures.malformed, anomaly: .invalidStartLine,
+                           prefix: buffer.getBytes(at: buffer.readerIndex, length: min(buffer.readableBytes, 256)) ?? [])
+        }
         pump()
     }
 
@@ -183,7 +224,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
 
     /// Reads from the client only while what is held for forwarding stays small.
     private func requestRead() {
-        guard let context, !closing, !readPending else { return }
+        guard let context, !closing, !readPending, !stopReading else { return }
+        // Requests read ahead of their responses are bounded: a client that pipelines and never
+        // reads is not read either (TCP's window then slows it down).
+        guard queue.count < configuration.maxPipelinedRequests else { return }
         let held = queue.reduce(0) { $0 + $1.heldBytes }
         guard held < Self.pipelineBufferLimit else { return }
         if let upstream, queue.first?.headSent == true, !upstream.isWritable { return }
@@ -195,7 +239,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
 
     func parser(_ parser: HTTPMessageParser, didParseHead parsed: ParsedHead) -> HeadDisposition {
         headerDeadline = nil
-        guard parser === self.parser else { return .framedByHeaders }
+        guard parser === self.parser, !stopReading else { return .framedByHeaders }
         var request = HTTPRequest(parsed: parsed)
         request.finish(anomalies: [], complete: true, at: parsed.startTime, limits: limits)
         let transaction = HTTPTransaction(connection: connection, index: nextIndex, request: request)
@@ -228,11 +272,56 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         }
         queue.append(proxied)
         parsing = proxied
+        if case .none = framing {} else { startBodyClock() }
         return .framedByHeaders
+    }
+
+    /// The head passed a limit: refused as soon as the limit is passed, however the head is cut
+    /// into segments (not when it ends, nor when a timeout notices).
+    func parser(_ parser: HTTPMessageParser, headExceeds limit: HTTPAnomalies) {
+        guard parser === self.parser, !stopReading else { return }
+        if limit == .oversizeStartLine {
+            refuseUnparsed(status: 414, reason: "URI Too Long", explanation: "The request line is longer than this site accepts.",
+                           signature: ProxySignatures.oversizeRequestLine, anomaly: limit, prefix: parser.headPrefix())
+        } else {
+            refuseUnparsed(status: 431, reason: "Request Header Fields Too Large", explanation: "The request headers are larger than this site accepts.",
+                           signature: ProxySignatures.oversizeHeaders, anomaly: limit, prefix: parser.headPrefix())
+        }
+    }
+
+    /// A request the parser cannot hand over whole is refused in its turn, after the responses
+    /// already owed on the connection, and nothing more is read from the client.
+    private func refuseUnparsed(status: Int, reason: String, explanation: String, signature: Int, anomaly: HTTPAnomalies, prefix: [UInt8]) {
+        stopReading = true
+        headerDeadline = nil
+        bodyDeadline = nil
+        let request = HTTPRequest.placeholder(startOf: prefix, anomalies: anomaly, at: Self.now())
+        let proxied = ProxiedRequest(transaction: HTTPTransaction(connection: connection, index: nextIndex, request: request),
+                                     framing: .none, expectsContinue: false, isHeadMethod: false, wantsClose: true)
+        nextIndex += 1
+        proxied.refusal = (status, reason, explanation, signature)
+        proxied.complete = true
+        if let current = parsing, current.refusal == nil {
+            // Cut short by this: it can no longer be forwarded cleanly.
+            current.refusal = (400, "Bad Request", "The request is malformed.", ProxySignatures.malformed)
+            current.complete = true
+        }
+        parsing = nil
+        queue.append(proxied)
+    }
+
+    /// Starts the body's clock: `bodyTimeoutSeconds` from now, extended as bytes arrive.
+    private func startBodyClock() {
+        bodyDeadline = .now() + .milliseconds(Int64(configuration.bodyTimeoutSeconds * 1000))
+        scheduleDeadlineCheck()
     }
 
     func parser(_ parser: HTTPMessageParser, body: UnsafeRawBufferPointer) {
         guard let proxied = parsing else { return }
+        if let deadline = bodyDeadline {
+            // One second more for every bodyMinimumRate bytes, as mod_reqtimeout extends it.
+            bodyDeadline = deadline + .nanoseconds(Int64(body.count) * 1_000_000_000 / Int64(max(1, configuration.bodyMinimumRate)))
+        }
         proxied.transaction.request.appendBody(body, limits: limits)
         if proxied.transaction.request.bodyLength > configuration.maxBodyBytes, proxied.refusal == nil {
             proxied.refusal = (413, "Content Too Large", "The request body is larger than this site accepts.", ProxySignatures.oversizeBody)
@@ -251,6 +340,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     func parser(_ parser: HTTPMessageParser, didFinishMessageWith anomalies: HTTPAnomalies, complete: Bool, at time: Timestamp) {
         guard let proxied = parsing else { return }
         parsing = nil
+        bodyDeadline = nil
         proxied.transaction.request.finish(anomalies: anomalies, complete: complete, at: time, limits: limits)
         proxied.complete = true
         if proxied.refusal == nil, !complete || !anomalies.intersection(RequestSyntax.refused).isEmpty {
@@ -259,12 +349,18 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     }
 
     func parserLostSync(_ parser: HTTPMessageParser, at time: Timestamp) {
-        // Framing is gone (an invalid chunk): nothing after this can be trusted.
-        if let proxied = parsing ?? queue.last {
+        guard !stopReading else { return }
+        // Framing is gone (an invalid chunk, or a line that starts no request): nothing after
+        // this can be trusted.
+        if let proxied = parsing {
             if proxied.refusal == nil { proxied.refusal = (400, "Bad Request", "The request is malformed.", ProxySignatures.malformed) }
             proxied.complete = true
+            parsing = nil
+            stopReading = true
+        } else {
+            refuseUnparsed(status: 400, reason: "Bad Request", explanation: "The request is malformed.",
+                           signature: ProxySignatures.malformed, anomaly: .invalidStartLine, prefix: parser.headPrefix())
         }
-        parsing = nil
     }
 
     // MARK: the exchange
@@ -548,24 +644,58 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     /// per connection checks it when due and re-arms itself while heads keep arriving in time
     /// (scheduling and cancelling a timer for every request showed in the profile).
     private func armHeaderTimer() {
-        guard let context else { return }
         let timeout = TimeAmount.milliseconds(Int64(configuration.headerTimeoutSeconds * 1000))
-        let deadline = NIODeadline.now() + timeout
-        headerDeadline = deadline
-        if headerTimer == nil { scheduleHeaderCheck(at: deadline, on: context.eventLoop) }
+        headerDeadline = NIODeadline.now() + timeout
+        scheduleDeadlineCheck()
     }
 
-    private func scheduleHeaderCheck(at deadline: NIODeadline, on eventLoop: EventLoop) {
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        headerTimer = eventLoop.scheduleTask(deadline: deadline) {
+    /// The earlier of the head's and the body's deadline.
+    private var nextDeadline: NIODeadline? {
+        switch (headerDeadline, bodyDeadline) {
+        case let (head?, body?): min(head, body)
+        case let (head?, nil): head
+        case let (nil, body?): body
+        case (nil, nil): nil
+        }
+    }
+
+    /// One timer per connection serves both deadlines; it is moved only when a deadline comes
+    /// earlier than the time it is set for (extending one just lets it re-arm when it fires).
+    private func scheduleDeadlineCheck() {
+        guard let context, let deadline = nextDeadline else { return }
+        if let firesAt = headerTimerFiresAt, headerTimer != nil, firesAt <= deadline { return }
+        headerTimer?.cancel()
+        headerTimerFiresAt = deadline
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        headerTimer = context.eventLoop.scheduleTask(deadline: deadline) {
             let handler = bound.value
             handler.headerTimer = nil
-            guard !handler.closing, let deadline = handler.headerDeadline, let context = handler.context else { return }
-            if deadline > .now() {
-                handler.scheduleHeaderCheck(at: deadline, on: context.eventLoop)
-            } else {
+            handler.headerTimerFiresAt = nil
+            guard !handler.closing, handler.context != nil else { return }
+            let now = NIODeadline.now()
+            if let body = handler.bodyDeadline, body <= now {
+                handler.bodyTimedOut()
+            } else if let head = handler.headerDeadline, head <= now {
                 handler.headerTimedOut()
+            } else {
+                handler.scheduleDeadlineCheck()
             }
+        }
+    }
+
+    /// The body did not keep up its minimum rate: 408 while nothing of it has gone upstream,
+    /// else both connections are cut (the backend holds half a request).
+    private func bodyTimedOut() {
+        bodyDeadline = nil
+        guard let context, let proxied = parsing else { return }
+        shared.inspector.emitViolation("Request body too slow (timeout)", signatureID: ProxySignatures.bodyTimeout,
+                                       for: proxied.transaction, incident: IncidentID.make(), status: 408)
+        if proxied.headSent {
+            upstream?.close()
+            upstream = nil
+            context.close(promise: nil)
+        } else {
+            respondAndClose(status: 408, reason: "Request Timeout", explanation: "The request body took too long to arrive.")
         }
     }
 
@@ -682,4 +812,6 @@ enum ProxySignatures {
     static let oversizeHeaders = 900_101
     static let oversizeBody = 900_102
     static let detectionFailed = 900_103
+    static let oversizeRequestLine = 900_104
+    static let bodyTimeout = 900_105
 }

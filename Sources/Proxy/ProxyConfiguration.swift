@@ -11,8 +11,19 @@ public struct ProxyConfiguration: Sendable {
     public var blockThreshold: Float?
     /// Body bytes held and inspected before a request is forwarded (with `block`); the rest streams.
     public var inspectBodyBytes = 1 << 20
-    /// Request line plus headers; larger gets 431.
+    /// Request line plus headers; larger gets 431, as soon as the limit is passed.
     public var maxHeaderBytes = 32 << 10
+    /// Request line; longer gets 414 at once (Apache's and nginx's limit is about 8 KiB too).
+    public var maxRequestLineBytes = 8 << 10
+    /// Requests read ahead of their responses on one connection; beyond it the proxy stops
+    /// reading from the client until responses have gone out (a client that pipelines and never
+    /// reads its responses holds this many, not millions).
+    public var maxPipelinedRequests = 16
+    /// A request body must arrive within this many seconds of its head, extended by one second
+    /// for every `bodyMinimumRate` bytes received (Apache mod_reqtimeout's `body=20,MinRate=500`):
+    /// a body trickling in a byte at a time cannot hold a connection forever.
+    public var bodyTimeoutSeconds = 20.0
+    public var bodyMinimumRate = 500
     /// Whole request body; larger gets 413.
     public var maxBodyBytes = 100 << 20
     /// A client must send a complete request head within this many seconds of being idle.

@@ -47,7 +47,7 @@ enum IncidentID {
 /// requests that RFC 9112 says a server must reject.
 enum RequestSyntax {
     static let refused: HTTPAnomalies = [
-        .invalidStartLine, .http09, .invalidVersion, .bareLF, .bareCR, .obsoleteLineFolding, .whitespaceBeforeColon,
+        .invalidStartLine, .http09, .invalidVersion, .whitespaceInTarget, .bareLF, .bareCR, .obsoleteLineFolding, .whitespaceBeforeColon,
         .invalidHeaderName, .malformedHeaderLine, .controlCharacterInHeader, .missingHost, .duplicateHost,
         .contentLengthWithTransferEncoding, .duplicateContentLength, .conflictingContentLength, .invalidContentLength,
         .invalidTransferEncoding, .obfuscatedTransferEncoding, .duplicateTransferEncoding, .invalidChunkSize,

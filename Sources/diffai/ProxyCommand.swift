@@ -42,6 +42,14 @@ struct ProxyCommand: ParsableCommand {
     var maxHeaderBytes = 32 << 10
     @Option(name: .customLong("max-body-mb"), help: "Request body size limit; larger gets 413.")
     var maxBodyMB = 100
+    @Option(name: .customLong("max-request-line"), help: "Request line bytes; longer gets 414 at once.")
+    var maxRequestLine = 8 << 10
+    @Option(name: .customLong("max-pipelined"), help: "Requests read ahead of their responses per connection; beyond it the client is not read until responses go out.")
+    var maxPipelined = 16
+    @Option(name: .customLong("body-timeout"), help: "Seconds a request body may take, extended by one second per --body-min-rate bytes received; then 408.")
+    var bodyTimeout: Double = 20
+    @Option(name: .customLong("body-min-rate"), help: "Bytes per second that extend the body timeout by a second.")
+    var bodyMinRate = 500
     @Option(name: .customLong("header-timeout"), help: "Seconds a client has to send a request head.")
     var headerTimeout = 10.0
     @Option(name: .customLong("idle-timeout"), help: "Seconds without traffic before a connection is closed.")
@@ -68,8 +76,9 @@ struct ProxyCommand: ParsableCommand {
         guard ConsoleOptions.parse(upstream) != nil else { throw ValidationError("--upstream: give HOST:PORT") }
         if failOpen && failClosed { throw ValidationError("choose one of --fail-open and --fail-closed") }
         if let blockThreshold, !(blockThreshold >= 0 && blockThreshold <= 1) { throw ValidationError("--block-threshold is between 0 and 1") }
-        guard maxHeaderBytes >= 1024, inspectBodyBytes >= 0, maxBodyMB > 0, headerTimeout > 0, idleTimeout > 0, upstreamTimeout > 0 else {
-            throw ValidationError("limits and timeouts must be positive (headers at least 1024 bytes)")
+        guard maxHeaderBytes >= 1024, maxRequestLine >= 256, inspectBodyBytes >= 0, maxBodyMB > 0, headerTimeout > 0, idleTimeout > 0,
+              upstreamTimeout > 0, maxPipelined > 0, bodyTimeout > 0, bodyMinRate > 0 else {
+            throw ValidationError("limits and timeouts must be positive (headers at least 1024 bytes, request line at least 256)")
         }
     }
 
@@ -85,6 +94,10 @@ struct ProxyCommand: ParsableCommand {
         configuration.blockThreshold = blockThreshold
         configuration.inspectBodyBytes = inspectBodyBytes
         configuration.maxHeaderBytes = maxHeaderBytes
+        configuration.maxRequestLineBytes = maxRequestLine
+        configuration.maxPipelinedRequests = maxPipelined
+        configuration.bodyTimeoutSeconds = bodyTimeout
+        configuration.bodyMinimumRate = bodyMinRate
         configuration.maxBodyBytes = maxBodyMB << 20
         configuration.headerTimeoutSeconds = headerTimeout
         configuration.idleTimeoutSeconds = idleTimeout
