@@ -1,3 +1,5 @@
+import Alerts
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -19,7 +21,7 @@ public struct AlertFileFollower: Sendable {
 
     public func run() async {
         var followed: (path: String, inode: UInt64, offset: Int64)?
-        var pending: [UInt8] = []
+        var splitter = AlertLineSplitter()
         var block = [UInt8](repeating: 0, count: 64 * 1024)
         var firstLook = true
         while !Task.isCancelled {
@@ -32,10 +34,10 @@ public struct AlertFileFollower: Sendable {
                         // Lines there when the console started are history; a file that appears
                         // later is new, all of it.
                         followed = (path, inode, firstLook ? Int64(info.st_size) : 0)
-                        pending.removeAll()
+                        splitter.reset()
                     } else if followed!.inode != inode || Int64(info.st_size) < followed!.offset {
                         followed = (path, inode, 0)
-                        pending.removeAll()
+                        splitter.reset()
                     }
                     if Int64(info.st_size) > followed!.offset {
                         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -44,16 +46,11 @@ public struct AlertFileFollower: Sendable {
                                 let read = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(followed!.offset)) }
                                 guard read > 0 else { break }
                                 followed!.offset += Int64(read)
-                                pending += block[0..<read]
-                                var start = 0
-                                while let newline = pending[start...].firstIndex(of: 0x0A) {
-                                    if let eve = AlertHistory.eveJSON(pending[start..<newline], format: format) {
+                                splitter.feed(block[0..<read]) { line in
+                                    if let eve = AlertHistory.eveJSON(line, format: format) {
                                         feed.publishAlert(eveLine: eve.bytes)
                                     }
-                                    start = newline + 1
                                 }
-                                pending.removeSubrange(0..<start)
-                                if pending.count > AlertHistory.maxLine { pending.removeAll() }
                             }
                             close(fd)
                         }

@@ -1,3 +1,4 @@
+import Alerts
 import Detection
 import Dispatch
 import Hummingbird

@@ -1,3 +1,4 @@
+import Alerts
 import Classifier
 import Detection
 import Dispatch

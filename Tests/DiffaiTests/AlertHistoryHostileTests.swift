@@ -1,5 +1,6 @@
-@testable import Console
+@testable import Alerts
 import Foundation
+import CaptureSynthesis
 import Testing
 
 /// Alert files are written by diffai, but read from disk: damaged, hand-edited or hostile
@@ -95,5 +96,33 @@ import Testing
         } while before != nil && pages < 100_000
         #expect(found == [0])
         #expect(partial > 1, "30,000 lines in 20 ms pages take several pages")
+    }
+
+    /// Lines cut anywhere across reads come out whole; an oversize one is dropped to its
+    /// newline, never read as lines of its own (the follower and the export share this).
+    @Test func lineSplitterAcrossReads() {
+        let seed = TestSeed.value("line splitter")
+        var generator = SeededGenerator(seed: seed)
+        var text: [UInt8] = []
+        var expected: [[UInt8]] = []
+        for n in 0..<300 {
+            if n % 50 == 7 {
+                text += [UInt8](repeating: 0x7B, count: AlertHistory.maxLine + 10) + [0x0A]
+            } else {
+                let line = Array("{\"n\":\(n)}".utf8)
+                text += line + [0x0A]
+                expected.append(line)
+            }
+        }
+        var splitter = AlertLineSplitter()
+        var seen: [[UInt8]] = []
+        var start = 0
+        while start < text.count {
+            let end = min(text.count, start + Int.random(in: 1...200_000, using: &generator))
+            splitter.feed(text[start..<end]) { seen.append(Array($0)) }
+            start = end
+        }
+        #expect(seen == expected, "seed \(seed)")
+        #expect(splitter.oversizeLines == 6)
     }
 }

@@ -1,3 +1,4 @@
+import Alerts
 import Capture
 import CaptureSynthesis
 @testable import Console

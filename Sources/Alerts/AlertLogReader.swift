@@ -1,12 +1,11 @@
-import Alerts
 import Detection
 import JSONOutput
 import NetworkTypes
 
 /// Reads a line of alert.log (`UNIXSECONDS - MESSAGE | key=value ...`, values `\\xNN`-escaped)
 /// back into the EVE shape, so View Logs shows one kind of record whichever file it reads.
-enum AlertLogLine {
-    static func eveJSON(_ line: ArraySlice<UInt8>) -> [UInt8]? {
+public enum AlertLogLine {
+    public static func eveJSON(_ line: ArraySlice<UInt8>) -> [UInt8]? {
         let bytes = Array(line)
         guard let dash = bytes.firstRange(of: Array(" - ".utf8))?.lowerBound, let seconds = Int64(String(decoding: bytes[0..<dash], as: UTF8.self)) else {
             return nil

@@ -57,7 +57,7 @@ public struct AlertHistory: Sendable {
     public let alertLogPath: String?
     static let blockSize = 64 * 1024
     /// Longer lines are skipped: an alert line is a few kilobytes at most.
-    static let maxLine = 1 << 20
+    public static let maxLine = 1 << 20
     /// How long one page may search (a full-text search over a large history stops here).
     public var pageSeconds = 2.0
 
@@ -66,9 +66,9 @@ public struct AlertHistory: Sendable {
         self.alertLogPath = alertLogPath
     }
 
-    enum Format { case eve, alertLog }
+    public enum Format: Sendable { case eve, alertLog }
 
-    var source: (path: String, format: Format)? {
+    public var source: (path: String, format: Format)? {
         if let evePath, access(evePath, R_OK) == 0 { return (evePath, .eve) }
         if let alertLogPath, access(alertLogPath, R_OK) == 0 { return (alertLogPath, .alertLog) }
         return nil
@@ -114,7 +114,7 @@ public struct AlertHistory: Sendable {
         return AlertExport(path: path, format: format, filter: AlertFilter(query))
     }
 
-    static func eveJSON(_ line: ArraySlice<UInt8>, format: Format) -> (bytes: [UInt8], value: JSONValue)? {
+    public static func eveJSON(_ line: ArraySlice<UInt8>, format: Format) -> (bytes: [UInt8], value: JSONValue)? {
         switch format {
         case .eve:
             let bytes = Array(line)
@@ -221,21 +221,58 @@ public struct AlertHistory: Sendable {
     }
 }
 
+/// Splits bytes read forwards into lines, across reads; a line longer than
+/// `AlertHistory.maxLine` is dropped up to its newline and counted (never cut into pieces that
+/// would be read as lines of their own).
+public struct AlertLineSplitter: Sendable {
+    private var pending: [UInt8] = []
+    private var skipping = false
+    public private(set) var oversizeLines = 0
+
+    public init() {}
+
+    /// Calls `body` with each complete line in `bytes` (after what earlier calls left).
+    public mutating func feed(_ bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) -> Void) {
+        var start = bytes.startIndex
+        while let newline = bytes[start...].firstIndex(of: 0x0A) {
+            if skipping {
+                skipping = false
+            } else if pending.isEmpty {
+                if newline > start { body(bytes[start..<newline]) }
+            } else {
+                pending += bytes[start..<newline]
+                if pending.count <= AlertHistory.maxLine { body(pending[...]) } else { oversizeLines += 1 }
+            }
+            pending.removeAll(keepingCapacity: true)
+            start = newline + 1
+        }
+        guard !skipping else { return }
+        pending += bytes[start...]
+        if pending.count > AlertHistory.maxLine {
+            oversizeLines += 1
+            pending = []
+            skipping = true
+        }
+    }
+
+    /// The file was replaced or truncated: start afresh.
+    public mutating func reset() {
+        pending = []
+        skipping = false
+    }
+}
+
 /// The export, read forwards a piece at a time (each `next` reads until about `chunkBytes`
 /// of alerts are ready), so the console streams it and never holds the whole history.
 public final class AlertExport: @unchecked Sendable {
-    let path: String
     let format: AlertHistory.Format
     let filter: AlertFilter
     private var descriptor: Int32 = -1
-    private var pending: [UInt8] = []
-    /// Inside a line longer than `maxLine`: bytes are dropped until its newline.
-    private var skipping = false
+    private var splitter = AlertLineSplitter()
     private var finished = false
-    public private(set) var skippedLines = 0
+    public var skippedLines: Int { splitter.oversizeLines }
 
     init(path: String, format: AlertHistory.Format, filter: AlertFilter) {
-        self.path = path
         self.format = format
         self.filter = filter
         descriptor = open(path, O_RDONLY | O_CLOEXEC)
@@ -257,28 +294,10 @@ public final class AlertExport: @unchecked Sendable {
                 descriptor = -1
                 break
             }
-            var start = 0
-            while let newline = block[start..<read].firstIndex(of: 0x0A) {
-                if skipping {
-                    skipping = false
-                } else {
-                    pending += block[start..<newline]
-                    if !pending.isEmpty, pending.count <= AlertHistory.maxLine {
-                        if let eve = AlertHistory.eveJSON(pending[...], format: format), filter.matches(eve.value) {
-                            out += eve.bytes
-                            out.append(0x0A)
-                        }
-                    }
-                }
-                pending.removeAll(keepingCapacity: true)
-                start = newline + 1
-            }
-            if !skipping {
-                pending += block[start..<read]
-                if pending.count > AlertHistory.maxLine {
-                    skippedLines += 1
-                    pending.removeAll()
-                    skipping = true
+            splitter.feed(block[0..<read]) { line in
+                if let eve = AlertHistory.eveJSON(line, format: format), filter.matches(eve.value) {
+                    out += eve.bytes
+                    out.append(0x0A)
                 }
             }
         }
