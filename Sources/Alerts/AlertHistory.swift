@@ -1,5 +1,6 @@
 import Detection
 import JSONOutput
+import NetworkTypes
 
 #if canImport(Glibc)
 import Glibc
@@ -156,7 +157,9 @@ public struct AlertHistory: Sendable {
         var pieces: [ArraySlice<UInt8>] = []
         var assembled = 0
         var oversize = false
-        var block = [UInt8](repeating: 0, count: blockSize)
+        // No larger than what is there to read: most pages of a small file need one small read.
+        let blockLength = Int(min(Int64(blockSize), max(position, 1)))
+        var block = [UInt8](repeating: 0, count: blockLength)
 
         /// The line starting at `start` is complete: `head` is its first bytes.
         func complete(start: Int64, head: ArraySlice<UInt8>) -> Bool {
@@ -181,7 +184,7 @@ public struct AlertHistory: Sendable {
         }
 
         while position > 0 {
-            let start = max(0, position - Int64(blockSize))
+            let start = max(0, position - Int64(blockLength))
             let count = Int(position - start)
             let read = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(start)) }
             guard read == count else { return outcome }
@@ -199,7 +202,7 @@ public struct AlertHistory: Sendable {
                 } else {
                     pieces.append(block[0..<end])
                     // The slice keeps the block's storage: give the next read its own.
-                    block = [UInt8](repeating: 0, count: blockSize)
+                    block = [UInt8](repeating: 0, count: blockLength)
                 }
             }
             position = start
@@ -333,7 +336,7 @@ struct AlertFilter {
                 }
                 haystack.append(0x0A)
             }
-            return haystack.firstRange(of: text) != nil
+            return haystack.firstIndex(ofBytes: text) != nil
         }
         return true
     }

@@ -7,12 +7,12 @@ import NetworkTypes
 public enum AlertLogLine {
     public static func eveJSON(_ line: ArraySlice<UInt8>) -> [UInt8]? {
         let bytes = Array(line)
-        guard let dash = bytes.firstRange(of: Array(" - ".utf8))?.lowerBound, let seconds = Int64(String(decoding: bytes[0..<dash], as: UTF8.self)) else {
+        guard let dash = bytes.firstIndex(ofBytes: " - ".utf8), let seconds = Int64(String(decoding: bytes[0..<dash], as: UTF8.self)) else {
             return nil
         }
         let messageStart = dash + 3
         // Values never hold a space, so the details start at the last " | " followed by key=.
-        guard let bar = bytes[messageStart...].firstRange(of: Array(" | src=".utf8))?.lowerBound else { return nil }
+        guard let bar = bytes[messageStart...].firstIndex(ofBytes: " | src=".utf8) else { return nil }
         let message = unescape(bytes[messageStart..<bar])
         var fields: [String: [UInt8]] = [:]
         for token in bytes[(bar + 3)...].split(separator: 0x20) {

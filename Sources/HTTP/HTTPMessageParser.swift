@@ -251,7 +251,7 @@ public final class HTTPMessageParser {
             }
         }
         state = .opaque
-        buffer = []
+        releaseBuffers()
     }
 
     /// The peer answered before the body was sent (`Expect: 100-continue` refused): the body
@@ -306,8 +306,7 @@ public final class HTTPMessageParser {
         default:
             break
         }
-        buffer = []
-        tail = []
+        releaseBuffers()
     }
 
     private var isOpaque: Bool { if case .opaque = state { return true } else { return false } }
@@ -315,7 +314,14 @@ public final class HTTPMessageParser {
     /// Stop parsing: the connection became a tunnel.
     public func becomeOpaque() {
         state = .opaque
+        releaseBuffers()
+    }
+
+    /// Nothing more will be collected: what was held goes (the tail of a long head included).
+    private func releaseBuffers() {
         buffer = []
+        tail = []
+        tailStart = 0
     }
 
     // MARK: - Heads
@@ -514,7 +520,7 @@ public final class HTTPMessageParser {
     private func becomeNotHTTP() {
         isNotHTTP = true
         state = .opaque
-        buffer = []
+        releaseBuffers()
     }
 
     private func finishHeadFromBuffer() {
@@ -786,6 +792,8 @@ public final class HTTPMessageParser {
     private func enterResync() {
         state = .resync
         buffer.removeAll(keepingCapacity: true)
+        tail = []
+        tailStart = 0
         delegate?.parserLostSync(self, at: now)
     }
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing (libFuzzer, with AddressSanitizer) of every parser diffai writes:
+# capture decoding and IP fragments, TCP reassembly, the HTTP parsers (alone and inside the
+# proxy's connection handler), the rule file, the model file and the alert-file reader.
+#
+#   bench/fuzz.sh SECONDS [HARNESS...]    run each harness that long; print executions, coverage
+#   bench/fuzz.sh --smoke                 what the test command runs: regressions, then 30 s each
+#
+# Corpora grow in bench/out/fuzz/corpus-NAME (seeded from captures/, rules.json, ... by
+# Fuzz/make-seeds.py); every input in Fuzz/regressions/NAME is run first and must pass. A crash
+# stops the run with the input saved as bench/out/fuzz/crash-NAME-*: commit it into
+# Fuzz/regressions/NAME with the fix.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+shift || true
+if [ "$seconds" = "--smoke" ]; then seconds=30; fi
+harnesses=("$@")
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(packets tcp http proxy rules model alert-files)
+
+bash Fuzz/build.sh
+bin=.build-fuzz/harnesses
+out=bench/out/fuzz
+mkdir -p "$out"
+python3 Fuzz/make-seeds.py "$out/seeds"
+
+dictionary() {
+    case $1 in
+        packets|tcp) echo Fuzz/dictionaries/packets.dict ;;
+        http|proxy) echo Fuzz/dictionaries/http.dict ;;
+        *) echo "Fuzz/dictionaries/$1.dict" ;;
+    esac
+}
+
+status=0
+printf '| harness | seconds | executions | exec/s | coverage (edges) | features | corpus | crashes |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
+for name in "${harnesses[@]}"; do
+    corpus="$out/corpus-$name"
+    mkdir -p "$corpus" "$out/seeds/$name"
+    if [ -d "Fuzz/regressions/$name" ] && [ -n "$(ls -A "Fuzz/regressions/$name")" ]; then
+        if ! "$bin/fuzz-$name" Fuzz/regressions/"$name"/* > "$out/regressions-$name.log" 2>&1; then
+            echo "fuzz-$name: a committed regression input fails again (see $out/regressions-$name.log)" >&2
+            status=1
+            continue
+        fi
+    fi
+    log="$out/fuzz-$name.log"
+    set +e
+    "$bin/fuzz-$name" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
+        -dict="$(dictionary "$name")" -artifact_prefix="$out/crash-$name-" "$corpus" "$out/seeds/$name" > "$log" 2>&1
+    code=$?
+    set -e
+    executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+    rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+    last=$(grep -E '^#[0-9]+' "$log" | tail -1)
+    coverage=$(echo "$last" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*' || echo 0)
+    features=$(echo "$last" | grep -o 'ft: [0-9]*' | grep -o '[0-9]*' || echo 0)
+    crashes=$(ls "$out"/crash-"$name"-* 2>/dev/null | wc -l)
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$seconds" "$executions" "$rate" "$coverage" "$features" \
+        "$(ls "$corpus" | wc -l)" "$crashes"
+    if [ "$code" -ne 0 ] || [ "$crashes" -gt 0 ]; then
+        echo "fuzz-$name found a crash: $(ls "$out"/crash-"$name"-* 2>/dev/null | head -3 | tr '\n' ' ') (log: $log)" >&2
+        status=1
+    fi
+done
+exit $status
