@@ -51,3 +51,27 @@ base=$("$bin" replay --no-console --json --rules "$rules" captures/basic-get.pca
 peak=$("$bin" replay --no-console --json --rules "$rules" --memory-budget 4G "$capture" 2>&1 | grep -o 'peak resident [0-9]* MB' | grep -o '[0-9]*')
 echo
 echo "bytes per tracked flow: $(( (peak - base) * 1048576 / small )) (peak $peak MB with $small flows, $base MB at rest)"
+
+# Fragments: what one costs as a datagram's fragment count grows (the overlap check was
+# quadratic: 8,191 fragments a datagram made each ~20x dearer). Same bytes, 8-byte fragments
+# against 32 KiB ones; nanoseconds per fragment, median of 5 rounds.
+few="$out/fragmented-32768.pcap"; many="$out/fragmented-8.pcap"
+[ -f "$few" ] || "$bin" synth flood --kind fragmented --count $((4000 / scale)) --bytes-per-flow 32768 --no-attack --out "$few" >&2
+[ -f "$many" ] || "$bin" synth flood --kind fragmented --count $((40 / scale > 0 ? 40 / scale : 1)) --bytes-per-flow 8 --no-attack --out "$many" >&2
+elapsed() {
+    local start end
+    start=$(date +%s%N)
+    "$bin" replay --no-console --no-ml --emit none --rules "$rules" "$1" > /dev/null 2>&1
+    end=$(date +%s%N)
+    echo $(( end - start ))
+}
+median() { sort -n | sed -n 3p; }
+startup=$(for _ in 1 2 3 4 5; do elapsed captures/basic-get.pcap; done | median)
+per_fragment() {
+    local packets
+    packets=$("$bin" replay --no-console --no-ml --emit none --rules "$rules" "$1" 2>&1 | grep -o '[0-9]* packets' | head -1 | cut -d' ' -f1)
+    echo $(( ($(elapsed "$1") - startup) / packets ))
+}
+few_ns=$(for _ in 1 2 3 4 5; do per_fragment "$few"; done | median)
+many_ns=$(for _ in 1 2 3 4 5; do per_fragment "$many"; done | median)
+echo "fragments: $few_ns ns each at 2 per datagram, $many_ns ns each at 8,191 per datagram (ratio $(echo "scale=2; $many_ns / $few_ns" | bc))"

@@ -22,6 +22,10 @@ public struct FloodCaptureGenerator {
         case fragments
         /// Connections each pipelining `bytesPerFlow / 200` requests that are never answered.
         case pipelined
+        /// Not a flood: `count` complete 64 KB TCP segments, each sent as IPv4 fragments of
+        /// `bytesPerFlow` bytes (8: the 8,191 fragments a datagram can have), last first. For
+        /// measuring what a fragment costs as their number grows.
+        case fragmented
     }
 
     public var kind: Kind
@@ -95,6 +99,20 @@ public struct FloodCaptureGenerator {
                                               identification: UInt16(truncatingIfNeeded: index), moreFragments: true,
                                               fragmentOffset: 0, dontFragment: false, payload: Array(tcp.prefix(1024)))
                 writer.add(frame: builder.frame(ipPacket: first), at: clock)
+                clock = Timestamp(microseconds: clock.microseconds + 10)
+            case .fragmented:
+                let body = [UInt8](repeating: UInt8(ascii: "f"), count: 65_535 - 20 - 20 - 64)
+                let tcp = FrameBuilder.tcp(sourcePort: client(index).port, destinationPort: 8080, sequence: 1, acknowledgment: 1,
+                                           flags: [.ack, .psh], payload: Array("POST /f HTTP/1.1\r\n".utf8) + body)
+                let piece = max(8, bytesPerFlow & ~7)
+                for offset in stride(from: 0, to: tcp.count, by: piece).reversed() {
+                    let end = min(tcp.count, offset + piece)
+                    let fragment = FrameBuilder.ipv4(source: client(index).address, destination: server.address,
+                                                     identification: UInt16(truncatingIfNeeded: index), moreFragments: end < tcp.count,
+                                                     fragmentOffset: offset, dontFragment: false, payload: Array(tcp[offset..<end]))
+                    writer.add(frame: builder.frame(ipPacket: fragment), at: clock)
+                    if writer.bytes.count > 4 << 20 { flush() }
+                }
                 clock = Timestamp(microseconds: clock.microseconds + 10)
             case .pipelined:
                 let c = conversation(index)

@@ -77,14 +77,20 @@ final class ProxyShared: @unchecked Sendable {
 
     /// When the last client of a burst has gone, the allocator is asked to give freed memory
     /// back to the system (glibc keeps it in its arenas otherwise: after a flood of
-    /// connections the proxy would stay at its peak). At most once a second.
-    func connectionClosed() {
+    /// connections the proxy would stay at its peak). A second later, when the closed
+    /// connections' buffers are freed too, and only if no client came back meanwhile; at most
+    /// once a second.
+    func connectionClosed(on eventLoop: EventLoop) {
         guard openConnections.subtract(1, ordering: .relaxed).newValue == 0 else { return }
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let last = lastTrim.load(ordering: .relaxed)
-        guard Int64(now.tv_sec) > last, lastTrim.compareExchange(expected: last, desired: Int64(now.tv_sec), ordering: .relaxed).exchanged else { return }
-        Self.mallocTrim?(0)
+        eventLoop.scheduleTask(in: .seconds(1)) { [self] in
+            guard openConnections.load(ordering: .relaxed) == 0 else { return }
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            let last = lastTrim.load(ordering: .relaxed)
+            guard Int64(now.tv_sec) > last,
+                  lastTrim.compareExchange(expected: last, desired: Int64(now.tv_sec), ordering: .relaxed).exchanged else { return }
+            _ = Self.mallocTrim?(0)
+        }
     }
 
     /// glibc's `malloc_trim` (not in the Glibc module's headers), looked up once; nil elsewhere.
@@ -173,7 +179,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if self.context != nil { shared.connectionClosed() }
+        if self.context != nil { shared.connectionClosed(on: context.eventLoop) }
         closing = true
         headerTimer?.cancel()
         idleTimer?.cancel()

@@ -218,7 +218,7 @@ func checkAlertOutputs(_ outputs: AlertOutputs) throws {
 /// `--memory-budget`: one bound for what a sensor holds for the traffic it watches.
 struct MemoryBudgetOption: ParsableArguments {
     @Option(name: .customLong("memory-budget"),
-            help: "Memory for flows, out-of-order bytes, heads and bodies held for inspection, IP fragments and the capture queue, e.g. 512M or 2G (default 512M; divided among the stages as docs/ARCHITECTURE.md says).")
+            help: "Memory for flows, out-of-order bytes, heads and bodies held for inspection, IP fragments and the capture queue, e.g. 512M or 2G (default 512M; divided among the stages as the README's \"Limits and the memory budget\" says).")
     var text: String?
 
     var budget: MemoryBudget {
