@@ -77,7 +77,7 @@ for name in "${harnesses[@]}"; do
     last=$(grep -E '^#[0-9]+' "$log" | tail -1)
     coverage=$(echo "$last" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*' || echo 0)
     features=$(echo "$last" | grep -o 'ft: [0-9]*' | grep -o '[0-9]*' || echo 0)
-    crashes=$(ls "$out"/crash-"$name"-* 2>/dev/null | wc -l)
+    crashes=$( (ls "$out"/crash-"$name"-* 2>/dev/null || true) | wc -l)
     printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$seconds" "$executions" "$rate" "$coverage" "$features" \
         "$(ls "$corpus" | wc -l)" "$crashes"
     if [ "$code" -ne 0 ] || [ "$crashes" -gt 0 ]; then

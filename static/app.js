@@ -171,14 +171,37 @@ function onAlert(alert, live) {
   tick();
 }
 
+// One entry per incident; its evidence (every rule, the model) unfolds under it.
 function addRecent(alert) {
   const item = el("li", null, "sev-" + severityOf(alert));
-  item.append(el("span", shortTime(alert.timestamp), "time"));
-  item.append(el("span", severityOf(alert), "badge"));
-  item.append(el("span", (alert.alert && alert.alert.signature) || "", "signature"));
-  item.append(el("span", requestLine(alert), "url"));
+  const details = el("details");
+  const summary = el("summary");
+  summary.append(el("span", shortTime(alert.timestamp), "time"));
+  summary.append(el("span", severityOf(alert), "badge"));
+  summary.append(el("span", (alert.alert && alert.alert.signature) || "", "signature"));
+  const more = matchesOf(alert).length - 1;
+  summary.append(el("span", more > 0 ? `+${more}` : "", "more"));
+  summary.append(el("span", requestLine(alert), "url"));
+  details.append(summary, matchList(alert));
+  item.append(details);
   $("recent").prepend(item);
   while ($("recent").children.length > 20) $("recent").lastChild.remove();
+}
+
+function matchesOf(alert) {
+  return (alert.diffai && alert.diffai.matches) || [];
+}
+
+// The incident's evidence, one line each: what matched, where, how many points.
+function matchList(alert) {
+  const list = el("ul", null, "matches");
+  for (const match of matchesOf(alert)) {
+    const who = match.source === "ml" ? "ML model" : `rule ${match.signature_id}`;
+    const points = match.points !== undefined ? ` +${match.points}` : "";
+    const text = `${who}${points}: ${match.signature || ""}${match.target ? " in " + match.target : ""}${match.snippet ? " — " + match.snippet : ""}`;
+    list.append(el("li", text));
+  }
+  return list;
 }
 
 // The circle glows and the beep repeats for 10 s, or until the next alert starts it again,
@@ -270,7 +293,9 @@ function logRow(alert) {
   const source = alert.diffai ? alert.diffai.source : "";
   row.append(el("td", shortTime(alert.timestamp)));
   row.append(el("td", severityOf(alert)));
-  row.append(el("td", source === "ml" ? `ML ${alert.diffai.score ?? ""}` : `rule ${alert.alert ? alert.alert.signature_id : ""}`));
+  const more = matchesOf(alert).length - 1;
+  const lead = source === "ml" ? `ML ${alert.diffai.ml_score ?? ""}` : `rule ${alert.alert ? alert.alert.signature_id : ""}`;
+  row.append(el("td", more > 0 ? `${lead} +${more}` : lead));
   row.append(el("td", alert.alert ? alert.alert.signature : ""));
   row.append(el("td", endpoint(alert.src_ip, alert.src_port)));
   row.append(el("td", requestLine(alert), "url"));
@@ -293,13 +318,19 @@ function showDetail(alert) {
     ["Client", endpoint(alert.src_ip, alert.src_port)], ["Server", endpoint(alert.dest_ip, alert.dest_port)],
     ["Method", http.http_method], ["Host", http.hostname], ["URL", http.url], ["Status", http.status],
     ["User-Agent", http.http_user_agent], ["Matched in", diffai.target], ["Snippet", diffai.snippet],
-    ["Score", diffai.score], ["Anomalies", (diffai.anomalies || []).join(", ")], ["Incident", diffai.incident_id],
-    ["Flow", alert.flow_id],
+    ["Anomaly score", diffai.score], ["ML score", diffai.ml_score], ["Anomalies", (diffai.anomalies || []).join(", ")],
+    ["Incident", diffai.incident_id], ["Flow", alert.flow_id],
   ];
   for (const [name, value] of fields) {
     if (value === undefined || value === null || value === "") continue;
     list.append(el("dt", name));
     list.append(el("dd", value));
+  }
+  if (matchesOf(alert).length) {
+    list.append(el("dt", "Evidence"));
+    const item = el("dd");
+    item.append(matchList(alert));
+    list.append(item);
   }
   $("logs-detail").hidden = false;
 }

@@ -17,7 +17,7 @@ nonisolated(unsafe) let fuzzShared: ProxyShared = {
     configuration.maxBodyBytes = 4096
     configuration.inspectBodyBytes = 1024
     let rules = (try? RuleFile.load(path: "rules.json")).flatMap { try? RuleSet(rules: $0) } ?? (try! RuleSet(rules: []))
-    let inspector = RequestInspector(rules: rules, model: nil, outputs: AlertOutputs(), blockThreshold: nil)
+    let inspector = RequestInspector(detector: Detector(rules: rules), outputs: AlertOutputs())
     return ProxyShared(configuration: configuration, inspector: inspector, pools: [:],
                        listenEndpoint: Endpoint(address: IPAddress("127.0.0.1")!, port: 8080))
 }()

@@ -11,8 +11,37 @@ public enum AlertAction: String, Sendable {
     case allowed, blocked
 }
 
-/// One alert: one rule (or the model) against one request. Fields that come from the wire
-/// stay bytes until a formatter escapes them for its output.
+/// One piece of evidence in an incident: a rule's match, or the model's score.
+public struct AlertMatch: Sendable, Equatable {
+    public var signatureID: Int
+    public var revision: Int
+    public var message: String
+    public var severity: Severity
+    public var category: String
+    public var source: VerdictSource
+    /// Points it added to the anomaly score.
+    public var points: Int
+    public var target: String
+    public var snippet: [UInt8]
+
+    public init(signatureID: Int, revision: Int, message: String, severity: Severity, category: String,
+                source: VerdictSource, points: Int, target: String, snippet: [UInt8]) {
+        self.signatureID = signatureID
+        self.revision = revision
+        self.message = message
+        self.severity = severity
+        self.category = category
+        self.source = source
+        self.points = points
+        self.target = target
+        self.snippet = snippet
+    }
+}
+
+/// One alert: one incident, that is one request whose evidence reached the anomaly threshold
+/// (or a request refused for its syntax). The top-level signature fields are those of the
+/// evidence that added the most points; `matches` holds all of it. Fields that come from the
+/// wire stay bytes until a formatter escapes them for its output.
 public struct Alert: Sendable {
     public var timestamp: Timestamp
     public var flowID: UInt64
@@ -41,6 +70,10 @@ public struct Alert: Sendable {
     public var anomalies: [String]
     /// Set by the blocking proxy: the id shown on the refusal page.
     public var incidentID: String?
+    /// Every piece of evidence, lead first then in rule-file order (the model last).
+    public var matches: [AlertMatch] = []
+    /// The total the evidence added up to.
+    public var anomalyScore = 0
 
     public init(timestamp: Timestamp, flowID: UInt64, transactionIndex: Int, source: Endpoint, destination: Endpoint,
                 method: [UInt8], host: [UInt8]?, target: [UInt8], userAgent: [UInt8]?, contentType: [UInt8]?,

@@ -27,8 +27,19 @@ public enum AlertFormat {
         field("target", Array(alert.matchedTarget.utf8))
         if !alert.snippet.isEmpty { field("snippet", alert.snippet) }
         if let incident = alert.incidentID { field("incident", Array(incident.utf8)) }
+        if !alert.matches.isEmpty {
+            field("rules", Array(alert.matches.map { $0.source == .ml ? "ml" : String($0.signatureID) }.joined(separator: ",").utf8))
+            field("anomaly_score", Array(String(alert.anomalyScore).utf8))
+        }
         line.append(0x0A)
         return line
+    }
+
+    /// Bytes from the wire as one line of text: control bytes, non-ASCII and `\` as `\xNN`.
+    public static func escapedText(_ bytes: [UInt8]) -> String {
+        var line: [UInt8] = []
+        appendEscaped(bytes, to: &line, keepSpaces: true)
+        return String(decoding: line, as: UTF8.self)
     }
 
     static func appendEscaped(_ bytes: [UInt8], to line: inout [UInt8], keepSpaces: Bool) {
@@ -90,7 +101,9 @@ public enum AlertFormat {
         json.key("diffai")
         json.beginObject()
         json.key("source"); json.string(alert.verdictSource.rawValue)
-        if let score = alert.score { json.key("score"); json.number(literal: formatScore(score)) }
+        // The anomaly score the evidence added up to; the model's own score apart.
+        json.key("score"); json.number(alert.anomalyScore)
+        if let score = alert.score { json.key("ml_score"); json.number(literal: formatScore(score)) }
         json.key("target"); json.string(alert.matchedTarget)
         json.key("snippet"); json.string(alert.snippet)
         json.key("severity"); json.string(alert.severity.rawValue)
@@ -99,6 +112,22 @@ public enum AlertFormat {
         for anomaly in alert.anomalies { json.string(anomaly) }
         json.endArray()
         if let incident = alert.incidentID { json.key("incident_id"); json.string(incident) }
+        json.key("matches")
+        json.beginArray()
+        for match in alert.matches {
+            json.beginObject()
+            json.key("signature_id"); json.number(match.signatureID)
+            json.key("rev"); json.number(match.revision)
+            json.key("signature"); json.string(match.message)
+            json.key("severity"); json.string(match.severity.rawValue)
+            json.key("category"); json.string(match.category)
+            json.key("source"); json.string(match.source.rawValue)
+            json.key("points"); json.number(match.points)
+            json.key("target"); json.string(match.target)
+            json.key("snippet"); json.string(match.snippet)
+            json.endObject()
+        }
+        json.endArray()
         json.endObject()
         json.endObject()
         json.newline()
@@ -146,7 +175,11 @@ public enum AlertFormat {
         if let status = alert.status { line += Array(" -> \(status)".utf8) }
         line += Array(" | \(alert.matchedTarget): ".utf8)
         appendEscaped(alert.snippet, to: &line, keepSpaces: true)
-        if let score = alert.score { line += Array(" (score \(formatScore(score)))".utf8) }
+        if alert.matches.count > 1 {
+            line += Array(" [+\(alert.matches.count - 1) more: \(alert.matches.dropFirst().map { $0.source == .ml ? "ml" : String($0.signatureID) }.joined(separator: ","))]".utf8)
+        }
+        if alert.anomalyScore > 0 { line += Array(" (anomaly score \(alert.anomalyScore))".utf8) }
+        if let score = alert.score { line += Array(" (ML \(formatScore(score)))".utf8) }
         if alert.action == .blocked { line += Array(" BLOCKED".utf8) }
         return String(decoding: line, as: UTF8.self)
     }

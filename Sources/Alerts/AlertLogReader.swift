@@ -58,11 +58,30 @@ public enum AlertLogLine {
         json.key("diffai")
         json.beginObject()
         json.key("source"); json.string(text("source") ?? "rule")
-        if let score = text("score"), Double(score) != nil { json.key("score"); json.number(literal: score) }
+        if let score = text("anomaly_score").flatMap({ Int($0) }) { json.key("score"); json.number(score) }
+        // `score=` is the model's score (the name lines had before anomaly scores).
+        if let score = text("score"), Double(score) != nil { json.key("ml_score"); json.number(literal: score) }
         if let target = fields["target"] { json.key("target"); json.string(target) }
         json.key("snippet"); json.string(fields["snippet"] ?? [])
         json.key("severity"); json.string(severity)
         if let incident = fields["incident"] { json.key("incident_id"); json.string(incident) }
+        if let rules = text("rules") {
+            // The line keeps only the ids; the lead's message is the line's own.
+            json.key("matches")
+            json.beginArray()
+            for id in rules.split(separator: ",") {
+                json.beginObject()
+                if id == "ml" {
+                    json.key("signature_id"); json.number(ModelDetector.signatureID)
+                    json.key("source"); json.string("ml")
+                } else {
+                    json.key("signature_id"); json.number(Int(id) ?? 0)
+                    json.key("source"); json.string("rule")
+                }
+                json.endObject()
+            }
+            json.endArray()
+        }
         json.endObject()
         json.endObject()
         return json.bytes

@@ -65,27 +65,44 @@ public final class AlertOutputs {
 }
 
 extension Alert {
-    /// The alert for one rule match on one transaction.
-    public init(transaction: HTTPTransaction, match: RuleMatch, action: AlertAction = .allowed) {
-        self.init(transaction: transaction, signatureID: match.rule.id, revision: match.rule.rev, message: match.rule.message,
-                  severity: match.rule.severity, category: match.rule.category, source: .rule, score: nil,
-                  matchedTarget: match.target, snippet: match.snippet, action: action)
+    /// The alert for an incident: its lead names it, every match is listed.
+    public init(transaction: HTTPTransaction, verdict: Verdict, action: AlertAction = .allowed) {
+        var evidence: [AlertMatch] = verdict.matches.map { entry in
+            let rule = entry.match.rule
+            return AlertMatch(signatureID: rule.id, revision: rule.rev, message: rule.message, severity: rule.severity,
+                              category: rule.category, source: .rule, points: entry.points, target: entry.match.target,
+                              snippet: entry.match.snippet)
+        }
+        if let model = verdict.model, verdict.modelPoints > 0 { evidence.append(Self.modelMatch(model, points: verdict.modelPoints)) }
+        let lead: AlertMatch
+        switch verdict.lead {
+        case .rule(let match)?: lead = evidence.first { $0.source == .rule && $0.signatureID == match.rule.id } ?? evidence[0]
+        case .model(let model)?: lead = evidence.last ?? Self.modelMatch(model, points: verdict.modelPoints)
+        case nil: lead = evidence.first ?? AlertMatch(signatureID: 0, revision: 1, message: "incident", severity: .low, category: "",
+                                                       source: .rule, points: 0, target: "", snippet: [])
+        }
+        self.init(transaction: transaction, signatureID: lead.signatureID, revision: lead.revision, message: lead.message,
+                  severity: lead.severity, category: lead.category, source: lead.source,
+                  score: verdict.model.map { Double($0.score) }, matchedTarget: lead.target, snippet: lead.snippet, action: action)
+        matches = [lead] + evidence.filter { $0 != lead }
+        anomalyScore = verdict.score
     }
 
-    /// The single ML alert of a request.
-    public init(transaction: HTTPTransaction, verdict: ModelVerdict, action: AlertAction = .allowed) {
-        self.init(transaction: transaction, signatureID: ModelDetector.signatureID, revision: 1,
-                  message: "ML: request looks like an attack", severity: verdict.score >= 0.99 ? .high : .medium,
-                  category: "Web Application Attack", source: .ml, score: Double(verdict.score),
-                  matchedTarget: verdict.target, snippet: verdict.snippet, action: action)
+    static func modelMatch(_ model: ModelVerdict, points: Int) -> AlertMatch {
+        AlertMatch(signatureID: ModelDetector.signatureID, revision: 1, message: "ML: request looks like an attack",
+                   severity: points >= AnomalyScoring.points(for: .critical) ? .high : points >= AnomalyScoring.points(for: .high) ? .medium : .low,
+                   category: "Web Application Attack", source: .ml, points: points, target: model.target, snippet: model.snippet)
     }
 
     /// A request refused for its framing or syntax (the inline proxy's 400/413/431): the
     /// parser's anomalies name what was wrong.
     public init(transaction: HTTPTransaction, protocolViolation message: String, signatureID: Int, action: AlertAction) {
+        let snippet = Array(transaction.request.anomalies.names.joined(separator: ",").utf8)
         self.init(transaction: transaction, signatureID: signatureID, revision: 1, message: message, severity: .medium,
                   category: "Potentially Bad Traffic", source: .rule, score: nil, matchedTarget: "protocol",
-                  snippet: Array(transaction.request.anomalies.names.joined(separator: ",").utf8), action: action)
+                  snippet: snippet, action: action)
+        matches = [AlertMatch(signatureID: signatureID, revision: 1, message: message, severity: .medium, category: "Potentially Bad Traffic",
+                              source: .rule, points: 0, target: "protocol", snippet: snippet)]
     }
 
     init(transaction: HTTPTransaction, signatureID: Int, revision: Int, message: String, severity: Severity, category: String,

@@ -233,11 +233,18 @@ public struct JSONReader {
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
-                    if scalar >= 0xD800 && scalar < 0xDC00, index + 1 < bytes.count,
+                    // A high surrogate pairs only with a low one that follows; anything else
+                    // (found by fuzz-rules: a high surrogate then \u0041 overflowed) is U+FFFD.
+                    if scalar >= 0xD800 && scalar < 0xDC00, index + 5 < bytes.count,
                        bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                        let start = index
                         index += 2
                         let low = try hex4()
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low &- 0xDC00)
+                        if low >= 0xDC00 && low < 0xE000 {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            index = start
+                        }
                     }
                     out.append(contentsOf: Array(String(Character(UnicodeScalar(scalar) ?? "\u{FFFD}")).utf8))
                 default:

@@ -13,12 +13,22 @@ public struct ModelVerdict: Sendable {
 /// reports at most one verdict per request.
 public final class ModelDetector: @unchecked Sendable {
     public let model: URLClassifier
+    /// At this score the model's finding counts as a high-severity one (it adds to the score).
     public let threshold: Float
+    /// At this score the model alone makes an incident: the confidence it needs, calibrated for
+    /// few false alarms on its own.
+    public let incidentThreshold: Float
+    /// Below `threshold`, the score from which the model still adds a low-severity finding.
+    public let suspicionThreshold: Float
     public static let signatureID = 900_001
 
-    public init(model: URLClassifier, threshold: Float? = nil) {
+    public init(model: URLClassifier, threshold: Float? = nil, incidentThreshold: Float? = nil) {
         self.model = model
-        self.threshold = threshold ?? model.threshold
+        let threshold = threshold ?? model.threshold
+        self.threshold = threshold
+        // Without a calibrated value, nine tenths of the way from the threshold to certainty.
+        self.incidentThreshold = incidentThreshold ?? max(threshold, threshold + (1 - threshold) * 0.9)
+        suspicionThreshold = threshold * 0.8
     }
 
     /// The highest-scoring part of the request, whether or not it passes the threshold.

@@ -14,7 +14,10 @@ public enum Severity: String, Sendable, CaseIterable, Comparable {
     public static func < (a: Severity, b: Severity) -> Bool { a.eveSeverity > b.eveSeverity }
 }
 
-/// What the inline proxy does on a match; monitor and replay only report.
+/// What a match means. `alert`: the rule adds its severity's points to the request's anomaly
+/// score, and the request is an incident when the total reaches the threshold. `block`: a match
+/// makes the request an incident on its own, whatever the total (the inline proxy refuses every
+/// incident with `--block`; monitor and replay report them).
 public enum RuleAction: String, Sendable {
     case alert, block
 }
@@ -154,6 +157,7 @@ public struct RuleCondition: Sendable {
 public struct Rule: Sendable {
     public var id: Int
     public var message: String
+    /// How serious a match is, and so how many points it adds (see `AnomalyScoring`).
     public var severity: Severity
     public var action: RuleAction
     /// EVE `alert.category`.
@@ -162,9 +166,16 @@ public struct Rule: Sendable {
     public var conditions: [RuleCondition]
     /// A disabled rule is loaded and checked but never evaluated.
     public var enabled: Bool
+    /// 1 to 4, as in OWASP CRS: a rule counts only when the configured paranoia level is at
+    /// least this. Level 1 holds the rules that are quiet on ordinary traffic.
+    public var paranoia: Int
 
-    public init(id: Int, message: String, severity: Severity = .medium, action: RuleAction = .alert,
-                category: String = "Web Application Attack", rev: Int = 1, conditions: [RuleCondition], enabled: Bool = true) {
+    /// A rule without a severity is critical: on its own it makes an incident, as every match
+    /// did before requests were scored (the original rules.json format keeps its meaning).
+    public init(id: Int, message: String, severity: Severity = .critical, action: RuleAction = .alert,
+                category: String = "Web Application Attack", rev: Int = 1, conditions: [RuleCondition], enabled: Bool = true,
+                paranoia: Int = 1) {
+        precondition((1...4).contains(paranoia), "paranoia levels are 1 to 4")
         self.id = id
         self.message = message
         self.severity = severity
@@ -173,5 +184,6 @@ public struct Rule: Sendable {
         self.rev = rev
         self.conditions = conditions
         self.enabled = enabled
+        self.paranoia = paranoia
     }
 }

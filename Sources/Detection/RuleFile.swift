@@ -17,7 +17,7 @@ public enum RuleFile {
     public static let autoIDBase = 1_000_000
 
     static let ruleKeys: Set<String> = ["id", "alert", "severity", "action", "category", "rev", "conditions", "headers",
-                                        "url", "content", "method", "description", "reference", "enabled"]
+                                        "url", "content", "method", "description", "reference", "enabled", "paranoia"]
     static let conditionKeys: Set<String> = ["target", "operator", "value", "caseInsensitive", "negate", "transforms"]
 
     public static func load(path: String) throws(RuleFileError) -> [Rule] {
@@ -69,7 +69,8 @@ public enum RuleFile {
 
         var seen: Set<String> = []
         var message: String?
-        var severity = Severity.medium
+        var severity = Severity.critical
+        var paranoia = 1
         var action = RuleAction.alert
         var category = "Web Application Attack"
         var rev = 1
@@ -96,6 +97,9 @@ public enum RuleFile {
             case "enabled":
                 guard case .bool(let flag) = member else { throw fail(key, "must be true or false") }
                 enabled = flag
+            case "paranoia":
+                guard let level = member.wholeNumber(in: 1...4) else { throw fail(key, "must be a paranoia level from 1 to 4") }
+                paranoia = level
             case "category":
                 guard let text = member.stringValue else { throw fail(key, "must be a string") }
                 category = text
@@ -120,13 +124,13 @@ public enum RuleFile {
                     conditions.append(try parseCondition(element, field: "conditions[\(position)]", fail: fail))
                 }
             default:
-                throw fail(key, "unknown field; a rule has alert, id, severity, action, category, rev, enabled, description, reference, conditions, headers, url, content, method")
+                throw fail(key, "unknown field; a rule has alert, id, severity, action, category, rev, enabled, paranoia, description, reference, conditions, headers, url, content, method")
             }
         }
         guard let message else { throw fail("alert", "is missing: every rule needs its alert message") }
         guard !conditions.isEmpty else { throw fail("conditions", "the rule has no condition, so it would match every request") }
         return Rule(id: id, message: message, severity: severity, action: action, category: category, rev: rev,
-                    conditions: conditions, enabled: enabled)
+                    conditions: conditions, enabled: enabled, paranoia: paranoia)
     }
 
     private static func parseCondition(

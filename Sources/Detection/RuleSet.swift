@@ -40,6 +40,8 @@ public final class RuleSet: @unchecked Sendable {
     private let prefilterRules: FrozenArray<Int>
     private let prefilterRuleStart: FrozenArray<Int>
     private let unfiltered: FrozenArray<Int>
+    /// Each rule's paranoia level, for skipping rules above the configured one.
+    private let paranoia: FrozenArray<Int>
 
     struct CompiledCondition {
         let buffers: Range<Int>
@@ -122,6 +124,7 @@ public final class RuleSet: @unchecked Sendable {
         self.literals = literals
         self.regexes = regexes
         self.unfiltered = FrozenArray(unfiltered)
+        paranoia = FrozenArray(rules.map(\.paranoia))
         self.plan = plan
         let sorted = prefilterLiterals.sorted { $0.key < $1.key }
         prefilterBuffers = FrozenArray(sorted.map(\.key))
@@ -135,14 +138,15 @@ public final class RuleSet: @unchecked Sendable {
     deinit {
         literals.deallocate()
         prefilterTables.deallocate()
-        for ints in [prefilterBuffers, prefilterRules, prefilterRuleStart, unfiltered] { ints.deallocate() }
+        for ints in [prefilterBuffers, prefilterRules, prefilterRuleStart, unfiltered, paranoia] { ints.deallocate() }
     }
 
     public var count: Int { rules.count }
     public var enabledCount: Int { rules.filter(\.enabled).count }
 
-    /// Every rule the request matches, each once, in rule-file order.
-    public func evaluate(_ request: HTTPRequest, scratch: DetectionScratch) -> [RuleMatch] {
+    /// Every rule the request matches, each once, in rule-file order; rules above
+    /// `paranoiaLevel` are not evaluated.
+    public func evaluate(_ request: HTTPRequest, scratch: DetectionScratch, paranoiaLevel: Int = 4) -> [RuleMatch] {
         let view = scratch.view
         view.reset(request: request, plan: plan)
         defer { view.finish() }
@@ -161,7 +165,7 @@ public final class RuleSet: @unchecked Sendable {
         guard !scratch.candidates.isEmpty else { return [] }
         var matches: [RuleMatch] = []
         scratch.sortCandidates()
-        for index in scratch.candidates {
+        for index in scratch.candidates where paranoia[index] <= paranoiaLevel {
             if let match = evaluate(rule: index, view: view, scratch: scratch) { matches.append(match) }
         }
         return matches

@@ -2,77 +2,64 @@ import Alerts
 import Detection
 import HTTP
 
-/// HTTP → Detection → Alerts. Requests are judged as soon as they are complete; their alerts
-/// go out then (live modes) or once the response is known (replay: alerts carry the status).
+/// HTTP → Detection → Alerts. Requests are judged as soon as they are complete; an incident's
+/// alert goes out then (live modes) or once the response is known (replay: alerts carry the
+/// status). One alert per incident, whatever the number of rules behind it.
 public final class DetectionSink: HTTPTransactionSink {
-    public private(set) var rules: RuleSet
-    /// The ML model, when one is loaded (`--no-ml` leaves it out).
-    public var model: ModelDetector?
+    public let detector: Detector
     public let outputs: AlertOutputs
     public let waitForResponse: Bool
-    private let scratch = DetectionScratch()
-    private var held: [ObjectIdentifier: ([RuleMatch], ModelVerdict?)] = [:]
+    private var held: [ObjectIdentifier: Verdict] = [:]
     private let next: HTTPTransactionSink?
     public private(set) var requestsInspected = 0
+    /// Incidents alerted (one alert each).
     public private(set) var alertsRaised = 0
 
-    public init(rules: RuleSet, model: ModelDetector? = nil, outputs: AlertOutputs, waitForResponse: Bool, next: HTTPTransactionSink? = nil) {
-        self.rules = rules
-        self.model = model
+    public init(detector: Detector, outputs: AlertOutputs, waitForResponse: Bool, next: HTTPTransactionSink? = nil) {
+        self.detector = detector
         self.outputs = outputs
         self.waitForResponse = waitForResponse
         self.next = next
     }
 
-    /// Swaps the rule set (reload); requests already judged keep their verdicts.
-    public func replaceRules(_ rules: RuleSet) {
-        self.rules = rules
-    }
+    public var rules: RuleSet { detector.rules }
 
     /// Reloads rules from `path`. A file that does not load leaves the rules in force and
     /// reports why; returns whether the new rules are in use.
     @discardableResult
     public func reloadRules(from path: String, report: (String) -> Void) -> Bool {
-        do {
-            let loaded = try RuleSet(rules: RuleFile.load(path: path))
-            rules = loaded
+        switch detector.reloadRules(from: path) {
+        case .success(let loaded):
             report("rules reloaded from \(path): \(loaded.count) rules (\(loaded.enabledCount) enabled)")
             return true
-        } catch {
-            report("rules not reloaded, the \(rules.count) rules in force stay: \(error.description)")
+        case .failure(let error):
+            report("rules not reloaded, the \(detector.rules.count) rules in force stay: \(error.description)")
             return false
         }
     }
 
     public func requestCompleted(_ transaction: HTTPTransaction) {
         requestsInspected += 1
-        let matches = rules.evaluate(transaction.request, scratch: scratch)
-        let verdict = model?.evaluate(transaction.request)
-        if !matches.isEmpty || verdict != nil {
+        let verdict = detector.evaluate(transaction.request)
+        if verdict.isIncident {
             if waitForResponse {
-                held[ObjectIdentifier(transaction)] = (matches, verdict)
+                held[ObjectIdentifier(transaction)] = verdict
             } else {
-                emit(transaction, matches, verdict)
+                emit(transaction, verdict)
             }
         }
         next?.requestCompleted(transaction)
     }
 
     public func transactionCompleted(_ transaction: HTTPTransaction) {
-        if let (matches, verdict) = held.removeValue(forKey: ObjectIdentifier(transaction)) {
-            emit(transaction, matches, verdict)
+        if let verdict = held.removeValue(forKey: ObjectIdentifier(transaction)) {
+            emit(transaction, verdict)
         }
         next?.transactionCompleted(transaction)
     }
 
-    private func emit(_ transaction: HTTPTransaction, _ matches: [RuleMatch], _ verdict: ModelVerdict?) {
-        for match in matches {
-            alertsRaised += 1
-            outputs.emit(Alert(transaction: transaction, match: match))
-        }
-        if let verdict {
-            alertsRaised += 1
-            outputs.emit(Alert(transaction: transaction, verdict: verdict))
-        }
+    private func emit(_ transaction: HTTPTransaction, _ verdict: Verdict) {
+        alertsRaised += 1
+        outputs.emit(Alert(transaction: transaction, verdict: verdict))
     }
 }

@@ -29,7 +29,7 @@ final class ProxiedRequest {
     /// The last chunk (`0\r\n\r\n`) of a chunked body went upstream.
     var bodyFinished = false
     var continueSent = false
-    var verdict: RequestInspector.Verdict?
+    var verdict: Verdict?
     /// With --block: the head (and any body already in) was inspected once on arrival.
     var headInspected = false
     var alerted = false
@@ -56,8 +56,6 @@ final class ProxyShared: @unchecked Sendable {
     let configuration: ProxyConfiguration
     let inspector: RequestInspector
     let pools: [ObjectIdentifier: UpstreamPool]
-    /// Detection working memory, one per event loop, used only on that loop.
-    let scratches: [ObjectIdentifier: DetectionScratch]
     let listenEndpoint: Endpoint
     private let connectionCounter = Atomic<UInt64>(0)
     private let openConnections = Atomic<Int>(0)
@@ -67,7 +65,6 @@ final class ProxyShared: @unchecked Sendable {
         self.configuration = configuration
         self.inspector = inspector
         self.pools = pools
-        scratches = pools.mapValues { _ in DetectionScratch() }
         self.listenEndpoint = listenEndpoint
     }
 
@@ -116,8 +113,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
 
     private let shared: ProxyShared
     private var configuration: ProxyConfiguration { shared.configuration }
-    /// This event loop's detection scratch (set when the connection becomes active).
-    private var scratch = DetectionScratch()
     private let parser: HTTPMessageParser
     private let limits: HTTPParserLimits
     private var context: ChannelHandlerContext?
@@ -165,7 +160,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
-        scratch = shared.scratches[ObjectIdentifier(context.eventLoop)] ?? scratch
         parser.delegate = self
         let client = Self.endpoint(context.channel.remoteAddress) ?? connection.client
         let server = Self.endpoint(context.channel.localAddress) ?? shared.listenEndpoint
@@ -393,8 +387,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
                 let inspectedEnough = proxied.complete || proxied.transaction.request.bodyLength >= configuration.inspectBodyBytes
                 if !proxied.headInspected {
                     proxied.headInspected = true
-                    let verdict = shared.inspector.inspect(proxied.request, scratch: scratch)
-                    if verdict.shouldBlock || (verdict.failed && !configuration.failOpen) {
+                    let verdict = shared.inspector.inspect(proxied.request)
+                    if verdict.isIncident || (verdict.failed && !configuration.failOpen) {
                         block(proxied, verdict)
                         return
                     }
@@ -406,8 +400,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
                     return
                 }
                 if proxied.transaction.request.bodyLength > 0 {
-                    let verdict = shared.inspector.inspect(proxied.request, scratch: scratch, again: true)
-                    if verdict.shouldBlock || (verdict.failed && !configuration.failOpen) {
+                    let verdict = shared.inspector.inspect(proxied.request, again: true)
+                    if verdict.isIncident || (verdict.failed && !configuration.failOpen) {
                         block(proxied, verdict)
                         return
                     }
@@ -421,7 +415,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         if proxied.complete, proxied.heldBody.isEmpty, proxied.headSent, !proxied.alerted {
             proxied.alerted = true
             // Out of band for a forwarding proxy: the request is already on its way.
-            let verdict = proxied.verdict ?? shared.inspector.inspect(proxied.request, scratch: scratch)
+            let verdict = proxied.verdict ?? shared.inspector.inspect(proxied.request)
             shared.inspector.emit(verdict, for: proxied.transaction, blocked: false, incident: nil, status: nil)
         }
         // What was held has gone upstream: the client may send more.
@@ -493,18 +487,18 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         upstream.flush()
     }
 
-    private func block(_ proxied: ProxiedRequest, _ verdict: RequestInspector.Verdict) {
+    private func block(_ proxied: ProxiedRequest, _ verdict: Verdict) {
         proxied.decision = .refused
         let incident = IncidentID.make()
-        if verdict.shouldBlock {
+        if verdict.isIncident {
             shared.inspector.emit(verdict, for: proxied.transaction, blocked: true, incident: incident, status: 403)
         } else {
             shared.inspector.emitViolation("Detection failed; request refused (fail-closed)", signatureID: ProxySignatures.detectionFailed,
                                            for: proxied.transaction, incident: incident, status: 503)
         }
-        let page = verdict.shouldBlock ? ProxyResponse.blocked(incident: incident)
+        let page = verdict.isIncident ? ProxyResponse.blocked(incident: incident)
             : ProxyResponse.page(status: 503, reason: "Service Unavailable", explanation: "The request could not be inspected.", incident: incident, close: false)
-        finishLocally(proxied, page: page, status: verdict.shouldBlock ? 403 : 503)
+        finishLocally(proxied, page: page, status: verdict.isIncident ? 403 : 503)
     }
 
     private func refuse(_ proxied: ProxiedRequest, _ refusal: (status: Int, reason: String, explanation: String, signature: Int)) {

@@ -74,97 +74,37 @@ struct ConsoleOptions: ParsableArguments {
     }
 }
 
-/// Work handed to the analysis thread (rule reloads, model switches from the console): the
-/// detector is only ever touched there. Once analysis has finished, work runs at once.
-final class AnalysisMailbox: @unchecked Sendable {
-    private let pending = Mutex<(work: [UncheckedBox<() -> Void>], closed: Bool)>(([], false))
-
-    /// Runs `work` on the analysis thread and returns its result.
-    func perform<T: Sendable>(_ work: @escaping () -> T) async -> T {
-        await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
-            let runNow = pending.withLock { state -> Bool in
-                if state.closed { return true }
-                state.work.append(UncheckedBox { continuation.resume(returning: work()) })
-                return false
-            }
-            if runNow {
-                let result = pending.withLock { _ in UncheckedBox(work()) }
-                continuation.resume(returning: result.value)
-            }
-        }
-    }
-
-    /// Called by the analysis thread between packets.
-    func drain() {
-        let work = pending.withLock { state in
-            defer { state.work.removeAll() }
-            return state.work
-        }
-        for item in work { item.value() }
-    }
-
-    /// Analysis is over: run what is queued and everything that comes later directly.
-    func close() {
-        let work = pending.withLock { state in
-            state.closed = true
-            defer { state.work.removeAll() }
-            return state.work
-        }
-        for item in work { item.value() }
-    }
-}
-
-/// Connects the console to a running detector.
-final class ConsoleBridge: @unchecked Sendable {
+/// Connects the console to the running detector, whichever mode runs it: the detector is
+/// safe to change from the console's threads (reloads and model switches take effect for the
+/// next request judged).
+final class ConsoleBridge: Sendable {
     let feed = ConsoleFeed()
-    let mailbox = AnalysisMailbox()
-    private let ruleSummaries: Mutex<[RuleSummary]>
-    private let detection: DetectionSink
+    let detector: Detector
     private let rulesPath: String
     private let threshold: Float?
 
-    init(detection: DetectionSink, rulesPath: String, threshold: Float?) {
-        self.detection = detection
+    init(detector: Detector, outputs: AlertOutputs, rulesPath: String, threshold: Float?) {
+        self.detector = detector
         self.rulesPath = rulesPath
         self.threshold = threshold
-        ruleSummaries = Mutex(detection.rules.rules.map(RuleSummary.init))
         let feed = self.feed
-        detection.outputs.listeners.append { alert in
-            feed.publishAlert(eveLine: AlertFormat.eveLine(alert, sensor: detection.outputs.sensorName))
+        let sensor = outputs.sensorName
+        outputs.listeners.append { alert in
+            feed.publishAlert(eveLine: AlertFormat.eveLine(alert, sensor: sensor))
         }
-    }
-
-    /// Call on the analysis thread after the rules changed there (SIGHUP).
-    func rulesChanged() {
-        let summaries = detection.rules.rules.map(RuleSummary.init)
-        ruleSummaries.withLock { $0 = summaries }
     }
 
     func hooks(mode: String) -> ConsoleHooks {
         ConsoleHooks(
             mode: mode, rulesFile: rulesPath,
-            rules: { [self] in ruleSummaries.withLock { $0 } },
-            reloadRules: { [self] in
-                await mailbox.perform { [self] () -> Result<Int, ConsoleFailure> in
-                    var problem = ""
-                    guard detection.reloadRules(from: rulesPath, report: { problem = $0 }) else { return .failure(ConsoleFailure(problem)) }
-                    rulesChanged()
-                    return .success(detection.rules.count)
-                }
+            rules: { [detector] in detector.rules.rules.map(RuleSummary.init) },
+            reloadRules: { [detector, rulesPath] in
+                detector.reloadRules(from: rulesPath).map(\.count).mapError { ConsoleFailure($0.description) }
             },
-            activateModel: { [self] path in
-                let model: URLClassifier
-                do {
-                    model = try ModelFile.load(path: path)
-                } catch {
-                    return .failure(ConsoleFailure("\(error)"))
-                }
-                let threshold = self.threshold
-                let box = UncheckedBox(model)
-                return await mailbox.perform { [self] () -> Result<String, ConsoleFailure> in
-                    detection.model = ModelDetector(model: box.value, threshold: threshold)
-                    return .success("detection now uses \(path)")
-                }
+            activateModel: { [detector, threshold] path in
+                detector.activateModel(path: path, threshold: threshold)
+                    .map { _ in "detection now uses \(path)" }
+                    .mapError { ConsoleFailure($0.description) }
             })
     }
 

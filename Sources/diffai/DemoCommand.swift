@@ -26,8 +26,7 @@ struct DemoCommand: ParsableCommand {
     var interface = "lo"
     @Flag(help: "Exit after the sample traffic instead of running until interrupted.")
     var once = false
-    @OptionGroup var rules: RulesOption
-    @OptionGroup var ml: MLOptions
+    @OptionGroup var detectionOptions: DetectionOptions
     @OptionGroup var files: AlertFileOptions
     @OptionGroup var console: ConsoleOptions
     var alertLog: String { files.alertLog }
@@ -68,14 +67,14 @@ struct DemoCommand: ParsableCommand {
         let report: @Sendable (String) -> Void = { printError("diffai: \($0)") }
         let output = BufferedFileOutput(descriptor: STDOUT_FILENO)
         let outputs = files.makeOutputs(standardOutput: output, report: report)
-        let detection = DetectionSink(rules: try rules.load(), model: try ml.load(), outputs: outputs, waitForResponse: false)
+        let detection = DetectionSink(detector: try detectionOptions.makeDetector(), outputs: outputs, waitForResponse: false)
         let engine = MonitorEngine(options: PipelineOptions(), sink: detection, memoryBudget: MemoryBudget(), diagnostics: report)
-        let bridge = ConsoleBridge(detection: detection, rulesPath: rules.path, threshold: ml.threshold)
+        let bridge = ConsoleBridge(detector: detection.detector, outputs: outputs, rulesPath: detectionOptions.rules.path,
+                                   threshold: detectionOptions.ml.threshold)
         let server = console.start(mode: "demo", hooks: bridge.hooks(mode: "demo"), history: files.history, feed: bridge.feed)
         var lastPublished = 0.0
         engine.maintenance = {
             output.flush()
-            bridge.mailbox.drain()
             if server != nil, MonitorCommand.monotonic() - lastPublished >= 1 {
                 lastPublished = MonitorCommand.monotonic()
                 bridge.feed.publishStatistics(MonitorCommand.consoleStatistics(engine, source, detection))
@@ -99,7 +98,6 @@ struct DemoCommand: ParsableCommand {
             if once { finished.store(true, ordering: .relaxed) }
         }
         engine.run(source: source) { finished.load(ordering: .relaxed) || Signals.stopping }
-        bridge.mailbox.close()
         output.flush()
         server?.stop()
         say("\ndiffai demo: \(engine.core.httpStatistics.requests) requests seen, \(detection.alertsRaised) alerts (see \(alertLog) and \(eve))")

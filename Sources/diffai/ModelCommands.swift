@@ -237,12 +237,12 @@ struct MLOptions: ParsableArguments {
 
     /// The detector, nil with `--no-ml`. A model asked for by path must load; the default one
     /// may be missing (rules only, with a note saying how to train one).
-    func load() throws -> ModelDetector? {
+    func load(incidentThreshold: Float? = nil) throws -> ModelDetector? {
         guard !disabled else { return nil }
         if let threshold, !(threshold > 0 && threshold < 1) { throw ValidationError("--ml-threshold is between 0 and 1 (exclusive)") }
         let path = self.path ?? DefaultPaths.model
         do {
-            return ModelDetector(model: try ModelFile.load(path: path), threshold: threshold)
+            return ModelDetector(model: try ModelFile.load(path: path), threshold: threshold, incidentThreshold: incidentThreshold)
         } catch {
             if self.path != nil {
                 printError("diffai: \(error.description)")

@@ -33,8 +33,7 @@ struct MonitorCommand: ParsableCommand {
     var port: UInt16 = 8080
     @Option(help: "BPF filter instead of 'tcp port PORT'.")
     var filter: String?
-    @OptionGroup var rules: RulesOption
-    @OptionGroup var ml: MLOptions
+    @OptionGroup var detectionOptions: DetectionOptions
     @OptionGroup var files: AlertFileOptions
     var alertLog: String { files.alertLog }
     var eve: String { files.eve }
@@ -67,7 +66,7 @@ struct MonitorCommand: ParsableCommand {
         outputs.listeners.append { alert in latency.record(alert) }
 
         let requestEmitter = emit == .requests ? RequestJSONEmitter(output: output) : nil
-        let detection = DetectionSink(rules: try rules.load(), model: try ml.load(), outputs: outputs,
+        let detection = DetectionSink(detector: try detectionOptions.makeDetector(), outputs: outputs,
                                       waitForResponse: false, next: requestEmitter)
         let source = try AlertFileOptions.openCapture(options)
         Signals.installStopFlag()
@@ -78,19 +77,18 @@ struct MonitorCommand: ParsableCommand {
         let engine = MonitorEngine(options: pipelineOptions, sink: detection, memoryBudget: budget,
                                    queueBytes: queueMB.map { $0 << 20 }, diagnostics: report)
         engine.analysisNice = analysisNice
-        let bridge = ConsoleBridge(detection: detection, rulesPath: rules.path, threshold: ml.threshold)
+        let bridge = ConsoleBridge(detector: detection.detector, outputs: outputs, rulesPath: detectionOptions.rules.path,
+                                   threshold: detectionOptions.ml.threshold)
         let server = console.start(mode: "monitor", hooks: bridge.hooks(mode: "monitor"), history: files.history, feed: bridge.feed)
-        printError("diffai: monitoring \(interface) (filter '\(options.filter)'), \(detection.rules.enabledCount) rules\(detection.model == nil ? "" : " and the ML model"); alerts to \(alertLog) and \(eve)")
+        printError("diffai: monitoring \(interface) (filter '\(options.filter)'), \(DetectionOptions.describe(detection.detector)); alerts to \(alertLog) and \(eve)")
 
         var lastStats = Self.monotonic()
         var lastPublished = 0.0
         engine.maintenance = {
             output.flush()
-            bridge.mailbox.drain()
             if Signals.takeHangup() {
                 detection.outputs.reopen()
-                detection.reloadRules(from: rules.path) { report($0) }
-                bridge.rulesChanged()
+                detection.reloadRules(from: detectionOptions.rules.path) { report($0) }
             }
             if server != nil, Self.monotonic() - lastPublished >= 1 {
                 lastPublished = Self.monotonic()
@@ -102,7 +100,6 @@ struct MonitorCommand: ParsableCommand {
             }
         }
         engine.run(source: source) { Signals.stopping }
-        bridge.mailbox.close()
         output.flush()
         printError(Self.statistics(engine, source, detection, latency, final: true))
         server?.stop()

@@ -22,8 +22,8 @@ struct ProxyCommand: ParsableCommand {
         own HTTP parser; ambiguous framing (Content-Length with Transfer-Encoding, bad chunk sizes, \
         obsolete folding...) gets 400, oversize headers 431, oversize bodies 413, a dead backend \
         502. Without --block requests are forwarded at once and inspected out of band; with \
-        --block the head and up to --inspect-body-bytes of the body are inspected first, and a \
-        match of a rule with "action": "block" (or an ML score at --block-threshold) gets 403 with \
+        --block the head and up to --inspect-body-bytes of the body are inspected first, and every \
+        incident (anomaly score at the threshold, or a rule with "action": "block") gets 403 with \
         an incident id that the alert carries too. SIGHUP reloads the rules and reopens the files.
         """
     )
@@ -32,9 +32,9 @@ struct ProxyCommand: ParsableCommand {
     var listen = "127.0.0.1:8080"
     @Option(help: "The backend (HOST:PORT).")
     var upstream = "127.0.0.1:8081"
-    @Flag(help: "Refuse requests that blocking rules (or the model, with --block-threshold) match.")
+    @Flag(help: "Refuse every incident (403) before it reaches the backend.")
     var block = false
-    @Option(name: .customLong("block-threshold"), help: "With --block, refuse requests whose ML score is at least this (0…1).")
+    @Option(name: .customLong("block-threshold"), help: "ML score (0…1) at which the model alone makes an incident (default: the model's calibrated one).")
     var blockThreshold: Float?
     @Option(name: .customLong("inspect-body-bytes"), help: "Body bytes inspected before forwarding (with --block); the rest streams.")
     var inspectBodyBytes = 1 << 20
@@ -62,8 +62,7 @@ struct ProxyCommand: ParsableCommand {
     var failOpen = false
     @Option(help: "Event loop threads (default: two per core; the proxy shares the machine with the backend).")
     var threads = 0
-    @OptionGroup var rules: RulesOption
-    @OptionGroup var ml: MLOptions
+    @OptionGroup var detectionOptions: DetectionOptions
     @OptionGroup var files: AlertFileOptions
     @OptionGroup var console: ConsoleOptions
     @Flag(help: "Print alerts on stdout as EVE JSON instead of readable lines.")
@@ -108,10 +107,10 @@ struct ProxyCommand: ParsableCommand {
         let report: @Sendable (String) -> Void = { printError("diffai: \($0)") }
         let output = BufferedFileOutput(descriptor: STDOUT_FILENO)
         let outputs = files.makeOutputs(standardOutput: quiet ? nil : output, json: json, report: report)
-        let feed = ConsoleFeed()
-        outputs.listeners.append { alert in feed.publishAlert(eveLine: AlertFormat.eveLine(alert)) }
-        let ruleSet = try rules.load()
-        let inspector = RequestInspector(rules: ruleSet, model: try ml.load(), outputs: outputs, blockThreshold: block ? blockThreshold : nil)
+        let detector = try detectionOptions.makeDetector(modelIncidentThreshold: blockThreshold)
+        let bridge = ConsoleBridge(detector: detector, outputs: outputs, rulesPath: detectionOptions.rules.path,
+                                   threshold: detectionOptions.ml.threshold)
+        let inspector = RequestInspector(detector: detector, outputs: outputs)
 
         let server: ProxyServer
         do {
@@ -122,23 +121,11 @@ struct ProxyCommand: ParsableCommand {
         }
         Signals.installStopFlag()
         Signals.installHangupFlag()
-        let rulesPath = rules.path
-        let threshold = ml.threshold
-        let hooks = ConsoleHooks(
-            mode: "proxy", rulesFile: rulesPath,
-            rules: { inspector.rules.rules.map(RuleSummary.init) },
-            reloadRules: { Self.reload(rulesPath, into: inspector) },
-            activateModel: { path in
-                do {
-                    inspector.replaceModel(ModelDetector(model: try ModelFile.load(path: path), threshold: threshold))
-                    return .success("detection now uses \(path)")
-                } catch {
-                    return .failure(ConsoleFailure("\(error)"))
-                }
-            })
-        let consoleServer = console.start(mode: "proxy", hooks: hooks, history: files.history, feed: feed)
-        printError("diffai: proxy on \(listenHost):\(server.port) → \(upstreamHost):\(upstreamPort), \(block ? "blocking" : "detecting only (no --block)"), "
-            + "\(ruleSet.enabledCount) rules\(block ? ", \(ruleSet.rules.filter { $0.enabled && $0.action == .block }.count) of them blocking" : ""); alerts to \(files.alertLog) and \(files.eve)")
+        let rulesPath = detectionOptions.rules.path
+        let feed = bridge.feed
+        let consoleServer = console.start(mode: "proxy", hooks: bridge.hooks(mode: "proxy"), history: files.history, feed: feed)
+        printError("diffai: proxy on \(listenHost):\(server.port) → \(upstreamHost):\(upstreamPort), \(block ? "refusing incidents" : "detecting only (no --block)"), "
+            + "\(DetectionOptions.describe(detector)); alerts to \(files.alertLog) and \(files.eve)")
 
         var lastStats = MonitorCommand.monotonic()
         while !Signals.stopping {
@@ -146,14 +133,14 @@ struct ProxyCommand: ParsableCommand {
             output.flush()
             if Signals.takeHangup() {
                 inspector.reopenOutputs()
-                switch Self.reload(rulesPath, into: inspector) {
-                case .success(let count): report("rules reloaded from \(rulesPath): \(count) rules")
+                switch detector.reloadRules(from: rulesPath) {
+                case .success(let loaded): report("rules reloaded from \(rulesPath): \(loaded.count) rules")
                 case .failure(let failure): report("rules not reloaded, the rules in force stay: \(failure.description)")
                 }
             }
             if consoleServer != nil, MonitorCommand.monotonic() - lastStats >= 1 {
                 lastStats = MonitorCommand.monotonic()
-                let counters = inspector.counters
+                let counters = inspector.counts
                 feed.publishStatistics(ConsoleBridge.statistics(nil, requests: counters.inspected, alerts: counters.alerts,
                                                                 alertsNotWritten: inspector.withOutputs { $0.alertsNotWritten },
                                                                 extra: [("blocked", String(counters.blocked))]))
@@ -162,18 +149,8 @@ struct ProxyCommand: ParsableCommand {
         server.stop()
         output.flush()
         consoleServer?.stop()
-        let counters = inspector.counters
+        let counters = inspector.counts
         printError("diffai: proxy stopped: \(counters.inspected) requests inspected, \(counters.alerts) alerts, \(counters.blocked) refused")
         try inspector.withOutputs { try checkAlertOutputs($0) }
-    }
-
-    static func reload(_ path: String, into inspector: RequestInspector) -> Result<Int, ConsoleFailure> {
-        do {
-            let loaded = try RuleSet(rules: RuleFile.load(path: path))
-            inspector.replaceRules(loaded)
-            return .success(loaded.count)
-        } catch {
-            return .failure(ConsoleFailure("\(error)"))
-        }
     }
 }

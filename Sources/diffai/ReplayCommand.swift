@@ -52,8 +52,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .customLong("body-limit"), help: "Request body bytes kept for inspection (the rest is counted).")
     var bodyLimit: Int = 1 << 20
 
-    @OptionGroup var rules: RulesOption
-    @OptionGroup var ml: MLOptions
+    @OptionGroup var detectionOptions: DetectionOptions
 
     @Flag(help: "Print alerts as EVE JSON lines instead of readable lines.")
     var json = false
@@ -109,7 +108,7 @@ struct ReplayCommand: ParsableCommand {
             let report: (String) -> Void = { printError("diffai: \($0)") }
             if let alertLog { outputs.alertLog = AlertFile(path: alertLog, report: report) }
             if let eve { outputs.eveFile = AlertFile(path: eve, report: report) }
-            detection = DetectionSink(rules: try rules.load(), model: try ml.load(), outputs: outputs, waitForResponse: true)
+            detection = DetectionSink(detector: try detectionOptions.makeDetector(), outputs: outputs, waitForResponse: true)
             sink = detection!
         }
         let engine = ReplayEngine(options: options, sink: sink) { message in
@@ -120,33 +119,35 @@ struct ReplayCommand: ParsableCommand {
         var server: ConsoleServer?
         if let detection {
             if !console.disabled {
-                bridge = ConsoleBridge(detection: detection, rulesPath: rules.path, threshold: ml.threshold)
+                bridge = ConsoleBridge(detector: detection.detector, outputs: detection.outputs,
+                                       rulesPath: detectionOptions.rules.path, threshold: detectionOptions.ml.threshold)
                 server = console.start(mode: "replay", hooks: bridge!.hooks(mode: "replay"),
                                        history: AlertHistory(evePath: eve, alertLogPath: alertLog), feed: bridge!.feed)
             }
             // SIGHUP: reopen alert files (log rotation) and reload the rules.
             Signals.installHangupFlag()
-            engine.maintenance = { [bridge] in
-                bridge?.mailbox.drain()
+            let rulesPath = detectionOptions.rules.path
+            engine.maintenance = {
                 guard Signals.takeHangup() else { return }
                 output.flush()
                 detection.outputs.reopen()
-                detection.reloadRules(from: rules.path) { printError("diffai: \($0)") }
-                bridge?.rulesChanged()
+                detection.reloadRules(from: rulesPath) { printError("diffai: \($0)") }
             }
         }
         var summary = engine.run(files: files)
         summary.pipeline.memoryBudgetBytes = budget.totalBytes
         output.flush()
         if let bridge, let detection {
-            bridge.mailbox.close()
             bridge.feed.publishStatistics(ConsoleBridge.statistics(
                 summary.pipeline, requests: summary.requests, alerts: detection.alertsRaised,
                 alertsNotWritten: detection.outputs.alertsNotWritten))
         }
         if !noSummary {
             printError(summary.description)
-            if let detection { printError("detection: \(detection.rules.count) rules (\(detection.rules.enabledCount) enabled)\(detection.model == nil ? ", no ML model" : ", ML model"), \(detection.requestsInspected) requests inspected, \(detection.alertsRaised) alerts\(detection.outputs.alertsNotWritten > 0 ? " (\(detection.outputs.alertsNotWritten) not written)" : "")") }
+            if let detection {
+                let policy = detection.detector.policy
+                printError("detection: \(policy.rules.count) rules (\(policy.rules.enabledCount) enabled, paranoia \(policy.scoring.paranoiaLevel))\(policy.model == nil ? ", no ML model" : ", ML model"), \(detection.requestsInspected) requests inspected, \(detection.alertsRaised) incidents\(detection.outputs.alertsNotWritten > 0 ? " (\(detection.outputs.alertsNotWritten) not written)" : "")")
+            }
         }
         if let server {
             if keepConsole {

@@ -1,3 +1,4 @@
+import Alerts
 import ArgumentParser
 import Classifier
 import Detection
@@ -15,27 +16,28 @@ struct ScanCommand: ParsableCommand {
         commandName: "scan",
         abstract: "Run detection on request targets (one per line) or on access-log lines.",
         discussion: """
-        Prints one line per input line: 1 or 0, a tab, the ids of the matching rules \
-        (comma-separated), and with the ML model a tab and its score. 1 means a rule matched or \
-        the score passed the threshold. Reads FILE, or standard input when no file is given; \
+        Prints one line per input line: 1 when the request is an incident (its anomaly score \
+        reached the threshold) or 0, a tab, the ids of the matching rules (comma-separated), and \
+        with the ML model a tab and its score. --explain adds, below each line, what produced the \
+        verdict: each rule with its points, target and matched text, the model's score and points, \
+        and the total against the threshold. Reads FILE, or standard input when no file is given; \
         answers line by line, so it works in a pipe.
         """
     )
 
-    @OptionGroup var rules: RulesOption
+    @OptionGroup var detectionOptions: DetectionOptions
 
     @Flag(name: .customLong("access-log"), help: "Input lines are Apache/nginx combined-format log lines.")
     var accessLog = false
 
-    @OptionGroup var ml: MLOptions
+    @Flag(help: "After each line, the rules and ML score that produced its verdict, with the matched text.")
+    var explain = false
 
     @Argument(help: "Input file (default: standard input).")
     var file: String?
 
     func run() throws {
-        let ruleSet = try rules.load()
-        let model = try ml.load()
-        let scratch = DetectionScratch()
+        let detector = try detectionOptions.makeDetector()
         // fdopen(0) rather than the `stdin` global, which Swift 6 treats as shared mutable state.
         guard let input = file.map({ fopen($0, "rb") }) ?? fdopen(STDIN_FILENO, "rb") else {
             printError("diffai: \(file ?? "-"): cannot open: \(String(cString: strerror(errno)))")
@@ -51,16 +53,31 @@ struct ScanCommand: ParsableCommand {
             } else {
                 request = HTTPRequest.synthesize(target: bytes)
             }
-            let matches = request.map { ruleSet.evaluate($0, scratch: scratch) } ?? []
-            let verdict = model.flatMap { detector in request.map { detector.score($0) } }
-            let flagged = !matches.isEmpty || (verdict.map { $0.score >= model!.threshold } ?? false)
-            var text = (flagged ? "1\t" : "0\t") + matches.map { String($0.rule.id) }.joined(separator: ",")
-            if let verdict { text += "\t" + ScoreText.format(verdict.score) }
+            // An empty line is no request: nothing to judge.
+            let verdict = request.flatMap { bytes.isEmpty ? nil : detector.evaluate($0) } ?? Verdict()
+            var text = (verdict.isIncident ? "1\t" : "0\t") + verdict.matches.map { String($0.match.rule.id) }.joined(separator: ",")
+            if detector.model != nil { text += "\t" + ScoreText.format(verdict.model?.score ?? 0) }
             output.write(text + "\n")
+            if explain { output.write(Self.explanation(verdict, scoring: detector.scoring)) }
             if interactive { output.flush() }
         }
         output.flush()
         if file != nil { fclose(input) }
+    }
+
+    /// `  rule 1001 (critical, +5) in args: 1' union select ...`, one line per piece of evidence.
+    static func explanation(_ verdict: Verdict, scoring: AnomalyScoring) -> String {
+        var lines = ""
+        for (match, points) in verdict.matches {
+            lines += "  rule \(match.rule.id) (\(match.rule.severity.rawValue), +\(points)) \(match.rule.message) in \(match.target): "
+            lines += AlertFormat.escapedText(match.snippet) + "\n"
+        }
+        if let model = verdict.model {
+            lines += "  model score \(ScoreText.format(model.score)) (+\(verdict.modelPoints)) in \(model.target): \(AlertFormat.escapedText(model.snippet))\n"
+        }
+        lines += "  anomaly score \(verdict.score) of \(scoring.threshold) at paranoia \(scoring.paranoiaLevel): "
+        lines += verdict.isIncident ? (verdict.forcedByRule && verdict.score < scoring.threshold ? "incident (a blocking rule)" : "incident") : "not an incident"
+        return lines + "\n"
     }
 }
 

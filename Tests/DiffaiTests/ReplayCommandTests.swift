@@ -174,3 +174,16 @@ import Testing
         #expect(lines == ["0\t", "1\t8001", "1\t1,2001,2005", "0\t"])
     }
 }
+
+@Suite struct JSONReaderTests {
+    /// Found by fuzz-rules and fuzz-alert-files: a high surrogate escape followed by an escape
+    /// that is not a low surrogate overflowed (Fuzz/regressions/rules, .../alert-files).
+    @Test func surrogateEscapesPairOnlyWhenTheyPair() throws {
+        func string(_ json: String) throws -> String? { try JSONReader.parse(Array(json.utf8)).stringValue }
+        #expect(try string(#""\ud800\u0041""#) == "\u{FFFD}A")
+        #expect(try string(#""\ud83d\ude00""#) == "😀")
+        #expect(try string(#""\ud800""#) == "\u{FFFD}")
+        #expect(try string(#""\udc00\ud800x""#) == "\u{FFFD}\u{FFFD}x")
+        #expect(try string(#""\ud800\ud800\udc00""#) == "\u{FFFD}\u{10000}")
+    }
+}

@@ -10,7 +10,7 @@ import Testing
         let directory = TestPaths.temporaryDirectory("reload")
         let path = directory.appendingPathComponent("rules.json").path
         try Data(#"[{"id":1,"alert":"first","url":"evil"}]"#.utf8).write(to: URL(fileURLWithPath: path))
-        let sink = DetectionSink(rules: try RuleSet(rules: RuleFile.load(path: path)), outputs: AlertOutputs(), waitForResponse: false)
+        let sink = DetectionSink(detector: Detector(rules: try RuleSet(rules: RuleFile.load(path: path))), outputs: AlertOutputs(), waitForResponse: false)
         var reports: [String] = []
 
         try Data(#"[{"id":1,"alert":"first","url":"evil"},{"id":2,"alert":"second" "url":"bad"}]"#.utf8).write(to: URL(fileURLWithPath: path))
