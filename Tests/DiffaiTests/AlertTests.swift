@@ -18,6 +18,11 @@ func sampleAlert(target: String = "/items?id=1%20UNION%20SELECT", snippet: Strin
     @Test func alertLogKeepsTheOriginalPrefix() {
         let line = String(decoding: AlertFormat.alertLogLine(sampleAlert()), as: UTF8.self)
         #expect(line == "1700000000 - SQL injection: UNION SELECT | src=10.0.0.1:51000 dst=10.0.0.2:8080 method=GET url=http://shop.example/items?id=1%20UNION%20SELECT rule=1001 severity=critical action=allowed source=rule target=args snippet=1\\x20union\\x20select\n")
+        var incident = sampleAlert()
+        incident.matches = [AlertMatch(signatureID: 1001, revision: 1, message: "x", severity: .critical, category: "c", source: .rule, points: 5, target: "args", snippet: []),
+                            AlertMatch(signatureID: 900_001, revision: 1, message: "ml", severity: .medium, category: "c", source: .ml, points: 4, target: "uri", snippet: [])]
+        incident.anomalyScore = 9
+        #expect(String(decoding: AlertFormat.alertLogLine(incident), as: UTF8.self).hasSuffix(" rules=1001,ml anomaly_score=9\n"))
     }
 
     @Test func attackerTextCannotBreakTheLine() {
@@ -103,16 +108,17 @@ func sampleAlert(target: String = "/items?id=1%20UNION%20SELECT", snippet: Strin
     }
 }
 
-/// Replay of the attack capture yields exactly the expected alerts, in all three outputs.
+/// Replay of the attack capture yields exactly the expected incidents, in all three outputs:
+/// one alert per attack request, named by its highest-scoring rule (the first of equals in
+/// rule-file order), every matching rule listed with it.
 @Suite struct EndToEndAlertTests {
-    static let expected: [(target: String, rule: Int)] = [
-        ("/items?id=1%20UNION%20SELECT%20password%20FROM%20users--", 2),
-        ("/items?id=1%20UNION%20SELECT%20password%20FROM%20users--", 1001),
-        ("/comment", 3), ("/comment", 2001), ("/comment", 2005),
-        ("/download?file=..%2F..%2F..%2Fetc%2Fpasswd", 3001), ("/download?file=..%2F..%2F..%2Fetc%2Fpasswd", 3002),
-        ("/upload", 3002), ("/upload", 4001),
-        ("/api", 6001), ("/cgi-bin/status", 7001), ("/smuggle", 9001), ("/api/login", 1002),
-        ("/index.php?id=1", 8001),
+    static let expected: [(target: String, rule: Int, rules: [Int], score: Int)] = [
+        ("/items?id=1%20UNION%20SELECT%20password%20FROM%20users--", 2, [2, 1001], 10),
+        ("/comment", 3, [3, 2001, 2005], 13),
+        ("/download?file=..%2F..%2F..%2Fetc%2Fpasswd", 3001, [3001, 3002], 10),
+        ("/upload", 3002, [3002, 4001], 10),
+        ("/api", 6001, [6001], 5), ("/cgi-bin/status", 7001, [7001], 5), ("/smuggle", 9001, [9001], 5),
+        ("/api/login", 1002, [1002], 5), ("/index.php?id=1", 8001, [8001], 5),
     ]
 
     @Test func replayWritesTheSameAlertsEverywhere() throws {
@@ -152,7 +158,16 @@ func sampleAlert(target: String = "/items?id=1%20UNION%20SELECT", snippet: Strin
         #expect(fromLog.map { "\($0.0) \($0.1)" } == expected)
         #expect(try fromEVE(String(contentsOfFile: eve, encoding: .utf8)).map { "\($0.0) \($0.1)" } == expected)
         #expect(try fromEVE(json.stdout).map { "\($0.0) \($0.1)" } == expected)
-        #expect(readable.stderr.contains("detection: 61 rules (60 enabled), no ML model, 12 requests inspected, 14 alerts"))
+        // Every rule of each incident: alert.log's rules= and EVE's diffai.matches, with the total.
+        let logRules = logLines.map { line in
+            line.split(separator: " ").first { $0.hasPrefix("rules=") }.map { String($0.dropFirst(6)) } ?? ""
+        }
+        #expect(logRules == Self.expected.map { $0.rules.map(String.init).joined(separator: ",") })
+        let eveObjects = try json.stdout.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let eveRules = eveObjects.map { (($0["diffai"] as! [String: Any])["matches"] as! [[String: Any]]).map { $0["signature_id"] as! Int } }
+        #expect(eveRules == Self.expected.map(\.rules))
+        #expect(eveObjects.map { ($0["diffai"] as! [String: Any])["score"] as? Int } == Self.expected.map(\.score))
+        #expect(readable.stderr.contains("detection: 61 rules (60 enabled, paranoia 1), no ML model, 12 requests inspected, 9 incidents"))
     }
 }
 
@@ -192,7 +207,7 @@ func sampleAlert(target: String = "/items?id=1%20UNION%20SELECT", snippet: Strin
         let share = Double(flagged) / Double(total)
         print("default rules on badqueries.txt: \(flagged)/\(total) caught (\(String(format: "%.2f", share * 100)) %)")
         #expect(total > 40_000)
-        #expect(share >= 0.75, "the default rules used to catch 81.7 %")
+        #expect(share >= 0.70, "the default rules caught 81.7 % when every rule alerted alone; 71.8 % with anomaly scoring at paranoia 1")
     }
 }
 

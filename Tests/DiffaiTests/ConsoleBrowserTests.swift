@@ -36,17 +36,26 @@ struct ConsoleBrowserTests {
         #expect(try browser.script("return document.getElementById('alarm').classList.contains('active')") as? Bool == true)
         #expect(try browser.script("return getComputedStyle(document.getElementById('alarm')).animationName") as? String == "glow")
         #expect(try browser.wait(for: "return document.getElementById('elapsed').textContent.startsWith('00:00:0')", timeout: 3) != nil)
-        #expect(try browser.wait(for: "return document.querySelectorAll('#recent li').length === 14", timeout: 3) != nil)
+        // One entry per incident (9), not one per rule behind them (15).
+        #expect(try browser.wait(for: "return document.querySelectorAll('#recent > li').length === 9", timeout: 3) != nil)
         // The replay's alerts arrive one by one: the latest is the last one once all are in.
         #expect(try browser.string("return document.getElementById('latest-title').textContent") == "Scanner or attack tool user agent")
-        #expect(try browser.string("return document.getElementById('c-alerts').textContent") == "14")
+        #expect(try browser.string("return document.getElementById('c-alerts').textContent") == "9")
+        // The XSS incident unfolds to its three rules.
+        let expanded = try browser.string("""
+            const item = [...document.querySelectorAll('#recent > li')].find(li => li.textContent.includes('Possible XSS'));
+            item.querySelector('details').open = true;
+            return item.querySelector('.more').textContent + '|' + [...item.querySelectorAll('ul.matches li')].map(li => li.textContent).join('|');
+            """)
+        #expect(expanded.hasPrefix("+2|rule 3 +5"), "\(expanded)")
+        #expect(expanded.contains("rule 2001 +5") && expanded.contains("rule 2005 +3"), "\(expanded)")
         try browser.screenshot("home-alert")
 
         // Restart the console: the history comes from the EVE file, not from memory.
         console.stop()
         console = try startConsole(directory: directory, eve: eve, port: port)
         try browser.open("http://127.0.0.1:\(port)/#/logs")
-        #expect(try browser.wait(for: "return document.querySelectorAll('#logs-rows tr').length === 14", timeout: 10) != nil)
+        #expect(try browser.wait(for: "return document.querySelectorAll('#logs-rows tr').length === 9", timeout: 10) != nil)
         let rows = try browser.string("return document.getElementById('logs-rows').textContent")
         #expect(rows.contains("Log4Shell: JNDI lookup"))
         #expect(rows.contains("10.0.0.1:51000"))

@@ -40,7 +40,7 @@ func replayAttacks(eve: String, alertLog: String? = nil, capture: String = TestP
         try replayAttacks(eve: eve)
         try replayAttacks(eve: eve)
         let history = AlertHistory(evePath: eve, alertLogPath: nil)
-        // 2 × 14 alerts, read 5 at a time: all of them, newest first, none twice.
+        // 2 × 9 incidents, read 5 at a time: all of them, newest first, none twice.
         var seen: [Int64] = []
         var before: Int64?
         repeat {
@@ -48,9 +48,9 @@ func replayAttacks(eve: String, alertLog: String? = nil, capture: String = TestP
             seen += page.alerts.map(\.offset)
             before = page.nextBefore
         } while before != nil
-        #expect(seen.count == 28)
+        #expect(seen.count == 18)
         #expect(seen == seen.sorted(by: >))
-        #expect(Set(seen).count == 28)
+        #expect(Set(seen).count == 18)
 
         let critical = history.page(AlertQuery(limit: 100, severity: "critical"))
         #expect(!critical.alerts.isEmpty)
@@ -64,7 +64,7 @@ func replayAttacks(eve: String, alertLog: String? = nil, capture: String = TestP
         handle.seekToEndOfFile()
         handle.write(Data("{\"timestamp\":\"2026".utf8))
         try handle.close()
-        #expect(history.page(AlertQuery(limit: 100)).alerts.count == 28)
+        #expect(history.page(AlertQuery(limit: 100)).alerts.count == 18)
     }
 
     @Test func alertLogIsReadWhenThereIsNoEVEFile() throws {
@@ -74,7 +74,7 @@ func replayAttacks(eve: String, alertLog: String? = nil, capture: String = TestP
         try replayAttacks(eve: eve, alertLog: log)
         let fromLog = AlertHistory(evePath: directory.appendingPathComponent("missing.json").path, alertLogPath: log).page(AlertQuery(limit: 100))
         let fromEVE = AlertHistory(evePath: eve, alertLogPath: nil).page(AlertQuery(limit: 100))
-        #expect(fromLog.alerts.count == 14)
+        #expect(fromLog.alerts.count == 9)
         #expect(fromLog.file == log)
         let first = try #require(try JSONSerialization.jsonObject(with: Data(fromLog.alerts[0].eve)) as? [String: Any])
         let firstEVE = try #require(try JSONSerialization.jsonObject(with: Data(fromEVE.alerts[0].eve)) as? [String: Any])
@@ -207,7 +207,7 @@ enum HTTPFieldsForTests {
         #expect(list.count == 5)
         #expect(alerts["next_before"] is Int)
         let second = try #require(rawHTTP(port: setup.port, path: "/api/alerts?limit=100&before=\(alerts["next_before"]!)")?.json)
-        #expect((second["alerts"] as? [Any])?.count == 9)
+        #expect((second["alerts"] as? [Any])?.count == 4)
         #expect(second["next_before"] is NSNull)
         let filtered = try #require(rawHTTP(port: setup.port, path: "/api/alerts?q=JNDI&severity=critical&source=rule")?.json)
         #expect((filtered["alerts"] as? [Any])?.count == 1)
@@ -426,8 +426,8 @@ enum HTTPFieldsForTests {
         #expect(stats["mode"] as? String == "replay")
         let counters = try #require(stats["stats"] as? [String: Any])
         #expect(counters["requests"] as? Int == 12)
-        #expect(counters["alerts"] as? Int == 14)
-        #expect(stats["alerts_streamed"] as? Int == 14)
+        #expect(counters["alerts"] as? Int == 9)
+        #expect(stats["alerts_streamed"] as? Int == 9)
         let reload = try #require(rawHTTP(port: port, method: "POST", path: "/api/rules/reload", headers: ["Origin": "http://127.0.0.1:\(port)"]))
         #expect(reload.status == 200)
         #expect((rawHTTP(port: port, path: "/api/rules")?.json?["rules"] as? [Any])?.count == 61)

@@ -382,7 +382,7 @@ func ruleFileError(_ json: String) -> String {
 
     @Test func unknownFieldNamesRuleAndField() {
         #expect(ruleFileError(#"[{"alert":"a","url":"x"},{"id":12,"alert":"b","urll":"x"}]"#)
-                == "rules.json: rule 1 (id 12): field urll: unknown field; a rule has alert, id, severity, action, category, rev, enabled, description, reference, conditions, headers, url, content, method")
+                == "rules.json: rule 1 (id 12): field urll: unknown field; a rule has alert, id, severity, action, category, rev, enabled, paranoia, description, reference, conditions, headers, url, content, method")
     }
 
     @Test func unknownOperatorTargetAndTransform() {

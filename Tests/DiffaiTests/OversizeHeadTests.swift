@@ -123,7 +123,7 @@ import Testing
             let result = try run(TestPaths.diffaiBinary, ["replay", "--no-console", "--no-ml", "--json", "--rules", rules, "--header-limit", limit, capture])
             #expect(result.status == 0)
             let alerts = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            let ids = alerts.compactMap { ($0["alert"] as? [String: Any])?["signature_id"] as? Int }
+            let ids = alerts.flatMap(alertRuleIDs)
             #expect(ids.contains(9013), "limit \(limit): \(ids)")
             #expect(ids.contains(1001) || ids.contains(2), "the UNION SELECT at the URL's end (limit \(limit)): \(ids)")
             let urls = alerts.compactMap { ($0["http"] as? [String: Any])?["url"] as? String }

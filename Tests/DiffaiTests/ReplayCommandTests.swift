@@ -87,7 +87,7 @@ import Testing
         let result = try run(TestPaths.diffaiBinary, ["rules", "check", TestPaths.packageRoot.appendingPathComponent("rules.json").path])
         #expect(result.status == 0)
         #expect(result.stdout.contains("61 rules, 60 enabled"))
-        #expect(result.stdout.contains("critical: 11"))
+        #expect(result.stdout.contains("critical: 45"))
     }
 
     @Test func rulesCheckRejectsABadFileWithItsPosition() throws {
@@ -126,10 +126,10 @@ import Testing
                                                       "--alert-log", log, TestPaths.capture("http-attacks.pcap")])
         #expect(result.status == 74, "exit \(result.status): \(result.stderr)")
         #expect(result.stderr.contains("/dev/full: write failed: No space left on device"))
-        #expect(result.stderr.contains("alerts were not written: /dev/full: 14"))
-        #expect(result.stderr.contains("14 alerts (14 not written)"))
+        #expect(result.stderr.contains("alerts were not written: /dev/full: 9"))
+        #expect(result.stderr.contains("9 incidents (9 not written)"))
         // The other output kept every alert.
-        #expect(try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count == 14)
+        #expect(try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count == 9)
         // With every output healthy, the status is 0.
         let healthy = try run(TestPaths.diffaiBinary, ["replay", "--no-console", "--no-ml", "--rules", rules, "--eve",
                                                        directory.appendingPathComponent("eve.json").path, TestPaths.capture("http-attacks.pcap")])

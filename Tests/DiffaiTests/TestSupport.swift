@@ -232,3 +232,10 @@ enum TestSeed {
         return seed
     }
 }
+
+/// Every rule id behind an EVE alert: its lead and every match (an incident lists them all).
+func alertRuleIDs(_ eve: [String: Any]) -> [Int] {
+    let lead = (eve["alert"] as? [String: Any])?["signature_id"] as? Int
+    let matches = ((eve["diffai"] as? [String: Any])?["matches"] as? [[String: Any]])?.compactMap { $0["signature_id"] as? Int } ?? []
+    return matches.isEmpty ? lead.map { [$0] } ?? [] : matches
+}

@@ -1,0 +1,94 @@
+import Classifier
+@testable import Detection
+import Foundation
+import HTTP
+import Synchronization
+import Testing
+
+/// One verdict per request: rules add points by severity, the model by its confidence, and the
+/// total decides. Every mode judges through `Detector`, so these are the semantics everywhere.
+@Suite struct DetectorTests {
+    static let rules = """
+    [{"id": 1, "alert": "critical one", "severity": "critical", "conditions": [{"target": "args", "operator": "contains", "value": "crit"}]},
+     {"id": 2, "alert": "medium one", "severity": "medium", "conditions": [{"target": "args", "operator": "contains", "value": "med"}]},
+     {"id": 3, "alert": "low one", "severity": "low", "conditions": [{"target": "args", "operator": "contains", "value": "low"}]},
+     {"id": 4, "alert": "paranoid", "severity": "critical", "paranoia": 2, "conditions": [{"target": "args", "operator": "contains", "value": "para"}]},
+     {"id": 5, "alert": "blocking low", "severity": "low", "action": "block", "conditions": [{"target": "args", "operator": "contains", "value": "blk"}]}]
+    """
+
+    func verdict(_ query: String, scoring: AnomalyScoring = AnomalyScoring()) throws -> Verdict {
+        try Detector(rules: ruleSet(Self.rules), scoring: scoring).evaluate(request("/p?q=\(query)"))
+    }
+
+    @Test func severitiesAddUpToTheThreshold() throws {
+        let critical = try verdict("crit")
+        #expect(critical.isIncident && critical.score == 5 && critical.matches.map(\.match.rule.id) == [1])
+        let medium = try verdict("med")
+        #expect(!medium.isIncident && medium.score == 3)
+        let mediumAndLow = try verdict("med-low")
+        #expect(mediumAndLow.isIncident && mediumAndLow.score == 5)
+        #expect(try !verdict("low").isIncident)
+        // The lead: most points, the first of equals in rule-file order.
+        if case .rule(let lead)? = try verdict("low-med-crit").lead { #expect(lead.rule.id == 1) } else { Issue.record("no lead") }
+        // A stricter threshold needs more evidence.
+        #expect(try !verdict("crit", scoring: AnomalyScoring(threshold: 8)).isIncident)
+        #expect(try verdict("crit-med", scoring: AnomalyScoring(threshold: 8)).isIncident)
+    }
+
+    @Test func paranoiaSelectsRulesAndBlockRulesStandAlone() throws {
+        #expect(try verdict("para").matches.isEmpty)
+        #expect(try verdict("para", scoring: AnomalyScoring(paranoiaLevel: 2)).isIncident)
+        let blocking = try verdict("blk")
+        #expect(blocking.isIncident && blocking.forcedByRule && blocking.score == 2)
+    }
+
+    /// The original format (no severity) keeps its meaning: every match is an incident.
+    @Test func rulesWithoutSeverityAreIncidentsAlone() throws {
+        let detector = Detector(rules: try ruleSet(OriginalRuleFormatTests.original))
+        #expect(detector.evaluate(request("/a?<script>")).isIncident)
+        #expect(detector.evaluate(request("/a?x=1%20UNION%20SELECT")).isIncident)
+        #expect(!detector.evaluate(request("/a?x=1")).isIncident)
+    }
+
+    @Test func modelPointsFollowItsConfidence() throws {
+        let model = try ModelFile.load(path: TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path)
+        let detector = ModelDetector(model: model, threshold: 0.6, incidentThreshold: 0.95)
+        let scoring = AnomalyScoring()
+        func points(_ score: Float) -> Int { scoring.points(for: ModelVerdict(score: score, target: "uri", snippet: []), detector: detector) }
+        #expect(points(0.99) == 5)   // alone an incident
+        #expect(points(0.7) == 4)    // a high finding: needs one more signal
+        #expect(points(0.5) == 2)    // just below the threshold: a low one
+        #expect(points(0.1) == 0)
+    }
+
+    /// Reloading while other threads judge: every evaluation sees one rule set or the other,
+    /// never a mix; a bad file leaves the rules in force.
+    @Test func reloadsWhileEvaluatingAreConsistent() throws {
+        let directory = TestPaths.temporaryDirectory("detector")
+        let path = directory.appendingPathComponent("rules.json").path
+        let first = #"[{"id": 1, "alert": "a", "conditions": [{"target": "args", "operator": "contains", "value": "x"}]}]"#
+        let second = #"[{"id": 2, "alert": "b", "conditions": [{"target": "args", "operator": "contains", "value": "x"}]}, {"id": 3, "alert": "c", "conditions": [{"target": "args", "operator": "contains", "value": "x"}]}]"#
+        try Data(first.utf8).write(to: URL(fileURLWithPath: path))
+        let detector = Detector(rules: try RuleSet(rules: RuleFile.load(path: path)))
+        let mixed = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 4) { worker in
+            if worker == 0 {
+                for round in 0..<200 {
+                    try? Data((round % 2 == 0 ? second : first).utf8).write(to: URL(fileURLWithPath: path))
+                    _ = detector.reloadRules(from: path)
+                }
+            } else {
+                for _ in 0..<2000 {
+                    let ids = detector.evaluate(request("/p?q=x")).matches.map(\.match.rule.id)
+                    if ids != [1] && ids != [2, 3] { mixed.withLock { $0 += 1 } }
+                }
+            }
+        }
+        #expect(mixed.withLock { $0 } == 0)
+        try Data("[{".utf8).write(to: URL(fileURLWithPath: path))
+        let before = detector.rules.count
+        guard case .failure(let error) = detector.reloadRules(from: path) else { Issue.record("a bad file loaded"); return }
+        #expect(error.description.contains(path))
+        #expect(detector.rules.count == before)
+    }
+}
