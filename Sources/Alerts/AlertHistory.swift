@@ -273,13 +273,21 @@ public final class AlertExport: @unchecked Sendable {
     private var descriptor: Int32 = -1
     private var splitter = AlertLineSplitter()
     private var finished = false
+    /// One read buffer for the whole export, no larger than the file was when it opened.
+    private var block: [UInt8] = []
     public var skippedLines: Int { splitter.oversizeLines }
 
     init(path: String, format: AlertHistory.Format, filter: AlertFilter) {
         self.format = format
         self.filter = filter
         descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        if descriptor < 0 { finished = true }
+        if descriptor < 0 {
+            finished = true
+            return
+        }
+        var status = stat()
+        let size = fstat(descriptor, &status) == 0 ? Int(status.st_size) : AlertHistory.blockSize
+        block = [UInt8](repeating: 0, count: min(AlertHistory.blockSize, max(size, 1)))
     }
 
     deinit { if descriptor >= 0 { close(descriptor) } }
@@ -288,9 +296,9 @@ public final class AlertExport: @unchecked Sendable {
     public func next(chunkBytes: Int = 1 << 20) -> [UInt8]? {
         guard !finished else { return nil }
         var out: [UInt8] = []
-        var block = [UInt8](repeating: 0, count: AlertHistory.blockSize)
         while out.count < chunkBytes {
-            let read = block.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, AlertHistory.blockSize) }
+            let capacity = block.count
+            let read = block.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, capacity) }
             guard read > 0 else {
                 finished = true
                 close(descriptor)

@@ -9,7 +9,9 @@
 /// of four arrays per buffer was a sixth of detection's time). States are numbered so that the
 /// ones where a pattern ends come last, and transitions hold the next state's row offset: per
 /// byte the loop does a class lookup, a transition lookup and one comparison.
-final class AhoCorasick {
+/// Immutable once built (its tables are written in `init` only and freed in `deinit`), so it is
+/// shared between threads as is.
+final class AhoCorasick: @unchecked Sendable {
     struct Table {
         fileprivate let classOf: FrozenArray<UInt8>
         /// Row offset (state × class count) of the next state, per (row offset + class).
@@ -32,6 +34,21 @@ final class AhoCorasick {
                 guard row >= firstOutputRow else { return }
                 let state = (row &- firstOutputRow) / classCount
                 for i in Int(outputStart[state])..<Int(outputStart[state &+ 1]) { found(Int(outputs[i])) }
+            }
+        }
+
+        /// Calls `found` with each pattern that occurs and the offset where it ends, in input
+        /// order, until `found` returns false.
+        func scanEnds(_ input: UnsafeRawBufferPointer, _ found: (Int, Int) -> Bool) {
+            guard let base = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+            var byte = base
+            let end = base + input.count
+            var row = 0
+            while byte < end {
+                (byte, row) = advance(from: byte, to: end, row: row)
+                guard row >= firstOutputRow else { return }
+                let state = (row &- firstOutputRow) / classCount
+                for i in Int(outputStart[state])..<Int(outputStart[state &+ 1]) where !found(Int(outputs[i]), byte - base) { return }
             }
         }
 

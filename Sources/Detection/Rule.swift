@@ -116,6 +116,17 @@ public enum RuleTarget: Hashable, Sendable {
 
 public enum RuleOperator: String, Sendable, CaseIterable {
     case contains, equals, startsWith, endsWith, regex
+    /// The SQL tokenizer (`SQLInjection`): no value.
+    case detectSQLi
+    /// The HTML and script tokenizer (`CrossSiteScripting`): no value.
+    case detectXSS
+    /// Any phrase of a list file (value: its path, beside the rule file), see `PhraseList`.
+    case pmFromFile
+
+    /// Operators that need no value to match with.
+    var takesNoValue: Bool { self == .detectSQLi || self == .detectXSS }
+    /// Operators whose value is not a literal to find.
+    var hasNoLiteral: Bool { self != .contains && self != .equals && self != .startsWith && self != .endsWith }
 }
 
 /// Byte transformations applied, in order, before matching.
@@ -135,6 +146,8 @@ public struct RuleCondition: Sendable {
     public var caseInsensitive: Bool
     public var negate: Bool
     public var transforms: [Transform]
+    /// For `pmFromFile`: the list, read when the rule file is.
+    public var phrases: PhraseList?
 
     public init(target: RuleTarget, operation: RuleOperator = .contains, value: String, caseInsensitive: Bool = false,
                 negate: Bool = false, transforms: [Transform] = []) {

@@ -121,7 +121,7 @@ public enum RuleFile {
             case "conditions":
                 guard case .array(let list) = member, !list.isEmpty else { throw fail(key, "must be a non-empty array of conditions") }
                 for (position, element) in list.enumerated() {
-                    conditions.append(try parseCondition(element, field: "conditions[\(position)]", fail: fail))
+                    conditions.append(try parseCondition(element, field: "conditions[\(position)]", directory: directory(of: fileName), fail: fail))
                 }
             default:
                 throw fail(key, "unknown field; a rule has alert, id, severity, action, category, rev, enabled, paranoia, description, reference, conditions, headers, url, content, method")
@@ -133,8 +133,14 @@ public enum RuleFile {
                     conditions: conditions, enabled: enabled, paranoia: paranoia)
     }
 
+    /// Where a rule file's phrase lists are looked up: its own folder.
+    static func directory(of fileName: String) -> String {
+        guard let slash = fileName.lastIndex(of: "/") else { return "." }
+        return slash == fileName.startIndex ? "/" : String(fileName[..<slash])
+    }
+
     private static func parseCondition(
-        _ value: JSONValue, field: String, fail: (String, String) -> RuleFileError
+        _ value: JSONValue, field: String, directory: String, fail: (String, String) -> RuleFileError
     ) throws(RuleFileError) -> RuleCondition {
         guard let members = value.objectMembers else { throw fail(field, "a condition must be an object") }
         var targets: [RuleTarget] = []
@@ -181,11 +187,31 @@ public enum RuleFile {
             }
         }
         guard !targets.isEmpty else { throw fail("\(field).target", "is missing") }
+        if operation.takesNoValue {
+            guard literal == nil || literal == "" else { throw fail("\(field).value", "\(operation.rawValue) takes no value") }
+            return RuleCondition(targets: targets, operation: operation, value: "", caseInsensitive: caseInsensitive,
+                                 negate: negate, transforms: transforms)
+        }
         guard let literal else { throw fail("\(field).value", "is missing") }
         if operation == .regex, let problem = CompiledRegex.validate(literal, caseInsensitive: caseInsensitive) {
             throw fail("\(field).value", "invalid regex '\(literal)': \(problem)")
         }
         if operation != .regex && literal.isEmpty { throw fail("\(field).value", "must not be empty") }
+        if operation == .pmFromFile {
+            guard !literal.hasPrefix("/"), !literal.split(separator: "/").contains("..") else {
+                throw fail("\(field).value", "a phrase list is named relative to the rule file's folder, without '..'")
+            }
+            let list: PhraseList
+            do {
+                list = try PhraseList.load(path: directory == "." ? literal : directory + "/" + literal)
+            } catch {
+                throw fail("\(field).value", error.description)
+            }
+            var condition = RuleCondition(targets: targets, operation: operation, value: literal, caseInsensitive: true,
+                                          negate: negate, transforms: transforms)
+            condition.phrases = list
+            return condition
+        }
         return RuleCondition(targets: targets, operation: operation, value: literal, caseInsensitive: caseInsensitive,
                              negate: negate, transforms: transforms)
     }

@@ -31,6 +31,7 @@ public final class RuleSet: @unchecked Sendable {
     private let conditionBuffers: [Int]
     private let literals: UnsafeMutableRawBufferPointer
     private let regexes: [CompiledRegex]
+    private let phraseLists: [PhraseList]
     /// Owners of the memory `prefilterTables` points into.
     private let automata: [AhoCorasick]
     // The prefilter runs for every request: its tables are plain memory (see `FrozenArray`).
@@ -48,7 +49,7 @@ public final class RuleSet: @unchecked Sendable {
         let operation: RuleOperator
         /// Into `literals`; empty for regexes.
         let literal: Range<Int>
-        /// Into `regexes`; -1 for string operators.
+        /// Into `regexes` for `regex`, into `phraseLists` for `pmFromFile`; -1 otherwise.
         let regex: Int
         let negate: Bool
     }
@@ -62,6 +63,7 @@ public final class RuleSet: @unchecked Sendable {
         var conditionBuffers: [Int] = []
         var literalBytes: [UInt8] = []
         var regexes: [CompiledRegex] = []
+        var phraseLists: [PhraseList] = []
         var prefilterLiterals: [Int: (patterns: [[UInt8]], rules: [Int])] = [:]
         var plan = BufferPlan()
         var unfiltered: [Int] = []
@@ -85,14 +87,27 @@ public final class RuleSet: @unchecked Sendable {
                         throw RuleFileError("rule id \(rule.id): invalid regex '\(condition.value)': \(error.description)")
                     }
                 }
-                // What every match must contain: the literal itself, or what the regex requires.
-                let requirement: [[UInt8]]? = condition.operation == .regex
-                    ? RegexLiteral.requiredSet(in: condition.value)
-                    : (literal.isEmpty ? nil : [literal])
+                if condition.operation == .pmFromFile {
+                    guard let list = condition.phrases else {
+                        throw RuleFileError("rule id \(rule.id): pmFromFile without its phrase list '\(condition.value)'")
+                    }
+                    phraseLists.append(list)
+                    regex = phraseLists.count - 1
+                }
+                // What every match must contain: the literal itself, what the regex requires,
+                // or one of the phrases. The tokenizing detectors have no literal: they run on
+                // every value of their targets (their first step is a cheap byte check).
+                let requirement: [[UInt8]]?
+                switch condition.operation {
+                case .regex: requirement = RegexLiteral.requiredSet(in: condition.value)
+                case .pmFromFile: requirement = condition.phrases?.phrases
+                case .detectSQLi, .detectXSS: requirement = nil
+                default: requirement = literal.isEmpty ? nil : [literal]
+                }
                 let bufferStart = conditionBuffers.count
                 conditionBuffers.append(contentsOf: buffers)
                 let literalStart = literalBytes.count
-                if condition.operation != .regex { literalBytes.append(contentsOf: literal) }
+                if !condition.operation.hasNoLiteral { literalBytes.append(contentsOf: literal) }
                 conditions.append(CompiledCondition(
                     buffers: bufferStart..<conditionBuffers.count, operation: condition.operation,
                     literal: literalStart..<literalBytes.count, regex: regex, negate: condition.negate))
@@ -123,6 +138,7 @@ public final class RuleSet: @unchecked Sendable {
         literalBytes.withUnsafeBytes { literals.copyMemory(from: $0) }
         self.literals = literals
         self.regexes = regexes
+        self.phraseLists = phraseLists
         self.unfiltered = FrozenArray(unfiltered)
         paranoia = FrozenArray(rules.map(\.paranoia))
         self.plan = plan
@@ -212,6 +228,12 @@ public final class RuleSet: @unchecked Sendable {
                 ? (value.count - literal.count)..<value.count : nil
         case .regex:
             return condition.regex >= 0 ? regexes[condition.regex].firstMatch(in: value, scratch: scratch.regex) : nil
+        case .detectSQLi:
+            return SQLInjection.detect(value)
+        case .detectXSS:
+            return CrossSiteScripting.detect(value)
+        case .pmFromFile:
+            return phraseLists[condition.regex].firstMatch(in: value)
         }
     }
 
