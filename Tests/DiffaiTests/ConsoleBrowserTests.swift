@@ -41,14 +41,14 @@ struct ConsoleBrowserTests {
         // The replay's alerts arrive one by one: the latest is the last one once all are in.
         #expect(try browser.string("return document.getElementById('latest-title').textContent") == "Scanner or attack tool user agent")
         #expect(try browser.string("return document.getElementById('c-alerts').textContent") == "9")
-        // The XSS incident unfolds to its three rules.
+        // The XSS incident unfolds to its four rules.
         let expanded = try browser.string("""
             const item = [...document.querySelectorAll('#recent > li')].find(li => li.textContent.includes('Possible XSS'));
             item.querySelector('details').open = true;
             return item.querySelector('.more').textContent + '|' + [...item.querySelectorAll('ul.matches li')].map(li => li.textContent).join('|');
             """)
-        #expect(expanded.hasPrefix("+2|rule 3 +5"), "\(expanded)")
-        #expect(expanded.contains("rule 2001 +5") && expanded.contains("rule 2005 +3"), "\(expanded)")
+        #expect(expanded.hasPrefix("+3|rule 3 +5"), "\(expanded)")
+        #expect(expanded.contains("rule 2001 +5") && expanded.contains("rule 2005 +3") && expanded.contains("rule 2101 +5"), "\(expanded)")
         try browser.screenshot("home-alert")
 
         // Restart the console: the history comes from the EVE file, not from memory.
@@ -140,11 +140,11 @@ struct ConsoleBrowserTests {
         let browser = try WebDriver()
         defer { browser.quit() }
         try browser.open("http://127.0.0.1:\(port)/#/rules")
-        #expect(try browser.wait(for: "return document.querySelectorAll('#rules-rows tr').length === 61", timeout: 10) != nil)
+        #expect(try browser.wait(for: "return document.querySelectorAll('#rules-rows tr').length === \(TestPaths.defaultRules.count)", timeout: 10) != nil)
         let text = try browser.string("return document.getElementById('rules-rows').textContent")
         #expect(text.contains("Log4Shell"))
         _ = try browser.script("document.getElementById('rules-reload').click()")
-        #expect(try browser.wait(for: "return document.getElementById('rules-result').textContent.includes('61 rules loaded')", timeout: 10) != nil)
+        #expect(try browser.wait(for: "return document.getElementById('rules-result').textContent.includes('\(TestPaths.defaultRules.count) rules loaded')", timeout: 10) != nil)
         try browser.screenshot("rules")
         try browser.open("http://127.0.0.1:\(port)/#/train")
         _ = try browser.wait(for: "return document.querySelectorAll('#train-benign option').length >= 0", timeout: 2)

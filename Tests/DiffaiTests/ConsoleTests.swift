@@ -219,7 +219,7 @@ enum HTTPFieldsForTests {
 
         let rules = try #require(rawHTTP(port: setup.port, path: "/api/rules")?.json)
         let ruleList = try #require(rules["rules"] as? [[String: Any]])
-        #expect(ruleList.count == 61)
+        #expect(ruleList.count == TestPaths.defaultRules.count)
         #expect(ruleList.contains { $0["id"] as? Int == 3 && ($0["message"] as? String)?.contains("XSS") == true })
 
         let datasets = try #require(rawHTTP(port: setup.port, path: "/api/datasets")?.json)
@@ -239,7 +239,7 @@ enum HTTPFieldsForTests {
         let reloaded = try #require(rawHTTP(port: setup.port, method: "POST", path: "/api/rules/reload",
                                             headers: ["Authorization": "Bearer \(setup.token)"]))
         #expect(reloaded.status == 200)
-        #expect(reloaded.json?["rules"] as? Int == 61)
+        #expect(reloaded.json?["rules"] as? Int == TestPaths.defaultRules.count)
         #expect(rawHTTP(port: setup.port, method: "POST", path: "/api/rules/reload", headers: ["Authorization": "Bearer wrong"])?.status == 403)
         // DNS rebinding: a page on another name that resolves to 127.0.0.1 needs the token.
         #expect(rawHTTP(port: setup.port, path: "/api/stats", host: "rebind.attacker.example:\(setup.port)")?.status == 401)
@@ -430,7 +430,7 @@ enum HTTPFieldsForTests {
         #expect(stats["alerts_streamed"] as? Int == 9)
         let reload = try #require(rawHTTP(port: port, method: "POST", path: "/api/rules/reload", headers: ["Origin": "http://127.0.0.1:\(port)"]))
         #expect(reload.status == 200)
-        #expect((rawHTTP(port: port, path: "/api/rules")?.json?["rules"] as? [Any])?.count == 61)
+        #expect((rawHTTP(port: port, path: "/api/rules")?.json?["rules"] as? [Any])?.count == TestPaths.defaultRules.count)
         #expect(console.output.contains("the console stays at http://127.0.0.1:\(port)/"))
         console.stop()
         #expect(console.process.terminationStatus == 0)

@@ -183,7 +183,7 @@ func readAvailable(_ fd: Int32, quietMilliseconds: Int32) -> String {
         let attack = try curlResult(["-i", "http://127.0.0.1:\(setup.proxyPort)/items?id=1%20UNION%20SELECT%20password%20FROM%20users--"])
         #expect(attack.stdout.hasPrefix("HTTP/1.1 200"))
         usleep(300_000)
-        #expect(setup.alertLog.contains("rules=2,1001 anomaly_score=10"))
+        #expect(setup.alertLog.contains("rules=2,1001,1101 anomaly_score=15"))
         #expect(setup.alertLog.contains("action=allowed"))
     }
 

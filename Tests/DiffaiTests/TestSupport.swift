@@ -7,6 +7,13 @@ enum TestPaths {
     static let packageRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static var captures: URL { packageRoot.appendingPathComponent("captures") }
+    /// How many rules the default rules.json has, and how many are enabled: tests that load it
+    /// count from the file, so adding a rule does not break them.
+    static let defaultRules: (count: Int, enabled: Int) = {
+        let data = (try? Data(contentsOf: packageRoot.appendingPathComponent("rules.json"))) ?? Data()
+        let rules = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? []
+        return (rules.count, rules.filter { ($0["enabled"] as? Bool) != false }.count)
+    }()
     static func capture(_ name: String) -> String { captures.appendingPathComponent(name).path }
 
     /// The `diffai` executable built alongside the tests.
