@@ -207,7 +207,10 @@ public enum RuleFile {
             } catch {
                 throw fail("\(field).value", error.description)
             }
-            var condition = RuleCondition(targets: targets, operation: operation, value: literal, caseInsensitive: true,
+            // Phrases match without regard to ASCII case by themselves (their automaton folds
+            // case), so the condition reads the same buffer as the rules beside it, not a
+            // lowercased copy.
+            var condition = RuleCondition(targets: targets, operation: operation, value: literal, caseInsensitive: false,
                                           negate: negate, transforms: transforms)
             condition.phrases = list
             return condition

@@ -20,7 +20,9 @@ public enum CrossSiteScripting {
         }
         if sawTagStart, let found = text(value, from: 0) { return found }
         if sawQuote, let found = scriptStringBreak(value) { return found }
-        // Continuing an attribute value: the value breaks out of it and adds attributes.
+        // Continuing an attribute value: the value breaks out of it and adds attributes, which
+        // only matter with a value (`onerror=`, `href=`).
+        guard value.firstIndex(of: UInt8(ascii: "=")) != nil else { return nil }
         for quote in [UInt8(ascii: "\""), UInt8(ascii: "'"), 0] {
             if quote != 0 && !sawQuote { continue }
             guard let end = attributeValueEnd(value, from: 0, quote: quote) else { continue }
@@ -68,10 +70,11 @@ public enum CrossSiteScripting {
             // An attribute name may start with '=' and runs to whitespace, '/', '>' or '='.
             i += 1
             while i < s.count && !isSpace(s[i]) && s[i] != UInt8(ascii: "/") && s[i] != UInt8(ascii: ">") && s[i] != UInt8(ascii: "=") { i += 1 }
-            let name = lowercased(s, nameStart..<min(i, nameStart + 32))
+            let nameEnd = i
             var j = i
             while j < s.count && isSpace(s[j]) { j += 1 }
             guard j < s.count, s[j] == UInt8(ascii: "=") else { continue }
+            let name = lowercased(s, nameStart..<min(nameEnd, nameStart + 32))
             j += 1
             while j < s.count && isSpace(s[j]) { j += 1 }
             let valueStart: Int

@@ -225,22 +225,59 @@ public enum SQLInjection {
 
     static func classify(_ text: UnsafeRawBufferPointer, calls: Bool) -> (Kind, Word) {
         guard text.count <= 64 else { return (.bareword, .none) }
-        var lower = [UInt8](repeating: 0, count: text.count)
-        for i in 0..<text.count { lower[i] = text[i] &- 0x41 < 26 ? text[i] | 0x20 : text[i] }
-        if let known = vocabulary[lower] {
-            if known.0 == .keyword || known.0 == .logic || known.0 == .op || known.0 == .union || known.0 == .statement {
+        // Looked up by a case-folded hash, without building a lowercased copy: this runs for
+        // every word of every value the detector reads (User-Agent and Referer included).
+        if let known = lexicon[foldedHash(text)], known.matches(text) {
+            if known.kind == .keyword || known.kind == .logic || known.kind == .op || known.kind == .union || known.kind == .statement {
                 // `values(`, `in (`, `and(` stay what they are; an ordinary word with '(' is a call.
-                return known
+                return (known.kind, known.word)
             }
-            return (calls ? .function : known.0, known.1)
+            return (calls ? .function : known.kind, known.word)
         }
-        if calls { return (.function, dangerousFunctions.contains(lower) ? .dangerousFunction : .none) }
+        if calls {
+            let dangerous = dangerousLexicon[foldedHash(text)]?.matches(text) ?? false
+            return (.function, dangerous ? .dangerousFunction : .none)
+        }
         // `information_schema.tables`, `mysql.user.password`: a catalogue name qualified.
-        if let dot = lower.firstIndex(of: UInt8(ascii: ".")), dot > 0, vocabulary[Array(lower[..<dot])]?.1 == .systemObject {
-            return (.bareword, .systemObject)
+        if let dot = text.firstIndex(of: UInt8(ascii: ".")), dot > 0 {
+            let prefix = UnsafeRawBufferPointer(rebasing: text[..<dot])
+            if let known = lexicon[foldedHash(prefix)], known.word == .systemObject, known.matches(prefix) { return (.bareword, .systemObject) }
         }
         return (.bareword, .none)
     }
+
+    struct LexiconEntry {
+        let lowercased: [UInt8]
+        let kind: Kind
+        let word: Word
+        func matches(_ text: UnsafeRawBufferPointer) -> Bool {
+            guard text.count == lowercased.count else { return false }
+            for i in 0..<text.count where (text[i] &- 0x41 < 26 ? text[i] | 0x20 : text[i]) != lowercased[i] { return false }
+            return true
+        }
+    }
+
+    /// FNV-1a over the ASCII-lowercased bytes.
+    @inline(__always) static func foldedHash(_ text: UnsafeRawBufferPointer) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text {
+            hash = (hash ^ UInt64(byte &- 0x41 < 26 ? byte | 0x20 : byte)) &* 0x100_0000_01b3
+        }
+        return hash
+    }
+
+    static func hashed(_ entries: [([UInt8], Kind, Word)]) -> [UInt64: LexiconEntry] {
+        var table: [UInt64: LexiconEntry] = [:]
+        for (bytes, kind, word) in entries {
+            let hash = bytes.withUnsafeBytes { foldedHash($0) }
+            precondition(table[hash] == nil || table[hash]!.lowercased == bytes, "two SQL words share a hash: extend LexiconEntry to a list")
+            table[hash] = LexiconEntry(lowercased: bytes, kind: kind, word: word)
+        }
+        return table
+    }
+
+    static let lexicon = hashed(vocabulary.map { ($0.key, $0.value.0, $0.value.1) })
+    static let dangerousLexicon = hashed(dangerousFunctions.map { ($0, Kind.function, Word.dangerousFunction) })
 
     static let vocabulary: [[UInt8]: (Kind, Word)] = {
         var table: [[UInt8]: (Kind, Word)] = [:]
