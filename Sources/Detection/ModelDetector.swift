@@ -34,7 +34,11 @@ public final class ModelDetector: @unchecked Sendable {
     /// The highest-scoring part of the request, whether or not it passes the threshold.
     public func score(_ request: HTTPRequest) -> ModelVerdict {
         let target = request.targetBytes
-        let score = target.withUnsafeBufferPointer { model.score(target: $0) }
+        // `OPTIONS *` (health checks, Apache's own dummy connections) and CONNECT's host:port
+        // have no path or query: nothing the model was trained on, so nothing for it to judge
+        // (it scored `*` 0.88). The rules still see them.
+        let noPath = (target.count == 1 && target.first == UInt8(ascii: "*")) || request.isMethod("CONNECT")
+        let score = noPath ? 0 : target.withUnsafeBufferPointer { model.score(target: $0) }
         var best = ModelVerdict(score: score, target: "uri", snippet: Array(target.prefix(80)))
         guard !request.body.isEmpty else { return best }
         // Body arguments only: the query string was scored with the path.

@@ -61,6 +61,15 @@ import Testing
         #expect(points(0.1) == 0)
     }
 
+    /// Requests without a path (`OPTIONS *`, CONNECT host:port) give the model nothing to read.
+    @Test func theModelSkipsTargetsWithoutAPath() throws {
+        let model = try ModelFile.load(path: TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path)
+        let detector = ModelDetector(model: model)
+        #expect(detector.score(request("*", method: "OPTIONS")).score == 0)
+        #expect(detector.score(request("shop.example:443", method: "CONNECT")).score == 0)
+        #expect(detector.score(request("/search?q=1%27%20union%20select%20password%20from%20users--")).score > detector.threshold)
+    }
+
     /// Reloading while other threads judge: every evaluation sees one rule set or the other,
     /// never a mix; a bad file leaves the rules in force.
     @Test func reloadsWhileEvaluatingAreConsistent() throws {
