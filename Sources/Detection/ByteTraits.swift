@@ -20,6 +20,8 @@ struct ByteTraits: OptionSet {
     static let doubleSlash = ByteTraits(rawValue: 1 << 10)
     /// A `.` that starts a path segment (after `/` or first): `.` and `..` segments.
     static let dotSegment = ByteTraits(rawValue: 1 << 11)
+    /// What a shell removes or expands: `'`, `"`, `^`, `$` (and the backslash, its own trait).
+    static let shellQuoting = ByteTraits(rawValue: 1 << 12)
 
     /// Traits of single bytes; pairs (`/*`, `//`, `/.`, whitespace runs) are found in `of`.
     private static let table: [UInt16] = (0..<256).map { value in
@@ -32,6 +34,7 @@ struct ByteTraits: OptionSet {
         if byte == 0 { traits.insert(.nul) }
         if byte >= 0xC0 { traits.insert(.utf8Lead) }
         if byte == 0x5C { traits.insert(.backslash) }
+        if byte == 0x27 || byte == 0x22 || byte == 0x5E || byte == 0x24 { traits.insert(.shellQuoting) }
         return traits.rawValue
     }
 
@@ -74,6 +77,7 @@ struct ByteTraits: OptionSet {
         case .normalizeUnicode: .utf8Lead
         case .removeComments, .replaceComments: .commentStart
         case .normalizePath: [.backslash, .doubleSlash, .dotSegment]
+        case .shellUnquote: [.backslash, .shellQuoting]
         }
     }
 }

@@ -132,7 +132,7 @@ public enum RuleOperator: String, Sendable, CaseIterable {
 /// Byte transformations applied, in order, before matching.
 public enum Transform: String, Sendable, CaseIterable, Hashable {
     case urlDecode, urlDecodeUni, htmlEntityDecode, lowercase, compressWhitespace, removeWhitespace,
-         removeNulls, normalizePath, removeComments, replaceComments, normalizeUnicode
+         removeNulls, normalizePath, removeComments, replaceComments, normalizeUnicode, shellUnquote
 }
 
 /// One test on one target. All conditions of a rule must hold.

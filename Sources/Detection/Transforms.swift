@@ -21,7 +21,51 @@ enum Transforms {
         case .removeComments: return comments(input, replacement: nil, into: &out)
         case .replaceComments: return comments(input, replacement: 0x20, into: &out)
         case .normalizeUnicode: return normalizeUnicode(input, into: &out)
+        case .shellUnquote: return shellUnquote(input, into: &out)
         }
+    }
+
+    /// What a shell (or cmd.exe) removes before it runs a word, so that command names read
+    /// as the shell reads them: quotes (`c'a't`, `"id"`), backslash escapes (`w\ho\am\i`), the
+    /// cmd.exe caret (`who^ami`), empty expansions (`c$@at`, `$*`), and `$IFS` / `${IFS}`
+    /// (optionally with `$9` and the like after it) as a blank.
+    static func shellUnquote(_ input: Bytes, into out: inout [UInt8]) -> Bool {
+        guard input.contains(where: { $0 == 0x27 || $0 == 0x22 || $0 == 0x5C || $0 == 0x5E || $0 == 0x24 }) else { return false }
+        out.reserveCapacity(out.count + input.count)
+        var i = 0
+        let n = input.count
+        func matches(_ text: StaticString, at k: Int) -> Bool {
+            let count = text.utf8CodeUnitCount
+            guard k + count <= n else { return false }
+            for j in 0..<count where input[k + j] != text.utf8Start[j] { return false }
+            return true
+        }
+        while i < n {
+            let byte = input[i]
+            switch byte {
+            case 0x27, 0x22, 0x5E:  // ' " ^
+                i += 1
+            case 0x5C:  // \x is x
+                if i + 1 < n { out.append(input[i + 1]) }
+                i += 2
+            case 0x24:  // $
+                if matches("${IFS}", at: i) || matches("$IFS", at: i) {
+                    i += matches("${IFS}", at: i) ? 6 : 4
+                    // `$IFS$9`: a positional parameter, empty, often used to end the name.
+                    if i + 1 < n && input[i] == 0x24 && input[i + 1] &- 0x30 < 10 { i += 2 }
+                    out.append(0x20)
+                } else if i + 1 < n && (input[i + 1] == 0x40 || input[i + 1] == 0x2A) {  // $@ $*
+                    i += 2
+                } else {
+                    out.append(byte)
+                    i += 1
+                }
+            default:
+                out.append(byte)
+                i += 1
+            }
+        }
+        return true
     }
 
     /// The same on an array (tests, argument decoding): the input itself when unchanged.

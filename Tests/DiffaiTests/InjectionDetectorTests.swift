@@ -112,6 +112,9 @@ import Testing
             ("/p?c=passthru(%27ls%27)", 4103), ("/p?x=%24%7Bjndi%3Aldap%3A%2F%2Fa%2Fb%7D", 6101),
             ("/p?u=http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data", 8101), ("/p?PHPSESSID=abc", 8102),
             ("/p?page=http%3A%2F%2Fevil.example%2Fx.txt", 5103),
+            // The shell's quoting undone first: c'a't, w\ho\am\i, ip^config, ;${IFS}id
+            ("/p?h=x%3Bc%27a%27t%20/etc/hosts", 4101), ("/p?h=x%7Cw%5Cho%5Cam%5Ci", 4101), ("/p?h=x%26ip%5Econfig%20/all", 4102),
+            ("/p?h=x%3B%24%7BIFS%7Did", 4101),
         ]
         for (target, id) in cases { #expect(matchedIDs(set, request(target)).contains(id), "\(target) should match \(id)") }
     }
