@@ -26,19 +26,15 @@ final class AhoCorasick: @unchecked Sendable {
         /// Calls `found` with the index of every pattern that occurs in `input` (possibly more than once).
         @inline(__always)
         func scan(_ input: UnsafeRawBufferPointer, _ found: (Int) -> Void) {
-            guard var byte = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
-            let end = byte + input.count
-            var row = 0
-            while byte < end {
-                (byte, row) = advance(from: byte, to: end, row: row)
-                guard row >= firstOutputRow else { return }
-                let state = (row &- firstOutputRow) / classCount
-                for i in Int(outputStart[state])..<Int(outputStart[state &+ 1]) { found(Int(outputs[i])) }
+            scanEnds(input) { pattern, _ in
+                found(pattern)
+                return true
             }
         }
 
         /// Calls `found` with each pattern that occurs and the offset where it ends, in input
         /// order, until `found` returns false.
+        @inline(__always)
         func scanEnds(_ input: UnsafeRawBufferPointer, _ found: (Int, Int) -> Bool) {
             guard let base = input.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
             var byte = base

@@ -174,8 +174,10 @@ enum Transforms {
         return true
     }
 
-    /// The reference starting with the `&` at `i`: its code point and where it ends.
-    private static func entity(_ input: Bytes, at i: Int) -> (scalar: UInt32, next: Int)? {
+    /// The reference starting with the `&` at `i` (`input` holds at least one byte after it):
+    /// its code point and where it ends. Leading zeros of a numeric reference do not count
+    /// against its digit bound, as browsers ignore them (`&#0000000106;` is `j`).
+    static func entity(_ input: Bytes, at i: Int) -> (scalar: UInt32, next: Int)? {
         var j = i + 1
         if input[j] == 0x23 {
             j += 1
@@ -183,12 +185,14 @@ enum Transforms {
             var digits = 0
             let hex = j < input.count && input[j] | 0x20 == UInt8(ascii: "x")
             if hex { j += 1 }
+            let digitsStart = j
+            while j < input.count && input[j] == 0x30 { j += 1 }
             while j < input.count, digits < 8 {
                 if hex, let v = hexValue(input[j]) { scalar = scalar << 4 | UInt32(v) } else if !hex, input[j] &- 0x30 < 10 { scalar = scalar * 10 + UInt32(input[j] - 0x30) } else { break }
                 digits += 1
                 j += 1
             }
-            guard digits > 0 else { return nil }
+            guard digits > 0 || j > digitsStart else { return nil }
             if j < input.count && input[j] == 0x3B { j += 1 }
             return (scalar, j)
         }

@@ -40,8 +40,11 @@ import Testing
             "<div style=\"width: expression(alert(1))\">", "<object data=\"data:text/html;base64,PHNjcmlwdD4=\">",
             "';alert(String.fromCharCode(88))//", "\"-confirm(1)-\"", "<a href=\"&#106;avascript:alert(1)\">x</a>",
             "<meta http-equiv=\"refresh\" content=\"0;url=javascript:alert(1)\">",
+            "<a href=\"&#0000000106;avascript:alert(1)\">x</a>",
         ]
         for attack in attacks { #expect(xss(attack), "\(attack)") }
+        // Leading zeros do not count against a reference's digits (the same reader decodes for htmlEntityDecode).
+        #expect(Transforms.apply(.htmlEntityDecode, Array("&#000000060;&#x00000003e".utf8)) == Array("<>".utf8))
     }
 
     @Test func markupWithoutScriptIsNotAnAttack() {

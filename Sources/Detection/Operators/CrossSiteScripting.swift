@@ -178,7 +178,7 @@ public enum CrossSiteScripting {
             }
             i += width
             if byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == 0 { continue }
-            decoded.append(byte &- 0x41 < 26 ? byte | 0x20 : byte)
+            decoded.append(Transforms.lower(byte))
             if byte == UInt8(ascii: ":") { break }
         }
         guard let scheme = scriptSchemes.first(where: { decoded == $0.name }) else { return nil }
@@ -188,7 +188,7 @@ public enum CrossSiteScripting {
         if scheme.isData {
             var media: [UInt8] = []
             while k < end && media.count < 24 && s[k] != UInt8(ascii: ";") && s[k] != UInt8(ascii: ",") {
-                media.append(s[k] &- 0x41 < 26 ? s[k] | 0x20 : s[k])
+                media.append(Transforms.lower(s[k]))
                 k += 1
             }
             return dataDocumentTypes.contains(media) ? schemeStart..<k : nil
@@ -204,37 +204,14 @@ public enum CrossSiteScripting {
         return schemeStart..<(k + 1)
     }
 
-    /// A numeric or common named character reference at `i`: the byte it stands for (ASCII
-    /// only: what matters in a scheme) and its length. The `;` is optional, as in browsers.
+    /// The character reference at `i` as the byte it stands for (ASCII only: what matters in
+    /// a scheme; anything else reads as `?`) and its length: `Transforms`' reference reader,
+    /// the one `htmlEntityDecode` uses, on the bytes up to `end`.
     static func entity(_ s: UnsafeRawBufferPointer, at i: Int, end: Int) -> (UInt8, Int)? {
-        var k = i + 1
-        guard k < end else { return nil }
-        if s[k] == UInt8(ascii: "#") {
-            k += 1
-            let hex = k < end && (s[k] | 0x20) == UInt8(ascii: "x")
-            if hex { k += 1 }
-            var value = 0
-            var digits = 0
-            while k < end && digits < 10 {
-                let c = s[k]
-                let digit: Int
-                if c &- 0x30 < 10 { digit = Int(c - 0x30) } else if hex && (c | 0x20) &- 0x61 < 6 { digit = Int((c | 0x20) - 0x61 + 10) } else { break }
-                value = value * (hex ? 16 : 10) + digit
-                digits += 1
-                k += 1
-            }
-            guard digits > 0 else { return nil }
-            if k < end && s[k] == UInt8(ascii: ";") { k += 1 }
-            return (value < 0x80 ? UInt8(value) : 0x3F, k - i)
-        }
-        for (name, byte) in namedEntities {
-            if k + name.count <= end && zip(name, s[k..<(k + name.count)]).allSatisfy({ $0 == ($1 &- 0x41 < 26 ? $1 | 0x20 : $1) }) {
-                var length = 1 + name.count
-                if k + name.count < end && s[k + name.count] == UInt8(ascii: ";") { length += 1 }
-                return (byte, length)
-            }
-        }
-        return nil
+        guard i + 1 < end else { return nil }
+        let bytes = UnsafeBufferPointer(rebasing: s.assumingMemoryBound(to: UInt8.self)[i..<end])
+        guard let (scalar, next) = Transforms.entity(bytes, at: 0) else { return nil }
+        return (scalar < 0x80 ? UInt8(scalar) : 0x3F, next)
     }
 
     static func containsStyleScript(_ s: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
@@ -266,11 +243,6 @@ public enum CrossSiteScripting {
         ["text/html", "image/svg+xml", "application/xhtml+xml", "text/xml", "application/xml", "text/javascript", "application/javascript"]
             .map { Array($0.utf8) })
 
-    static let namedEntities: [([UInt8], UInt8)] = [
-        (Array("colon".utf8), UInt8(ascii: ":")), (Array("tab".utf8), 0x09), (Array("newline".utf8), 0x0A),
-        (Array("lpar".utf8), UInt8(ascii: "(")), (Array("rpar".utf8), UInt8(ascii: ")")),
-    ]
-
     /// An event-handler attribute: `on` and the name of a DOM event. Any `on...` name of four or
     /// more letters counts (browsers add events every year; a fixed list would fall behind),
     /// except English words that happen to start with "on" and are real attribute-like names.
@@ -290,6 +262,6 @@ public enum CrossSiteScripting {
     @inline(__always) static func isTagNameEnd(_ b: UInt8) -> Bool { isSpace(b) || b == UInt8(ascii: "/") || b == UInt8(ascii: ">") }
 
     static func lowercased(_ s: UnsafeRawBufferPointer, _ range: Range<Int>) -> [UInt8] {
-        s[range].map { $0 &- 0x41 < 26 ? $0 | 0x20 : $0 }
+        s[range].map(Transforms.lower)
     }
 }

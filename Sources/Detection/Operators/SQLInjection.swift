@@ -252,7 +252,7 @@ public enum SQLInjection {
         let word: Word
         func matches(_ text: UnsafeRawBufferPointer) -> Bool {
             guard text.count == lowercased.count else { return false }
-            for i in 0..<text.count where (text[i] &- 0x41 < 26 ? text[i] | 0x20 : text[i]) != lowercased[i] { return false }
+            for i in 0..<text.count where Transforms.lower(text[i]) != lowercased[i] { return false }
             return true
         }
     }
@@ -261,28 +261,23 @@ public enum SQLInjection {
     @inline(__always) static func foldedHash(_ text: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text {
-            hash = (hash ^ UInt64(byte &- 0x41 < 26 ? byte | 0x20 : byte)) &* 0x100_0000_01b3
+            hash = (hash ^ UInt64(Transforms.lower(byte))) &* 0x100_0000_01b3
         }
         return hash
     }
 
-    static func hashed(_ entries: [([UInt8], Kind, Word)]) -> [UInt64: LexiconEntry] {
-        var table: [UInt64: LexiconEntry] = [:]
-        for (bytes, kind, word) in entries {
-            let hash = bytes.withUnsafeBytes { foldedHash($0) }
-            precondition(table[hash] == nil || table[hash]!.lowercased == bytes, "two SQL words share a hash: extend LexiconEntry to a list")
-            table[hash] = LexiconEntry(lowercased: bytes, kind: kind, word: word)
-        }
-        return table
+    static func insert(_ word: Substring, _ kind: Kind, _ meaning: Word, into table: inout [UInt64: LexiconEntry]) {
+        let bytes = Array(word.utf8)
+        let hash = bytes.withUnsafeBytes { foldedHash($0) }
+        precondition(table[hash] == nil || table[hash]!.lowercased == bytes, "two SQL words share a hash: extend LexiconEntry to a list")
+        table[hash] = LexiconEntry(lowercased: bytes, kind: kind, word: meaning)
     }
 
-    static let lexicon = hashed(vocabulary.map { ($0.key, $0.value.0, $0.value.1) })
-    static let dangerousLexicon = hashed(dangerousFunctions.map { ($0, Kind.function, Word.dangerousFunction) })
-
-    static let vocabulary: [[UInt8]: (Kind, Word)] = {
-        var table: [[UInt8]: (Kind, Word)] = [:]
+    /// The SQL words whose class or identity matters, lowercase.
+    static let lexicon: [UInt64: LexiconEntry] = {
+        var table: [UInt64: LexiconEntry] = [:]
         func add(_ words: String, _ kind: Kind, _ word: Word = .none) {
-            for w in words.split(separator: " ") { table[Array(w.utf8)] = (kind, word) }
+            for w in words.split(separator: " ") { insert(w, kind, word, into: &table) }
         }
         add("union intersect except minus", .union)
         add("select", .statement, .select)
@@ -322,18 +317,18 @@ public enum SQLInjection {
         add("distinct", .keyword, .distinct)
         add("delay", .keyword, .delay)
         add("values set table database as on join else asc desc exists top", .keyword)
-        for name in systemObjects { table[Array(name.utf8)] = (.bareword, .systemObject) }
+        for name in systemObjects { insert(name[...], .bareword, .systemObject, into: &table) }
         return table
     }()
 
     /// Functions that only an attack calls in a request: time delays, file access, error-based
     /// extraction, command execution.
-    static let dangerousFunctions: Set<[UInt8]> = Set("""
+    static let dangerousLexicon: [UInt64: LexiconEntry] = """
         sleep benchmark pg_sleep load_file extractvalue updatexml xp_cmdshell sp_executesql sp_oacreate \
         dbms_pipe.receive_message utl_http.request utl_inaddr.get_host_address dbms_lock.sleep \
         pg_read_file lo_import exp geometrycollection multipoint polygon linestring json_keys name_const \
         sys_eval sys_exec randomblob
-        """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map { Array($0.utf8) })
+        """.split(whereSeparator: { $0 == " " || $0 == "\n" }).reduce(into: [:]) { insert($1, .function, .dangerousFunction, into: &$0) }
 
     /// Names that only a query reaching into the database's own catalogue or its extended
     /// procedures uses: seen in a request, they are an attack.
