@@ -370,6 +370,8 @@ async function reloadRules() {
 async function loadTrain() {
   try {
     const { datasets } = await api("/api/datasets");
+    $("train-no-data").hidden = datasets.length > 0;
+    $("train-start").disabled = datasets.length === 0;
     for (const [select, guess] of [[$("train-benign"), /good|benign/i], [$("train-malicious"), /bad|malicious|attack/i]]) {
       const previous = select.value;
       select.replaceChildren();
@@ -433,7 +435,9 @@ function onTraining(job) {
     for (const [name, value] of [["Accuracy", percent(m.accuracy)], ["Precision", percent(m.precision)], ["Recall", percent(m.recall)],
       ["F1", percent(m.f1)], ["False-positive rate", percent(m.false_positive_rate)],
       ["False positives on generated benign traffic", percent(m.generated_benign_fpr)],
-      ["Lines (benign / malicious)", `${m.benign_lines} / ${m.malicious_lines}`], ["Time", `${m.seconds} s`]]) {
+      ["Lines (benign / malicious)", `${m.benign_lines} / ${m.malicious_lines}`],
+      ["Left out: nothing to judge (bare paths, words) / benign lines the rules flag", `${m.inert_dropped} / ${m.mislabelled_dropped}`],
+      ["Time", `${m.seconds} s`]]) {
       const row = el("tr");
       row.append(el("th", name), el("td", value));
       body.append(row);

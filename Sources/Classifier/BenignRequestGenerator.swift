@@ -4,7 +4,37 @@
 public struct BenignRequestGenerator {
     private var random: SplitMix
 
-    public init(seed: UInt64) { random = SplitMix(seed: seed &+ 0x9E37_79B9_7F4A_7C15) }
+    /// Words of the site's own language (the trainer passes those of the benign file's paths),
+    /// mixed with the built-in ones, so the model meets every ordinary word beside quotes and
+    /// punctuation and cannot take an unfamiliar word for part of an attack.
+    private let vocabulary: [String]
+
+    public init(seed: UInt64, vocabulary: [String] = []) {
+        random = SplitMix(seed: seed &+ 0x9E37_79B9_7F4A_7C15)
+        self.vocabulary = vocabulary
+    }
+
+    /// Letter runs of 3 to 14 ASCII letters from lines (lowercased, distinct, in sorted order).
+    public static func vocabulary<S: Sequence>(of lines: S, limit: Int = 50_000) -> [String] where S.Element == [UInt8] {
+        var words = Set<[UInt8]>()
+        for line in lines {
+            var word: [UInt8] = []
+            for byte in line + [0] {
+                let lower = byte | 0x20
+                if lower >= 0x61 && lower <= 0x7A { word.append(lower); continue }
+                if (3...14).contains(word.count) { words.insert(word) }
+                word.removeAll(keepingCapacity: true)
+            }
+            if words.count >= limit { break }
+        }
+        return words.sorted { $0.lexicographicallyPrecedes($1) }.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// A built-in word or phrase, or (half the time, when there is one) a word of the vocabulary.
+    private mutating func word() -> String {
+        if !vocabulary.isEmpty, next() % 2 == 0 { return pick(vocabulary) }
+        return pick(Self.words)
+    }
 
     private mutating func next() -> UInt64 { random.next() }
 
@@ -29,7 +59,9 @@ public struct BenignRequestGenerator {
     static let keys = ["q", "query", "search", "s", "term", "page", "p", "id", "item", "product", "category", "cat", "sort",
                        "order", "lang", "locale", "ref", "utm_source", "utm_medium", "utm_campaign", "session", "token",
                        "user", "name", "email", "date", "from", "to", "start", "end", "limit", "offset", "filter", "view",
-                       "tab", "mode", "format", "callback", "redirect", "next", "return", "file", "download", "uuid", "color"]
+                       "tab", "mode", "format", "callback", "redirect", "next", "return", "file", "download", "uuid", "color",
+                       "comment", "message", "text", "title", "description", "note", "body", "url", "link", "website", "data",
+                       "fields", "tags", "expr", "phone", "address", "cursor", "state", "graphql"]
     static let paths = ["/", "/search", "/index.php", "/products", "/api/v1/items", "/api/v2/users", "/list", "/shop",
                         "/catalog/view", "/account/login", "/user/profile", "/blog", "/news/article", "/cart", "/checkout",
                         "/events", "/maps", "/download", "/wiki/index.php", "/forum/viewtopic.php", "/images/gallery",
@@ -54,19 +86,156 @@ public struct BenignRequestGenerator {
         case "sort", "order": return pick(["price", "-price", "name,asc", "date desc", "relevance", "popularity"])
         case "redirect", "next", "return": return pick(["/account", "/cart?step=2", "https://www.example.com/welcome", "/"])
         case "file", "download": return "\(pick(["report", "invoice", "Q3 results", "photo_2024", "résumé", "slides-final"]))\(next() % 2 == 0 ? "-\(number(1...99))" : "").\(pick(Self.extensions))"
-        case "filter": return "{\"status\":\"\(pick(["open", "closed", "all"]))\",\"tags\":[\"\(pick(Self.words))\"],\"limit\":\(number(1...50))}"
+        case "filter": return "{\"status\":\"\(pick(["open", "closed", "all"]))\",\"tags\":[\"\(word())\"],\"limit\":\(number(1...50))}"
         case "name": return pick(Self.names)
         case "color": return pick(["#ff0000", "blue", "rgb(0,128,255)", "dark-green"])
         case "utm_source", "utm_medium", "utm_campaign", "ref": return pick(["newsletter", "google", "cpc", "spring_sale_2024", "twitter", "partner-42"])
+        case "comment", "message", "text", "body", "note", "description": return next() % 3 == 0 ? technicalProse() : prose()
+        case "title": return next() % 2 == 0 ? technicalProse() : sentence(words: number(2...6))
+        case "url", "link", "website": return url()
+        case "data": return next() % 2 == 0 ? json() : graphQL()
+        case "graphql": return graphQL()
+        case "fields", "tags": return list()
+        case "expr": return expression()
+        case "phone": return pick(["+1 (555) 010-\(number(1000...9999))", "+44 20 7946 \(number(1000...9999))", "(0\(number(10...99))) \(number(100...999))-\(number(1000...9999))", "+49 30 \(number(100000...999999))"])
+        case "address": return "\(pick(["C/", "Calle", "Rue", "Apt. #\(number(1...40)),", "Flat \(number(1...9))b,", "Unit \(number(1...20))/"])) \(pick(Self.surnames)) \(number(1...300))\(pick(["", ", 3ºB", " (rear)", "; ring twice", " - 2nd floor"]))"
+        case "cursor", "state": return token()
         default:
             // Quotes in ordinary language, composed so the model learns the shape (a letter, a
             // quote, letters) rather than a few phrases: possessives, contractions, quoted words.
-            switch next() % 10 {
-            case 0: return "\(pick(Self.owners))'s \(pick(Self.words))"
-            case 1: return "\(pick(Self.contractions)) \(pick(Self.words))"
-            case 2: return "\"\(pick(Self.words))\" \(pick(Self.words))"
-            default: return pick(Self.words)
+            switch next() % 16 {
+            case 0: return "\(next() % 2 == 0 ? pick(Self.owners) : word())'s \(word())"
+            case 1: return "\(pick(Self.contractions)) \(word())"
+            case 2: return "\"\(word())\" \(word())"
+            case 3: return prose()
+            case 4: return technicalProse()
+            case 5: return url()
+            case 6: return token()
+            case 7: return list()
+            case 8: return expression()
+            default: return word()
             }
+        }
+    }
+
+    // MARK: free text and structured values
+    //
+    // What users type and applications send besides single words: sentences with the
+    // punctuation of ordinary writing, text about technical subjects (the words of SQL, HTML and
+    // shells in prose, without their syntax), addresses, JSON, GraphQL, tokens, lists and
+    // expressions. Without them the model knew no benign text with punctuation and took
+    // every comment for an attack.
+
+    static let prosewords = ["the", "a", "this", "that", "my", "your", "our", "it", "we", "they", "you", "i", "is", "was", "are",
+                             "works", "worked", "looks", "great", "good", "bad", "fine", "perfect", "broken", "slow", "fast",
+                             "order", "delivery", "package", "size", "color", "price", "shipping", "return", "refund", "item",
+                             "product", "service", "team", "support", "day", "week", "time", "again", "please", "thanks", "thank",
+                             "love", "like", "need", "want", "tried", "bought", "arrived", "late", "early", "today", "tomorrow",
+                             "and", "or", "but", "not", "with", "without", "for", "from", "to", "of", "in", "on", "at", "by", "as",
+                             "if", "when", "then", "where", "which", "who", "what", "how", "why", "all", "some", "any", "one", "two",
+                             "update", "select", "drop", "table", "union", "join", "script", "alert", "exec", "system", "shell",
+                             "admin", "root", "user", "password", "login", "file", "path", "window", "document", "cookie", "null",
+                             "true", "false", "echo", "cat", "find", "sleep", "wait", "set", "delete", "insert", "create", "grant"]
+    static let subjects = ["SQL", "MySQL", "Postgres", "JavaScript", "HTML", "CSS", "Python", "bash", "PowerShell", "PHP", "Java",
+                           "Docker", "nginx", "Linux", "Windows", "Excel", "regex", "JSON", "XML", "cron", "git", "vim", "SSH"]
+    static let techPhrases = ["how to %s in %s", "%s vs %s", "best way to %s with %s?", "%s: %s for beginners", "why does %s fail in %s",
+                              "%s (%s) tutorial", "%s - %s cheat sheet", "learn %s & %s", "%s/%s tips", "\"%s\" in %s explained",
+                              "can't %s on %s", "%s + %s = ?", "using %s with %s, step by step", "%s in %s #%s"]
+    static let techVerbs = ["select rows", "join tables", "order by date", "update a record", "delete duplicates", "escape quotes",
+                            "write a script", "run a script", "parse json", "read a file", "list files", "count lines",
+                            "sort output", "drop a column", "create a table", "insert data", "set a cookie", "redirect users",
+                            "handle errors", "kill a process", "schedule jobs", "compare strings", "format dates", "install it"]
+    static let surnames = ["Mayor", "Oak", "Garcia", "Rossi", "Nakamura", "Kowalski", "Dupont", "Smith", "Müller", "Haddad", "O'Hara"]
+
+    private mutating func sentence(words count: Int) -> String {
+        var out: [String] = []
+        for i in 0..<count {
+            var word = !vocabulary.isEmpty && next() % 3 == 0 ? pick(vocabulary) : pick(Self.prosewords)
+            if i == 0 { word = word.prefix(1).uppercased() + word.dropFirst() }
+            switch next() % 24 {
+            case 0: word += ","
+            case 1: word = "\"" + word + "\""
+            case 2: word = "(" + word + ")"
+            case 3: word += "'s"
+            case 4: word = "*" + word + "*"
+            case 5: word = "`" + word + "`"
+            case 6: out.append(pick(["&", "-", "--", "/", "+", "=", ":", "->", "vs."]))
+            case 7: word += String(number(1...99)) + pick(["", "%", "x", "kg", "€", "$", "€/month"])
+            default: break
+            }
+            out.append(word)
+        }
+        return out.joined(separator: " ") + pick([".", "!", "?", "...", "!!", " :)", " :-(", " <3", ";)", " #" + pick(Self.prosewords), ""])
+    }
+
+    private mutating func prose() -> String {
+        (0..<number(1...3)).map { _ in sentence(words: number(3...12)) }.joined(separator: pick([" ", "  ", "\n", "\r\n", " - "]))
+    }
+
+    private mutating func technicalProse() -> String {
+        let parts = pick(Self.techPhrases).split(separator: "%s", omittingEmptySubsequences: false)
+        var text = String(parts[0])
+        for (index, part) in parts.dropFirst().enumerated() {
+            text += (index == 0 || next() % 2 == 0 ? pick(Self.techVerbs) : pick(Self.subjects)) + part
+        }
+        return next() % 3 == 0 ? text + " " + sentence(words: number(3...8)) : text
+    }
+
+    private mutating func url() -> String {
+        let host = pick(["www.example.com", "shop.example.org", "news.example.net", "cdn.example.io", "example.co.uk", "t.example"])
+        var path = (0..<number(0...3)).map { _ in word().replacingSpaces("-") }.joined(separator: "/")
+        if next() % 3 == 0 { path += "." + pick(["html", "php", "aspx", "jsp", "pdf"]) }
+        var out = pick(["https://", "http://", "//", ""]) + host + "/" + path
+        if next() % 2 == 0 { out += "?\(pick(Self.keys))=\(word().replacingSpaces("+"))&\(pick(Self.keys))=\(number(1...999))" }
+        if next() % 4 == 0 { out += "#" + pick(["top", "comments", "section-\(number(1...9))", "/settings"]) }
+        return out
+    }
+
+    private mutating func token() -> String {
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+        func chunk(_ n: Int) -> String { String((0..<n).map { _ in alphabet.randomCharacter(next()) }) }
+        switch next() % 4 {
+        case 0: return "eyJ" + chunk(number(16...40)) + "." + "eyJ" + chunk(number(20...80)) + "." + chunk(number(20...43))
+        case 1: return chunk(number(8...40)) + pick(["", "=", "=="])
+        case 2: return chunk(number(10...30)) + pick(["+", "/"]) + chunk(number(4...20)) + pick(["", "="])
+        default: return "\(chunk(number(4...8))):\(chunk(number(8...16)))"
+        }
+    }
+
+    private mutating func list() -> String {
+        let items = (0..<number(2...6)).map { _ in pick(Self.prosewords + Self.subjects.map { $0.lowercased() }) }
+        return items.joined(separator: pick([",", ", ", ";", "|", " ", "+", ":"]))
+    }
+
+    private mutating func expression() -> String {
+        pick(["\(number(1...99))+\(number(1...99))=\(number(2...198))", "(\(number(1...9)) + \(number(1...9))) * \(number(2...9))",
+              "x^2 + \(number(1...9))x", "price>=\(number(10...99))", "\(number(1...9))/\(number(2...9)) cup", "a < b && b > c",
+              "rating:>\(number(1...4))", "year:[2010 TO 20\(number(10...26))]", "created_at desc", "-updated,name", "status != closed",
+              "size>\(number(1...9))mb", "\(number(10...99))% - \(number(1...9))%", "5 * 3", "#\(number(100...999)) & #\(number(100...999))"])
+    }
+
+    private mutating func json() -> String {
+        var fields: [String] = []
+        for _ in 0..<number(1...4) {
+            let key = pick(Self.keys)
+            switch next() % 5 {
+            case 0: fields.append("\"\(key)\":\(number(0...9999))")
+            case 1: fields.append("\"\(key)\":\(pick(["true", "false", "null"]))")
+            case 2: fields.append("\"\(key)\":[\(number(1...9)),\(number(1...9))]")
+            case 3: fields.append("\"\(key)\":{\"\(pick(Self.keys))\":\"\(word())\"}")
+            default: fields.append("\"\(key)\":\"\(sentence(words: number(1...4)))\"")
+            }
+        }
+        return "{" + fields.joined(separator: pick([",", ", "])) + "}"
+    }
+
+    private mutating func graphQL() -> String {
+        let field = pick(["user", "product", "order", "post", "viewer", "search", "node"])
+        let inner = (0..<number(1...4)).map { _ in pick(["id", "name", "title", "email", "price", "createdAt", "status", "total"]) }.joined(separator: " ")
+        switch next() % 3 {
+        case 0: return "{ \(field)(id: \(number(1...9999))) { \(inner) } }"
+        case 1: return "query \((field.prefix(1).uppercased() + field.dropFirst()))($id: ID!) { \(field)(id: $id) { \(inner) } }"
+        default: return "mutation { update\((field.prefix(1).uppercased() + field.dropFirst()))(input: {id: \"\(number(1...999))\", name: \"\(word())\"}) { \(inner) } }"
         }
     }
 

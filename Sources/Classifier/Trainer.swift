@@ -60,12 +60,20 @@ public struct TrainingOptions: Sendable {
     public var generatedBenignForValidation = 10_000
     /// The default threshold keeps the false-positive rate on the held-out generated set at or below this.
     public var targetGeneratedFPR = 0.005
+    /// Tells whether a line of the benign file is in fact an attack (the train commands pass the
+    /// signature rules): such lines are dropped, since the benign file's label noise (remote
+    /// inclusion probes, `|sleep` payloads) otherwise teaches the model that they are benign.
+    public var benignAudit: (@Sendable ([UInt8]) -> Bool)? = nil
     public init() {}
 }
 
 public struct TrainingReport: Sendable {
     public var goodLines = 0, badLines = 0
     public var duplicatesDropped = 0, conflictsDropped = 0
+    /// Lines with no part that can carry code (bare paths, plain words): never scored, so not trained on.
+    public var inertDropped = 0
+    /// Benign lines the audit (the rules) found to be attacks.
+    public var mislabelledDropped = 0
     public var trainSamples = 0, testSamples = 0
     public var split = ClassificationMetrics()
     public var generatedBenignFPR = 0.0
@@ -117,16 +125,32 @@ public enum Trainer {
 
         progress(.preparing("normalising and de-duplicating"))
         var goodTexts = Set<[UInt8]>(), badTexts = Set<[UInt8]>()
-        for line in good { goodTexts.insert(RequestText.fromTarget(line)) }
-        for line in bad { badTexts.insert(RequestText.fromTarget(line)) }
-        report.duplicatesDropped = good.count + bad.count - goodTexts.count - badTexts.count
+        var kept = 0
+        var inertGood: [[UInt8]] = []
+        for line in good {
+            let text = RequestText.fromTarget(line)
+            if text.isEmpty { report.inertDropped += 1; inertGood.append(line); continue }
+            if let audit = options.benignAudit, audit(line) { report.mislabelledDropped += 1; continue }
+            goodTexts.insert(text)
+            kept += 1
+        }
+        for line in bad {
+            let text = RequestText.fromTarget(line)
+            if text.isEmpty { report.inertDropped += 1; continue }
+            badTexts.insert(text)
+            kept += 1
+        }
+        report.duplicatesDropped = kept - goodTexts.count - badTexts.count
         // The same text under both labels teaches nothing but noise.
         let conflicts = goodTexts.intersection(badTexts)
         report.conflictsDropped = conflicts.count * 2
         goodTexts.subtract(conflicts)
         badTexts.subtract(conflicts)
-        guard !goodTexts.isEmpty, !badTexts.isEmpty else {
-            throw TrainingError(description: "after removing lines found in both files, one class is empty: the files need distinct benign and attack lines")
+        guard !badTexts.isEmpty else {
+            throw TrainingError(description: "no attack line is left to train on: the malicious file's lines are bare paths or words (nothing the model judges) or are all in the benign file too")
+        }
+        guard !goodTexts.isEmpty || options.generatedBenignForTraining > 0 else {
+            throw TrainingError(description: "no benign line is left to train on: the benign file's lines are bare paths or words (nothing the model judges), flagged by the rules, or in the malicious file too")
         }
 
         var random = SplitMix(seed: options.seed)
@@ -135,9 +159,14 @@ public enum Trainer {
         random.shuffle(&goodList)
         random.shuffle(&badList)
         let goodTest = Int(Double(goodList.count) * options.testFraction), badTest = Int(Double(badList.count) * options.testFraction)
-        var generator = BenignRequestGenerator(seed: options.seed &+ 1)
-        let generatedTrain = generator.targets(options.generatedBenignForTraining).map { RequestText.fromTarget($0) }
-        var validationGenerator = BenignRequestGenerator(seed: options.seed &+ 1000)
+        // The benign file's bare paths teach the model nothing themselves (it does not judge
+        // them), but their words are the site's vocabulary: generated text uses them.
+        let vocabulary = BenignRequestGenerator.vocabulary(of: inertGood)
+        inertGood = []
+        var generator = BenignRequestGenerator(seed: options.seed &+ 1, vocabulary: vocabulary)
+        let generatedTrain = generator.targets(options.generatedBenignForTraining).map { RequestText.fromTarget($0) }.filter { !$0.isEmpty }
+        var validationGenerator = BenignRequestGenerator(seed: options.seed &+ 1000, vocabulary: vocabulary)
+        // All of them, inert ones included: the rate is per request, as a site sees it.
         let generatedValidation = validationGenerator.targets(options.generatedBenignForValidation).map { RequestText.fromTarget($0) }
 
         let trainTexts: [([UInt8], Double)] = goodList[goodTest...].map { ($0, -1.0) } + badList[badTest...].map { ($0, 1.0) }

@@ -51,7 +51,9 @@ public final class URLClassifier: @unchecked Sendable {
     /// n-grams are counted in a small open-addressing table in temporary memory instead of
     /// sorting an array of them (the sort and its allocations were most of a score), and the
     /// normalisation is applied once to the dot product.
+    /// An empty text (a request with no part that can carry code) is nothing to judge: 0.
     public func score(text: [UInt8]) -> Float {
+        guard !text.isEmpty else { return 0 }
         let features = hashing.ngramCount(length: text.count)
         var capacity = 64
         while capacity < features * 2 { capacity <<= 1 }
@@ -97,8 +99,7 @@ public final class URLClassifier: @unchecked Sendable {
 
     /// The same on bytes in memory (the per-request path: no generic call across modules).
     public func score(target: UnsafeBufferPointer<UInt8>) -> Float {
-        // An empty line is no request: nothing to judge.
-        target.isEmpty ? 0 : score(text: RequestText.fromTarget(bytes: target))
+        score(text: RequestText.fromTarget(bytes: target))
     }
 }
 

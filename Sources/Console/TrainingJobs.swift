@@ -167,6 +167,8 @@ public final class TrainingJobs: Sendable {
             json.key("generated_benign_fpr"); json.number(literal: ratio(report.generatedBenignFPR))
             json.key("benign_lines"); json.number(report.goodLines)
             json.key("malicious_lines"); json.number(report.badLines)
+            json.key("inert_dropped"); json.number(report.inertDropped)
+            json.key("mislabelled_dropped"); json.number(report.mislabelledDropped)
             json.key("train_samples"); json.number(report.trainSamples)
             json.key("test_samples"); json.number(report.testSamples)
             json.key("iterations"); json.number(report.iterations)

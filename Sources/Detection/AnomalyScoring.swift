@@ -29,12 +29,14 @@ public struct AnomalyScoring: Sendable, Equatable {
     }
 
     /// Points the model's score adds: at `incidentThreshold` as many as make an incident alone,
-    /// at its alert threshold those of a high finding, a little below it those of a low one (so
-    /// that a weak rule and a fairly sure model together reach the threshold), else none.
+    /// from halfway there those of a high finding, from its alert threshold those of a low one (so
+    /// that a medium rule and a model past its threshold together reach the incident threshold),
+    /// below it none: a medium rule and a model that is unsure (a search for "/etc/hosts
+    /// explained") stay below it.
     public func points(for model: ModelVerdict, detector: ModelDetector) -> Int {
         if model.score >= detector.incidentThreshold { return threshold }
-        if model.score >= detector.threshold { return Self.points(for: .high) }
-        if model.score >= detector.suspicionThreshold { return Self.points(for: .low) }
+        if model.score >= detector.highThreshold { return Self.points(for: .high) }
+        if model.score >= detector.threshold { return Self.points(for: .low) }
         return 0
     }
 }

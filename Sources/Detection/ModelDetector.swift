@@ -4,22 +4,24 @@ import HTTP
 /// The ML verdict for one request: the highest score among its parts.
 public struct ModelVerdict: Sendable {
     public let score: Float
-    /// Which part scored highest: `uri`, or `arg:NAME` for a body argument.
+    /// Which part scored highest: `uri`, `cookie:NAME`, or `arg:NAME` for a body argument.
     public let target: String
     public let snippet: [UInt8]
 }
 
-/// Runs the model (loaded once, shared) on the decoded URL and on each body argument, and
+/// Runs the model (loaded once, shared) on the decoded URL, each cookie value and each body argument, and
 /// reports at most one verdict per request.
 public final class ModelDetector: @unchecked Sendable {
     public let model: URLClassifier
-    /// At this score the model's finding counts as a high-severity one (it adds to the score).
+    /// From this score the model's finding counts (it adds to the score); below it the model
+    /// adds nothing, so an unsure model never tips a lone weak rule into an incident.
     public let threshold: Float
     /// At this score the model alone makes an incident: the confidence it needs, calibrated for
     /// few false alarms on its own.
     public let incidentThreshold: Float
-    /// Below `threshold`, the score from which the model still adds a low-severity finding.
-    public let suspicionThreshold: Float
+    /// Halfway from `threshold` to `incidentThreshold`: from here the model's finding weighs as
+    /// a high one, below it (down to `threshold`) as a low one.
+    public let highThreshold: Float
     public static let signatureID = 900_001
 
     public init(model: URLClassifier, threshold: Float? = nil, incidentThreshold: Float? = nil) {
@@ -28,7 +30,7 @@ public final class ModelDetector: @unchecked Sendable {
         self.threshold = threshold
         // Without a calibrated value, nine tenths of the way from the threshold to certainty.
         self.incidentThreshold = incidentThreshold ?? max(threshold, threshold + (1 - threshold) * 0.9)
-        suspicionThreshold = threshold * 0.8
+        highThreshold = threshold + (self.incidentThreshold - threshold) / 2
     }
 
     /// The highest-scoring part of the request, whether or not it passes the threshold.
@@ -40,6 +42,21 @@ public final class ModelDetector: @unchecked Sendable {
         let noPath = (target.count == 1 && target.first == UInt8(ascii: "*")) || request.isMethod("CONNECT")
         let score = noPath ? 0 : target.withUnsafeBufferPointer { model.score(target: $0) }
         var best = ModelVerdict(score: score, target: "uri", snippet: Array(target.prefix(80)))
+        // Cookie values carry payloads as parameters do (session ids and tracking values are
+        // inert or tokens, which the model knows as benign).
+        for field in request.head.fields where request.head.nameEquals(field, "cookie") {
+            let cookies = request.head.bytes(field.value)
+            for piece in cookies.split(separator: UInt8(ascii: ";")) {
+                guard let equals = piece.firstIndex(of: UInt8(ascii: "=")) else { continue }
+                let value = piece[piece.index(after: equals)...]
+                guard !value.isEmpty else { continue }
+                let score = model.score(text: RequestText.fromValue(value))
+                if score > best.score {
+                    let name = piece[..<equals].drop { $0 == 0x20 }
+                    best = ModelVerdict(score: score, target: "cookie:" + String(decoding: name, as: UTF8.self), snippet: Array(value.prefix(80)))
+                }
+            }
+        }
         guard !request.body.isEmpty else { return best }
         // Body arguments only: the query string was scored with the path.
         let arguments = RequestArguments(request: request, includeQuery: false)

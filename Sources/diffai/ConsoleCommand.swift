@@ -55,7 +55,8 @@ struct ConsoleCommand: ParsableCommand {
                 }
             })
         Signals.installStopFlag()
-        guard let server = console.start(mode: "console", hooks: hooks, history: files.history, feed: ConsoleFeed(), follow: true) else {
+        guard let server = console.start(mode: "console", hooks: hooks, history: files.history, feed: ConsoleFeed(), follow: true,
+                                          trainingAudit: (try? RuleSet(rules: RuleFile.load(path: path))).map { Detector.benignAudit(rules: $0) }) else {
             throw ExitCode(69)
         }
         while !Signals.stopping { usleep(100_000) }

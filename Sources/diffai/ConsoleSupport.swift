@@ -40,7 +40,9 @@ struct ConsoleOptions: ParsableArguments {
 
     /// Starts the console, or explains on stderr why not and returns nil: the console is never
     /// a reason for a sensor to stop watching traffic.
-    func start(mode: String, hooks: ConsoleHooks, history: AlertHistory, feed: ConsoleFeed, follow: Bool = false) -> ConsoleServer? {
+    /// `trainingAudit`: what tells the benign lines a training job drops as attacks (the rules).
+    func start(mode: String, hooks: ConsoleHooks, history: AlertHistory, feed: ConsoleFeed, follow: Bool = false,
+               trainingAudit: (@Sendable ([UInt8]) -> Bool)? = nil) -> ConsoleServer? {
         guard !disabled, let (host, port) = Self.parse(address) else { return nil }
         guard let folder = StaticAssets.locate(explicit: staticFolder) else {
             printError("diffai: console not started: its page files (static/) were not found; run from the project folder or give --static FOLDER")
@@ -59,6 +61,7 @@ struct ConsoleOptions: ParsableArguments {
         }
         var configuration = ConsoleConfiguration(host: host, port: port, staticFolder: folder, token: token, history: history)
         configuration.followAlertFile = follow
+        configuration.trainingOptions.benignAudit = trainingAudit
         do {
             let server = try ConsoleServer.start(configuration, hooks: hooks, feed: feed)
             if configuration.isLoopback {

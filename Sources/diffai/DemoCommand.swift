@@ -71,7 +71,8 @@ struct DemoCommand: ParsableCommand {
         let engine = MonitorEngine(options: PipelineOptions(), sink: detection, memoryBudget: MemoryBudget(), diagnostics: report)
         let bridge = ConsoleBridge(detector: detection.detector, outputs: outputs, rulesPath: detectionOptions.rules.path,
                                    threshold: detectionOptions.ml.threshold)
-        let server = console.start(mode: "demo", hooks: bridge.hooks(mode: "demo"), history: files.history, feed: bridge.feed)
+        let server = console.start(mode: "demo", hooks: bridge.hooks(mode: "demo"), history: files.history, feed: bridge.feed,
+                                   trainingAudit: bridge.detector.benignAudit)
         var lastPublished = 0.0
         engine.maintenance = {
             output.flush()

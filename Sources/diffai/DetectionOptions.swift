@@ -7,7 +7,9 @@ struct RulesOption: ParsableArguments {
     var path: String = "rules.json"
 
     /// Loads and compiles the rules, or stops the program with the file's error.
-    func load() throws -> RuleSet {
+    func load() throws -> RuleSet { try Self.load(path: path) }
+
+    static func load(path: String) throws -> RuleSet {
         do {
             return try RuleSet(rules: RuleFile.load(path: path))
         } catch {

@@ -40,6 +40,8 @@ struct TrainCommand: ParsableCommand {
     var maxIterations = 150
     @Option(name: .customLong("generated-benign"), help: "Generated benign parameterised requests added to training.")
     var generatedBenign = 20_000
+    @Option(name: .customLong("audit-rules"), help: "Rule file whose incidents mark benign-file lines as mislabelled attacks, dropped from training (\"none\": keep every line).")
+    var auditRules = "rules.json"
 
     func run() throws {
         let goodPath = good ?? DefaultPaths.dataset("goodqueries.txt")
@@ -48,6 +50,17 @@ struct TrainCommand: ParsableCommand {
         options.seed = seed
         options.maxIterations = maxIterations
         options.generatedBenignForTraining = generatedBenign
+        for (path, given) in [(goodPath, good), (badPath, bad)] where access(path, R_OK) != 0 {
+            printError(given != nil ? "diffai: \(path): cannot open (\(String(cString: strerror(errno))))" : TrainingData.missing)
+            throw ExitCode(66)
+        }
+        if auditRules != "none" {
+            if access(auditRules, R_OK) == 0 || auditRules != "rules.json" {
+                options.benignAudit = Detector.benignAudit(rules: try RulesOption.load(path: auditRules))
+            } else {
+                printError("diffai: no rules.json here to check the benign file's labels with; training on every line (--audit-rules FILE)")
+            }
+        }
         let progress = ProgressPrinter()
         do {
             progress.line("reading \(goodPath) and \(badPath)")
@@ -68,10 +81,21 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
+/// Where the default training data comes from, for the commands and pages that need it.
+enum TrainingData {
+    static let missing = """
+        diffai: no training data. The default model (Dataset/diffai-model.bin) was trained on the public \
+        fwaf dataset's goodqueries.txt (benign request paths) and badqueries.txt (attacks) \
+        (https://github.com/faizann24/Fwaf-Machine-Learning-driven-Web-Application-Firewall); the project does not ship them. \
+        Put those two files (or your own: one request target per line) in Dataset/, or pass --good FILE --bad FILE.
+        """
+}
+
 enum TrainingSummary {
     static func text(_ report: TrainingReport, goodPath: String, badPath: String, out: String) -> String {
         """
         data: \(report.goodLines) benign lines (\(goodPath)), \(report.badLines) malicious lines (\(badPath)); \
+        \(report.inertDropped) lines with nothing the model judges (bare paths and words), \(report.mislabelledDropped) benign lines the rules flag, \
         \(report.duplicatesDropped) duplicates and \(report.conflictsDropped) lines found under both labels dropped
         trained on \(report.trainSamples) samples in \(report.iterations) L-BFGS iterations, \(String(Int(report.seconds * 10) / 10)).\(Int(report.seconds * 10) % 10) s
         threshold \(report.threshold)

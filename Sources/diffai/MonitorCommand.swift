@@ -79,7 +79,8 @@ struct MonitorCommand: ParsableCommand {
         engine.analysisNice = analysisNice
         let bridge = ConsoleBridge(detector: detection.detector, outputs: outputs, rulesPath: detectionOptions.rules.path,
                                    threshold: detectionOptions.ml.threshold)
-        let server = console.start(mode: "monitor", hooks: bridge.hooks(mode: "monitor"), history: files.history, feed: bridge.feed)
+        let server = console.start(mode: "monitor", hooks: bridge.hooks(mode: "monitor"), history: files.history, feed: bridge.feed,
+                                   trainingAudit: bridge.detector.benignAudit)
         printError("diffai: monitoring \(interface) (filter '\(options.filter)'), \(DetectionOptions.describe(detection.detector)); alerts to \(alertLog) and \(eve)")
 
         var lastStats = Self.monotonic()

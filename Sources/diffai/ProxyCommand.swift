@@ -123,7 +123,8 @@ struct ProxyCommand: ParsableCommand {
         Signals.installHangupFlag()
         let rulesPath = detectionOptions.rules.path
         let feed = bridge.feed
-        let consoleServer = console.start(mode: "proxy", hooks: bridge.hooks(mode: "proxy"), history: files.history, feed: feed)
+        let consoleServer = console.start(mode: "proxy", hooks: bridge.hooks(mode: "proxy"), history: files.history, feed: feed,
+                                          trainingAudit: bridge.detector.benignAudit)
         printError("diffai: proxy on \(listenHost):\(server.port) → \(upstreamHost):\(upstreamPort), \(block ? "refusing incidents" : "detecting only (no --block)"), "
             + "\(DetectionOptions.describe(detector)); alerts to \(files.alertLog) and \(files.eve)")
 

@@ -122,7 +122,8 @@ struct ReplayCommand: ParsableCommand {
                 bridge = ConsoleBridge(detector: detection.detector, outputs: detection.outputs,
                                        rulesPath: detectionOptions.rules.path, threshold: detectionOptions.ml.threshold)
                 server = console.start(mode: "replay", hooks: bridge!.hooks(mode: "replay"),
-                                       history: AlertHistory(evePath: eve, alertLogPath: alertLog), feed: bridge!.feed)
+                                       history: AlertHistory(evePath: eve, alertLogPath: alertLog), feed: bridge!.feed,
+                                       trainingAudit: detection.detector.benignAudit)
             }
             // SIGHUP: reopen alert files (log rotation) and reload the rules.
             Signals.installHangupFlag()

@@ -8,8 +8,12 @@ import Testing
 func smallTrainingData() -> (good: [[UInt8]], bad: [[UInt8]]) {
     var good: [[UInt8]] = [], bad: [[UInt8]] = []
     let words = ["home", "about", "products", "blog", "contact", "images", "static", "news", "shop", "help"]
+    let phrases = ["tom's", "it's fine", "\"quoted\"", "a/b", "50%", "q&a", "(note)", "rock'n'roll", "why?", "x+y"]
     for i in 0..<1500 {
         good.append(Array("/\(words[i % 10])/\(words[(i / 10) % 10])-\(i)/\(i % 3 == 0 ? "index.html" : "")".utf8))
+        // Values with the punctuation of ordinary text: what the model judges on benign traffic.
+        let phrase = phrases[i % 10].utf8.map { $0 == 0x20 ? "+" : String(format: "%%%02X", $0) }.joined()
+        good.append(Array("/\(words[i % 10])?q=\(words[(i / 10) % 10])\(phrase)\(i)".utf8))
     }
     let attacks = ["/?id=1' or '1'='1", "/search?q=<script>alert(\(0))</script>", "/download?f=../../../../etc/passwd",
                    "/item?id=1 union select password from users--", "/ping?host=127.0.0.1;cat /etc/shadow",
@@ -31,10 +35,28 @@ func smallTrainingData() -> (good: [[UInt8]], bad: [[UInt8]]) {
     }
 
     @Test func requestTextKeepsValuesNotParameterSyntax() {
-        #expect(String(decoding: RequestText.fromTarget(Array("/index.php?q=Madrid&page=2".utf8)), as: UTF8.self) == "/index.php/madrid/0")
-        #expect(String(decoding: RequestText.fromTarget(Array("/a?x=%2527%20OR%201%3D1&y".utf8)), as: UTF8.self) == "/a/' or 0=0/y")
-        #expect(String(decoding: RequestText.fromTarget(Array("/p?s=%u003cscript%u003e+x".utf8)), as: UTF8.self) == "/p/<script> x")
-        #expect(RequestText.fromTarget([UInt8](repeating: 0x61, count: 10_000)).count == RequestText.maxLength)
+        func text(_ target: String) -> String { String(decoding: RequestText.fromTarget(Array(target.utf8)), as: UTF8.self) }
+        #expect(text("/index.php?q=O'Brien&page=2") == "/o'brien")
+        #expect(text("/a?x=%2527%20OR%201%3D1&y") == "/' or 0=0")
+        #expect(text("/p?s=%u003cscript%u003e+x") == "/<script> x")
+        #expect(text("/cgi-bin/a.cgi;id?x=1") == "/a.cgi;id", "from the first segment with syntax on")
+        #expect(text("/shop/img/../../etc/passwd") == "/../../etc/passwd")
+        #expect(RequestText.fromTarget(Array(("/a?x='" + String(repeating: "a", count: 10_000)).utf8)).count == RequestText.maxLength)
+    }
+
+    /// Parts made of words, numbers, dates and addresses cannot carry code: the model does not
+    /// judge them, so directory and file names that also occur in probe lists (`/scripts/`)
+    /// cannot make it flag a site's assets.
+    @Test func partsThatCannotCarryCodeAreLeftOut() {
+        for inert in ["/scripts/app.js?v=6.4.2", "/search?q=script+writing+course&lang=ru", "/admin/login",
+                      "/u?email=ana%40example.org&when=2024-05-01T10:00:00Z&n=1,5", "/caf%C3%A9/men%C3%BC", "/~bob/a+b", ""] {
+            #expect(RequestText.fromTarget(Array(inert.utf8)).isEmpty, "\(inert)")
+        }
+        for carrying in ["/../../etc/passwd", "/a?f=../x", "/a?f=/etc/passwd", "/a?q=x%09y", "/a?q=1;id", "/a?q=1--", "/a?q=a'b", "/a?q=%253Cb%253E"] {
+            #expect(!RequestText.fromTarget(Array(carrying.utf8)).isEmpty, "\(carrying)")
+        }
+        #expect(RequestText.fromValue(Array("running shoes".utf8)).isEmpty)
+        #expect(RequestText.fromValue(Array("a+b".utf8)) == Array("/a+b".utf8), "a form-decoded body value: + is a plus")
     }
 
     @Test func trainingIsDeterministicAndLearns() throws {
@@ -75,7 +97,7 @@ func smallTrainingData() -> (good: [[UInt8]], bad: [[UInt8]]) {
             _ = try Trainer.train(good: data.good, bad: data.good, options: quickOptions())
             Issue.record("training on one class must fail")
         } catch {
-            #expect(error.description.contains("one class is empty"))
+            #expect(error.description.contains("no attack line is left"))
         }
         #expect(throws: TrainingError.self) { try Trainer.loadLines(path: "/nonexistent/good.txt") }
     }
@@ -169,7 +191,8 @@ func smallTrainingData() -> (good: [[UInt8]], bad: [[UInt8]]) {
     /// the TF-IDF vector, the definition the model was trained with.
     @Test func fastScoreEqualsTheTFIDFDefinition() throws {
         let model = try ModelFile.load(path: TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path)
-        var texts: [[UInt8]] = [[], [0x61], Array(repeating: 0x61, count: RequestText.maxLength), Array(0...255)]
+        #expect(model.score(text: []) == 0, "no part that can carry code: nothing to judge")
+        var texts: [[UInt8]] = [[0x61], Array(repeating: 0x61, count: RequestText.maxLength), Array(0...255)]
         texts += ["/index.php/madrid/0", "/a/' or 0=0/y", "/p/<script> x", "/../../../../etc/passwd", "/x/${jndi:ldap://e/a}"].map { Array($0.utf8) }
         var random = SystemRandomNumberGenerator()
         for _ in 0..<200 { texts.append((0..<Int.random(in: 1...300, using: &random)).map { _ in UInt8.random(in: 0x20...0x7E, using: &random) }) }
@@ -196,9 +219,31 @@ func smallTrainingData() -> (good: [[UInt8]], bad: [[UInt8]]) {
                                             body: Array("name=alice&text=Great+article%2C+thanks%21".utf8))!
         #expect(detector.evaluate(benign) == nil)
     }
+
+    /// Cookie values carry payloads as parameters do; session ids and tracking values do not
+    /// make the model speak.
+    @Test func detectorScoresCookieValues() throws {
+        let model = try ModelFile.load(path: TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path)
+        let detector = ModelDetector(model: model)
+        func cookie(_ value: String) -> HTTPRequest {
+            HTTPRequest.synthesize(target: Array("/account".utf8), headers: [("Host", "h"), ("Cookie", value)])!
+        }
+        let verdict = try #require(detector.evaluate(cookie("lang=en; id=1%27%20union%20select%20password%20from%20users--")))
+        #expect(verdict.target == "cookie:id")
+        #expect(detector.evaluate(cookie("_ga=GA1.2.1234567.1700000000; sid=9f86d081884c7d659a2feaa0c55ad015; theme=dark")) == nil)
+    }
 }
 
 @Suite struct ModelCommandTests {
+    /// A fresh clone has no training data: `train` says where the default data comes from.
+    @Test func trainWithoutDataSaysWhereTheDataComesFrom() throws {
+        let directory = TestPaths.temporaryDirectory("no-data")
+        let result = try run("/bin/sh", ["-c", "cd '\(directory.path)' && exec '\(TestPaths.diffaiBinary)' train --out m.bin"])
+        #expect(result.status == 66, "exit \(result.status): \(result.stderr)")
+        #expect(result.stderr.contains("goodqueries.txt") && result.stderr.contains("fwaf") && result.stderr.contains("Dataset/"))
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("m.bin").path))
+    }
+
     @Test func classifyStreamsOneLinePerInput() throws {
         let input = "/index.html\n/?id=1' and sleep(5)--\n\n/list?page=2\n"
         let result = try run(TestPaths.diffaiBinary, ["classify", "--model", TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path],
@@ -233,7 +278,10 @@ func smallTrainingData() -> (good: [[UInt8]], bad: [[UInt8]]) {
         let evaluate = try run(TestPaths.diffaiBinary, ["evaluate", "--good", good.path, "--bad", bad.path, "--model", model, "--json"])
         #expect(evaluate.status == 0)
         let metrics = try JSONSerialization.jsonObject(with: Data(evaluate.stdout.utf8)) as! [String: Any]
-        #expect((metrics["accuracy"] as! Double) > 0.95)
+        // Each attack template is one distinct text to the model once digits fold and inert
+        // parameters drop, so the two that read like prose (`union select password from users--`)
+        // are outvoted by generated text about SQL: 6 of 8 templates are learnt from so little.
+        #expect((metrics["accuracy"] as! Double) > 0.9)
         #expect((metrics["confusion"] as! [String: Int])["true_positives"]! >= 600)
         let empty = directory.appendingPathComponent("empty.txt")
         try Data().write(to: empty)

@@ -56,8 +56,9 @@ import Testing
         let scoring = AnomalyScoring()
         func points(_ score: Float) -> Int { scoring.points(for: ModelVerdict(score: score, target: "uri", snippet: []), detector: detector) }
         #expect(points(0.99) == 5)   // alone an incident
-        #expect(points(0.7) == 4)    // a high finding: needs one more signal
-        #expect(points(0.5) == 2)    // just below the threshold: a low one
+        #expect(points(0.8) == 4)    // past halfway to it: a high finding, needs one more signal
+        #expect(points(0.65) == 2)   // past the threshold: a low one
+        #expect(points(0.55) == 0)   // below the threshold: unsure, adds nothing
         #expect(points(0.1) == 0)
     }
 
