@@ -20,22 +20,30 @@ enum BodyDecoding {
         var bytes = request.body
         for coding in codings.reversed() {
             guard coding == "gzip" || coding == "x-gzip" || coding == "deflate",
-                  let inflated = inflate(bytes, limit: maxDecodedBytes) else { return (request.body, false) }
+                  let inflated = inflate(bytes, limit: maxDecodedBytes, whole: !request.bodyTruncated) else { return (request.body, false) }
             bytes = inflated
         }
         return (bytes, true)
     }
 
-    /// Inflates gzip, zlib or raw deflate data (the body may be cut at the inspection limit:
-    /// what inflates before the cut is kept). Nil when the bytes are none of these.
-    static func inflate(_ input: [UInt8], limit: Int) -> [UInt8]? {
-        // 15 + 32: zlib or gzip, told apart by the header; -15: raw deflate, which some
-        // clients send as "deflate".
-        if let output = inflate(input, windowBits: 15 + 32, limit: limit) { return output }
-        return inflate(input, windowBits: -15, limit: limit)
+    /// Whether the request declares a coding other than `identity` (then a body that was not
+    /// decoded is a body-parser failure).
+    static func declaresCoding(_ request: HTTPRequest) -> Bool {
+        guard let header = request.header("content-encoding") else { return false }
+        return header.lowercased().split(separator: ",").contains { $0.trimmingCharacters(in: " \t") != "identity" && !$0.trimmingCharacters(in: " \t").isEmpty }
     }
 
-    private static func inflate(_ input: [UInt8], windowBits: Int32, limit: Int) -> [UInt8]? {
+    /// Inflates gzip, zlib or raw deflate data (the body may be cut at the inspection limit:
+    /// what inflates before the cut is kept). Nil when the bytes are none of these.
+    /// `whole`: the body is all there (not cut at the inspection limit).
+    static func inflate(_ input: [UInt8], limit: Int, whole: Bool = false) -> [UInt8]? {
+        // 15 + 32: zlib or gzip, told apart by the header; -15: raw deflate, which some
+        // clients send as "deflate".
+        if let output = inflate(input, windowBits: 15 + 32, limit: limit, whole: whole) { return output }
+        return inflate(input, windowBits: -15, limit: limit, whole: whole)
+    }
+
+    private static func inflate(_ input: [UInt8], windowBits: Int32, limit: Int, whole: Bool) -> [UInt8]? {
         var stream = z_stream()
         guard inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }
         defer { inflateEnd(&stream) }
@@ -67,6 +75,9 @@ enum BodyDecoding {
                 if status != Z_OK || (produced == 0 && stream.avail_in == 0) { break }
             }
         }
+        // A stream that neither ended nor produced anything is none: a few bytes of anything
+        // start a raw deflate stream, and "inflating" `a=1` to nothing would hide the body.
+        if whole && membersEnded == 0 && output.isEmpty { return nil }
         switch status {
         case Z_OK, Z_STREAM_END: return output
         case Z_BUF_ERROR where !output.isEmpty: return output

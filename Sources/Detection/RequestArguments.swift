@@ -11,6 +11,8 @@ struct RequestArguments {
     private(set) var nameRanges: [Range<Int>] = []
     private(set) var valueRanges: [Range<Int>] = []
     private(set) var fileNameRanges: [Range<Int>] = []
+    /// What the body parser could not read (`HTTPAnomalies`' request-body members).
+    private(set) var bodyAnomalies: HTTPAnomalies = []
 
     /// Bodies are parsed by content when the declared type lies (EVASION 10), within bounds.
     static let maxParsedBody = 1 << 20
@@ -31,10 +33,24 @@ struct RequestArguments {
         guard !body.isEmpty else { return }
         let contentType = (request.header("content-type") ?? "").lowercased()
         let firstByte = body.first { !Transforms.isSpace($0) }
-        if contentType.contains("multipart/form-data"), let boundary = Self.boundary(in: request.header("content-type") ?? "") {
-            addMultipart(Array(body), boundary: boundary)
+        // A body cut at the inspection limit cannot be judged complete.
+        let whole = !request.bodyTruncated && body.count < Self.maxParsedBody
+        if let charset = Self.parameter("charset", inContentType: contentType), !Self.readableCharsets.contains(charset) {
+            bodyAnomalies.insert(.unreadableBodyCharset)
+        }
+        if contentType.contains("multipart/form-data") {
+            if let boundary = Self.boundary(in: request.header("content-type") ?? "") {
+                if !addMultipart(Array(body), boundary: boundary, whole: whole) { bodyAnomalies.insert(.invalidMultipartBody) }
+            } else {
+                bodyAnomalies.insert(.invalidMultipartBody)
+                addURLEncoded(body)
+            }
         } else if contentType.contains("json") || firstByte == 0x7B || firstByte == 0x5B {
-            if !addJSON(Array(body)) { addURLEncoded(body) }
+            if !addJSON(Array(body)) {
+                // Declared JSON that does not parse; sniffed JSON that does not is read as a form.
+                if contentType.contains("json") && whole { bodyAnomalies.insert(.invalidJSONBody) }
+                addURLEncoded(body)
+            }
         } else if contentType.contains("x-www-form-urlencoded") || Self.looksURLEncoded(body) {
             addURLEncoded(body)
         }
@@ -133,7 +149,25 @@ struct RequestArguments {
         return value.isEmpty ? nil : Array(value)
     }
 
-    mutating func addMultipart(_ body: [UInt8], boundary: [UInt8]) {
+    /// Charsets whose text a byte-wise parser reads as the application does (ASCII supersets).
+    static let readableCharsets: Set<String> = ["utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1", "iso-8859-15",
+                                                "windows-1252", "cp1252"]
+
+    /// `charset` of a lowercased Content-Type, unquoted.
+    static func parameter(_ key: String, inContentType contentType: String) -> String? {
+        for piece in contentType.split(separator: ";").dropFirst() {
+            let trimmed = piece.trimmingCharacters(in: " \t")
+            guard let equals = trimmed.firstIndex(of: "="), trimmed[..<equals].trimmingCharacters(in: " \t") == key else { continue }
+            return String(trimmed[trimmed.index(after: equals)...]).trimmingCharacters(in: " \t\"")
+        }
+        return nil
+    }
+
+    /// Adds every part's name and content; false when the body is not well-formed multipart
+    /// (no delimiter, no closing delimiter although the body is `whole`, a part without a
+    /// header block). What can be read is added all the same.
+    @discardableResult
+    mutating func addMultipart(_ body: [UInt8], boundary: [UInt8], whole: Bool = true) -> Bool {
         let delimiter = [0x2D, 0x2D] + boundary
         var positions: [Int] = []
         var i = 0
@@ -141,15 +175,17 @@ struct RequestArguments {
             positions.append(found)
             i = found + delimiter.count
         }
+        var wellFormed = !positions.isEmpty
+        var closed = false
         for (index, start) in positions.enumerated() {
             var partStart = start + delimiter.count
-            if partStart + 1 < body.count && body[partStart] == 0x2D && body[partStart + 1] == 0x2D { break }
+            if partStart + 1 < body.count && body[partStart] == 0x2D && body[partStart + 1] == 0x2D { closed = true; break }
             while partStart < body.count, body[partStart] == 0x0D || body[partStart] == 0x0A { partStart += 1; if body[partStart - 1] == 0x0A { break } }
             let partEnd = index + 1 < positions.count ? positions[index + 1] : body.count
             guard partStart < partEnd else { continue }
             let part = Array(body[partStart..<partEnd])
             guard let headEnd = Self.find([0x0D, 0x0A, 0x0D, 0x0A], in: part, from: 0).map({ $0 + 4 })
-                    ?? Self.find([0x0A, 0x0A], in: part, from: 0).map({ $0 + 2 }) else { continue }
+                    ?? Self.find([0x0A, 0x0A], in: part, from: 0).map({ $0 + 2 }) else { wellFormed = false; continue }
             let headers = String(decoding: part[0..<headEnd], as: UTF8.self)
             var content = Array(part[headEnd...])
             if content.last == 0x0A { content.removeLast() }
@@ -162,6 +198,7 @@ struct RequestArguments {
             }
             add(Array(name.utf8), content)
         }
+        return wellFormed && (closed || !whole)
     }
 
     static func parameter(_ key: String, in headers: String) -> String? {

@@ -211,7 +211,12 @@ final class RequestView {
                 // The kept tail of a compressed body is a piece of the stream, not text.
                 if !body.decoded && request.bodyTruncated && !request.bodyTail.isEmpty { append(request.bodyTail) }
             case .anomalies:
-                guard let anomalies = request?.anomalies, !anomalies.isEmpty else { break }
+                guard let request else { break }
+                var anomalies = request.anomalies
+                if !request.body.isEmpty {
+                    anomalies.formUnion(args.bodyAnomalies)
+                    if !applicationBody.decoded && BodyDecoding.declaresCoding(request) { anomalies.insert(.bodyNotDecoded) }
+                }
                 for name in anomalies.names { append(Array(name.utf8)) }
             case .cookies:
                 // Cookie slices point into one copy of the Cookie headers in the arena.

@@ -45,6 +45,20 @@ public struct HTTPAnomalies: OptionSet, Hashable, Sendable {
     public static let oversizeStartLine = HTTPAnomalies(rawValue: 1 << 33)
     /// Inspected before the message was complete because the sensor's memory budget was full.
     public static let memoryPressure = HTTPAnomalies(rawValue: 1 << 34)
+    // Request body, as detection parses it (ModSecurity's REQBODY_ERROR): recorded instead of
+    // silently reading the body some other way, since a parser the application does not share
+    // is how body evasions work.
+    /// Declared JSON that does not parse (the whole body was there).
+    public static let invalidJSONBody = HTTPAnomalies(rawValue: 1 << 35)
+    /// Multipart without a usable boundary, without its closing delimiter, or with a part that
+    /// has no header block.
+    public static let invalidMultipartBody = HTTPAnomalies(rawValue: 1 << 36)
+    /// A Content-Encoding that was not undone: unknown codings, more than two, or bytes that do
+    /// not inflate. Detection read the body as sent.
+    public static let bodyNotDecoded = HTTPAnomalies(rawValue: 1 << 37)
+    /// A body charset the parser does not read (UTF-7, UTF-16, EBCDIC...): what it saw as text
+    /// is not what the application reads.
+    public static let unreadableBodyCharset = HTTPAnomalies(rawValue: 1 << 38)
 
     /// Stable snake_case names used in JSON output and in rules (`anomaly` target).
     public static let names: [(HTTPAnomalies, String)] = [
@@ -83,6 +97,10 @@ public struct HTTPAnomalies: OptionSet, Hashable, Sendable {
         (.nulInTarget, "nul_in_target"),
         (.oversizeStartLine, "oversize_start_line"),
         (.memoryPressure, "memory_pressure"),
+        (.invalidJSONBody, "request_body_invalid_json"),
+        (.invalidMultipartBody, "request_body_invalid_multipart"),
+        (.bodyNotDecoded, "request_body_not_decoded"),
+        (.unreadableBodyCharset, "request_body_unreadable_charset"),
     ]
 
     public var names: [String] {

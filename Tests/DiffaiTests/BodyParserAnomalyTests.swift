@@ -1,0 +1,56 @@
+import Detection
+import Foundation
+import HTTP
+import Testing
+
+/// Bodies the detection parser cannot read are anomalies the default rules see (9015-9018), as
+/// ModSecurity's REQBODY_ERROR is, instead of silently being read some other way; well-formed
+/// bodies of the same kinds raise nothing.
+@Suite struct BodyParserAnomalyTests {
+    let detector: Detector
+
+    init() throws {
+        detector = Detector(rules: try RuleSet(rules: RuleFile.load(path: TestPaths.packageRoot.appendingPathComponent("rules.json").path)))
+    }
+
+    func ruleIDs(contentType: String, body: String, encoding: String? = nil) -> Set<Int> {
+        var headers = [("Host", "h"), ("Content-Type", contentType)]
+        if let encoding { headers.append(("Content-Encoding", encoding)) }
+        let request = HTTPRequest.synthesize(method: "POST", target: Array("/api".utf8), headers: headers, body: Array(body.utf8))!
+        return Set(detector.evaluate(request).matches.map { $0.0.rule.id })
+    }
+
+    @Test func brokenJSONIsAnAnomaly() {
+        #expect(ruleIDs(contentType: "application/json", body: #"{"user": "ann", "id": 1"#).contains(9015))
+        #expect(ruleIDs(contentType: "application/json; charset=utf-8", body: "name=ann").contains(9015))
+        #expect(!ruleIDs(contentType: "application/json", body: #"{"user": "ann", "id": 1}"#).contains(9015))
+        // JSON sniffed by its first byte but not declared is read as a form, quietly.
+        #expect(!ruleIDs(contentType: "text/plain", body: "[not json").contains(9015))
+    }
+
+    @Test func malformedMultipartIsAnAnomaly() {
+        let good = "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XyZ--\r\n"
+        #expect(!ruleIDs(contentType: "multipart/form-data; boundary=XyZ", body: good).contains(9016))
+        #expect(ruleIDs(contentType: "multipart/form-data; boundary=XyZ", body: "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n").contains(9016),
+                "no closing delimiter")
+        #expect(ruleIDs(contentType: "multipart/form-data; boundary=Other", body: good).contains(9016), "the boundary is not in the body")
+        #expect(ruleIDs(contentType: "multipart/form-data", body: good).contains(9016), "no boundary parameter")
+        #expect(ruleIDs(contentType: "multipart/form-data; boundary=XyZ", body: "--XyZ\r\nhello\r\n--XyZ--\r\n").contains(9016), "a part without headers")
+    }
+
+    @Test func undecodableContentEncodingIsAnAnomaly() {
+        #expect(ruleIDs(contentType: "application/x-www-form-urlencoded", body: "a=1", encoding: "gzip").contains(9017))
+        #expect(ruleIDs(contentType: "application/x-www-form-urlencoded", body: "a=1", encoding: "br").contains(9017))
+        #expect(!ruleIDs(contentType: "application/x-www-form-urlencoded", body: "a=1", encoding: "identity").contains(9017))
+        #expect(!ruleIDs(contentType: "application/x-www-form-urlencoded", body: "a=1").contains(9017))
+    }
+
+    @Test func unreadableCharsetIsAnAnomaly() {
+        for charset in ["utf-7", "UTF-16", "ibm037", "\"utf-32\""] {
+            #expect(ruleIDs(contentType: "application/x-www-form-urlencoded; charset=\(charset)", body: "a=1").contains(9018), "\(charset)")
+        }
+        for charset in ["utf-8", "UTF-8", "iso-8859-1", "\"us-ascii\""] {
+            #expect(!ruleIDs(contentType: "application/x-www-form-urlencoded; charset=\(charset)", body: "a=1").contains(9018), "\(charset)")
+        }
+    }
+}
