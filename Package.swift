@@ -54,7 +54,7 @@ let package = Package(
         // The ML model: features, training, scoring, model files.
         .target(name: "Classifier", swiftSettings: hotPath),
         // Rules and the ML model turn requests into verdicts.
-        .target(name: "Detection", dependencies: ["HTTP", "CPCRE2", "CZlib", "Classifier"], swiftSettings: hotPath),
+        .target(name: "Detection", dependencies: ["HTTP", "NetworkTypes", "CPCRE2", "CZlib", "Classifier"], swiftSettings: hotPath),
         // Alerts out of verdicts: alert.log, EVE JSON, console lines.
         .target(name: "Alerts", dependencies: ["Detection", "HTTP", "NetworkTypes", "JSONOutput"]),
         // Wires the stages together for replay (and, later, monitor).

@@ -1,5 +1,6 @@
 import Classifier
 import HTTP
+import NetworkTypes
 import Synchronization
 
 #if canImport(Glibc)
@@ -42,17 +43,18 @@ public final class Detector: Sendable {
     public var model: ModelDetector? { policy.model }
     public var scoring: AnomalyScoring { policy.scoring }
 
-    /// Judges one request with what is in force now.
-    public func evaluate(_ request: HTTPRequest) -> Verdict {
-        Self.evaluate(request, policy: policy, scratch: DetectionScratch.forCurrentThread)
+    /// Judges one request with what is in force now; `client` (the address it came from) is
+    /// what rule exclusions by network look at.
+    public func evaluate(_ request: HTTPRequest, client: IPAddress? = nil) -> Verdict {
+        Self.evaluate(request, policy: policy, scratch: DetectionScratch.forCurrentThread, client: client)
     }
 
     /// Judges with a given policy and scratch: the definition every mode shares.
-    public static func evaluate(_ request: HTTPRequest, policy: Policy, scratch: DetectionScratch) -> Verdict {
+    public static func evaluate(_ request: HTTPRequest, policy: Policy, scratch: DetectionScratch, client: IPAddress? = nil) -> Verdict {
         var verdict = Verdict()
         let errorsBefore = scratch.engineErrors
         let scoring = policy.scoring
-        for match in policy.rules.evaluate(request, scratch: scratch, paranoiaLevel: scoring.paranoiaLevel) {
+        for match in policy.rules.evaluate(request, scratch: scratch, paranoiaLevel: scoring.paranoiaLevel, client: client) {
             let points = AnomalyScoring.points(for: match.rule.severity)
             verdict.matches.append((match, points))
             verdict.score += points

@@ -22,7 +22,11 @@ struct RequestArguments {
 
     /// `body`: the body as the application reads it, when the caller has it already
     /// (`BodyDecoding.applicationBody`); computed here otherwise.
-    init(request: HTTPRequest, includeQuery: Bool = true, body applicationBody: [UInt8]? = nil) {
+    /// Argument names left out (a rule's exclusion).
+    private var omitted: Set<[UInt8]> = []
+
+    init(request: HTTPRequest, includeQuery: Bool = true, body applicationBody: [UInt8]? = nil, omitting: Set<[UInt8]> = []) {
+        omitted = omitting
         defer { addJoinedDuplicates() }
         let target = request.targetBytes
         if includeQuery, let question = target.firstIndex(of: 0x3F) {
@@ -65,6 +69,7 @@ struct RequestArguments {
     private mutating func add<Name: Collection, Value: Collection>(_ name: Name, _ value: Value)
     where Name.Element == UInt8, Value.Element == UInt8 {
         guard nameRanges.count < Self.maxArguments else { return }
+        if !omitted.isEmpty && omitted.contains(Array(name)) { return }
         let nameStart = storage.count
         storage.append(contentsOf: name)
         nameRanges.append(nameStart..<storage.count)
@@ -97,8 +102,14 @@ struct RequestArguments {
             if end > start {
                 var equals = start
                 while equals < end && text[equals] != 0x3D { equals += 1 }
-                nameRanges.append(appendDecoded(start, equals))
-                valueRanges.append(equals < end ? appendDecoded(equals + 1, end) : storage.count..<storage.count)
+                let mark = storage.count
+                let name = appendDecoded(start, equals)
+                if !omitted.isEmpty && omitted.contains(Array(storage[name])) {
+                    storage.removeSubrange(mark...)
+                } else {
+                    nameRanges.append(name)
+                    valueRanges.append(equals < end ? appendDecoded(equals + 1, end) : storage.count..<storage.count)
+                }
             }
             start = end + 1
         }

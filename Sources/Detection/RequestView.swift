@@ -24,6 +24,7 @@ final class RequestView {
     private var head: HTTPMessageHead? { request?.head }
     private var plan = BufferPlan()
     private var arguments: RequestArguments?
+    private var omitted: Set<[UInt8]> = []
     private var decodedBody: (bytes: [UInt8], decoded: Bool)?
     /// Cookie names and values as slices of the arena (computed once per request).
     private var cookieNames: [Slice]?
@@ -36,7 +37,10 @@ final class RequestView {
         slices.reserveCapacity(256)
     }
 
-    func reset(request: HTTPRequest, plan: BufferPlan) {
+    /// `omittingArguments`: argument names (query and body) this view leaves out, for a rule
+    /// excluded from them; the query string and a parsed body are then read only as arguments.
+    func reset(request: HTTPRequest, plan: BufferPlan, omittingArguments: Set<[UInt8]> = []) {
+        omitted = omittingArguments
         self.request = request
         self.plan = plan
         arena.removeAll()
@@ -163,6 +167,21 @@ final class RequestView {
 
     private func appendRaw(_ id: Int) {
         guard let head else { return }
+        if !omitted.isEmpty {
+            // Without some arguments, the whole target and a parsed body would still hold
+            // them: those targets are read as the path, and as the arguments.
+            switch plan.rawTargets[id] {
+            case .url, .uri, .query:
+                let target = head.bytes(head.startLine.1)
+                let path = target.prefix { $0 != 0x3F }
+                if plan.rawTargets[id] != .query { path.withUnsafeBufferPointer { append($0) } }
+                return
+            case .body where args.count > 0:
+                return
+            default:
+                break
+            }
+        }
         // The entry itself only for the named targets (copying it costs retains).
         func name() -> [UInt8] { plan.entries[id].name }
         head.storage.withUnsafeBufferPointer { storage in
@@ -259,7 +278,7 @@ final class RequestView {
 
     private var args: RequestArguments {
         if let arguments { return arguments }
-        let parsed = request.map { RequestArguments(request: $0, body: applicationBody.bytes) } ?? RequestArguments()
+        let parsed = request.map { RequestArguments(request: $0, body: applicationBody.bytes, omitting: omitted) } ?? RequestArguments()
         arguments = parsed
         return parsed
     }

@@ -182,6 +182,8 @@ public struct Rule: Sendable {
     /// 1 to 4, as in OWASP CRS: a rule counts only when the configured paranoia level is at
     /// least this. Level 1 holds the rules that are quiet on ordinary traffic.
     public var paranoia: Int
+    /// Where the rule is not applied (rules.json's exclusion entries that name it).
+    public var exclusions: [RuleExclusion] = []
 
     /// A rule without a severity is critical: on its own it makes an incident, as every match
     /// did before requests were scored (the original rules.json format keeps its meaning).

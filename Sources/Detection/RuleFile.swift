@@ -39,7 +39,13 @@ public enum RuleFile {
         }
         var rules: [Rule] = []
         var seenIDs: [Int: Int] = [:]
+        var exclusions: [(index: Int, ids: [ClosedRange<Int>], exclusion: RuleExclusion)] = []
         for (index, element) in elements.enumerated() {
+            if let members = element.objectMembers, members.contains(where: { $0.key == "exclusion" }) {
+                let (ids, exclusion) = try parseExclusion(members, index: index, fileName: fileName)
+                exclusions.append((index, ids, exclusion))
+                continue
+            }
             let rule = try parseRule(element, index: index, fileName: fileName)
             if let previous = seenIDs[rule.id] {
                 throw RuleFileError("\(fileName): rule \(index) (id \(rule.id)): field id: id \(rule.id) is already used by rule \(previous)")
@@ -47,7 +53,74 @@ public enum RuleFile {
             seenIDs[rule.id] = index
             rules.append(rule)
         }
+        for (index, ranges, exclusion) in exclusions {
+            var named = 0
+            for r in rules.indices where ranges.contains(where: { $0.contains(rules[r].id) }) {
+                rules[r].exclusions.append(exclusion)
+                named += 1
+            }
+            guard named > 0 else {
+                throw RuleFileError("\(fileName): entry \(index) (exclusion \"\(exclusion.name)\"): field rules: names no rule of this file")
+            }
+        }
         return rules
+    }
+
+    static let exclusionKeys: Set<String> = ["exclusion", "rules", "path_prefix", "host", "client", "parameters"]
+
+    /// `{"exclusion": "why", "rules": [942100, "9000-9099"], "path_prefix": "/wp-admin/",
+    /// "host": "blog.example", "client": "10.0.0.0/8", "parameters": ["content"]}`.
+    private static func parseExclusion(_ members: [(key: String, value: JSONValue)], index: Int,
+                                       fileName: String) throws(RuleFileError) -> ([ClosedRange<Int>], RuleExclusion) {
+        let name = members.first { $0.key == "exclusion" }?.value.stringValue ?? ""
+        func fail(_ field: String, _ message: String) -> RuleFileError {
+            RuleFileError("\(fileName): entry \(index) (exclusion \"\(name)\"): field \(field): \(message)")
+        }
+        guard !name.isEmpty else { throw fail("exclusion", "must be a non-empty string saying what the exclusion is for") }
+        var seen: Set<String> = []
+        for (key, _) in members {
+            guard exclusionKeys.contains(key) else { throw fail(key, "unknown (an exclusion has \(exclusionKeys.sorted().joined(separator: ", ")))") }
+            guard seen.insert(key).inserted else { throw fail(key, "given twice") }
+        }
+        func value(_ key: String) -> JSONValue? { members.first { $0.key == key }?.value }
+        func string(_ key: String) throws(RuleFileError) -> String? {
+            guard let v = value(key) else { return nil }
+            guard let s = v.stringValue, !s.isEmpty else { throw fail(key, "must be a non-empty string") }
+            return s
+        }
+        guard case .array(let ruleValues)? = value("rules"), !ruleValues.isEmpty else {
+            throw fail("rules", "must be a non-empty array of rule ids or id ranges such as \"9000-9099\"")
+        }
+        var ranges: [ClosedRange<Int>] = []
+        for v in ruleValues {
+            if let id = v.wholeNumber(in: 1...3_999_999_999) {
+                ranges.append(id...id)
+            } else if let text = v.stringValue, let dash = text.firstIndex(of: "-"),
+                      let low = Int(text[..<dash]), let high = Int(text[text.index(after: dash)...]), 1 <= low, low <= high {
+                ranges.append(low...high)
+            } else {
+                throw fail("rules", "\(v.typeName) is neither a rule id nor a range \"LOW-HIGH\"")
+            }
+        }
+        let path = try string("path_prefix")
+        if let path, !path.hasPrefix("/") { throw fail("path_prefix", "must start with /") }
+        let host = try string("host")
+        var network: IPNetwork?
+        if let client = try string("client") {
+            guard let parsed = IPNetwork(client) else { throw fail("client", "\(client) is not an address or a network such as 10.0.0.0/8") }
+            network = parsed
+        }
+        var parameters: [String] = []
+        if let v = value("parameters") {
+            guard case .array(let items) = v, !items.isEmpty, items.allSatisfy({ $0.stringValue?.isEmpty == false }) else {
+                throw fail("parameters", "must be a non-empty array of parameter names")
+            }
+            parameters = items.compactMap(\.stringValue)
+        }
+        guard path != nil || host != nil || network != nil || !parameters.isEmpty else {
+            throw fail("exclusion", "names no path_prefix, host, client or parameters: to turn a rule off everywhere, give it \"enabled\": false")
+        }
+        return (ranges, RuleExclusion(name: name, pathPrefix: path, host: host, network: network, parameters: parameters))
     }
 
     private static func parseRule(_ value: JSONValue, index: Int, fileName: String) throws(RuleFileError) -> Rule {

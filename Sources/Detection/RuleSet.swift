@@ -1,4 +1,5 @@
 import HTTP
+import NetworkTypes
 
 #if canImport(Glibc)
 import Glibc
@@ -161,8 +162,10 @@ public final class RuleSet: @unchecked Sendable {
     public var enabledCount: Int { rules.filter(\.enabled).count }
 
     /// Every rule the request matches, each once, in rule-file order; rules above
-    /// `paranoiaLevel` are not evaluated.
-    public func evaluate(_ request: HTTPRequest, scratch: DetectionScratch, paranoiaLevel: Int = 4) -> [RuleMatch] {
+    /// `paranoiaLevel` are not evaluated, and a rule's exclusions that hold for the request (and
+    /// `client`, the address it came from) take it out or keep it from the parameters they name.
+    public func evaluate(_ request: HTTPRequest, scratch: DetectionScratch, paranoiaLevel: Int = 4,
+                         client: IPAddress? = nil) -> [RuleMatch] {
         let view = scratch.view
         view.reset(request: request, plan: plan)
         defer { view.finish() }
@@ -180,11 +183,32 @@ public final class RuleSet: @unchecked Sendable {
         for i in 0..<unfiltered.count { scratch.mark(unfiltered[i]) }
         guard !scratch.candidates.isEmpty else { return [] }
         var matches: [RuleMatch] = []
+        var withoutParameters: [(rule: Int, names: Set<[UInt8]>)] = []
         scratch.sortCandidates()
         for index in scratch.candidates where paranoia[index] <= paranoiaLevel {
-            if let match = evaluate(rule: index, view: view, scratch: scratch) { matches.append(match) }
+            guard let match = evaluate(rule: index, view: view, scratch: scratch) else { continue }
+            let exclusions = rules[index].exclusions
+            if exclusions.isEmpty {
+                matches.append(match)
+                continue
+            }
+            let holding = exclusions.filter { $0.applies(to: request, client: client) }
+            if holding.isEmpty {
+                matches.append(match)
+            } else if !holding.contains(where: { $0.parameters.isEmpty }) {
+                withoutParameters.append((index, holding.reduce(into: Set()) { $0.formUnion($1.parameters) }))
+            }
         }
-        return matches
+        guard !withoutParameters.isEmpty else { return matches }
+        // Rules kept from some parameters: judged again on a view without them (rare: only
+        // when such a rule matched), then put back in rule-file order.
+        var again: [(rule: Int, match: RuleMatch)] = []
+        for (index, names) in withoutParameters {
+            view.reset(request: request, plan: plan, omittingArguments: names)
+            if let match = evaluate(rule: index, view: view, scratch: scratch) { again.append((index, match)) }
+        }
+        let order = Dictionary(rules.indices.map { (rules[$0].id, $0) }, uniquingKeysWith: { first, _ in first })
+        return (matches.map { (order[$0.rule.id] ?? 0, $0) } + again).sorted { $0.0 < $1.0 }.map(\.1)
     }
 
     private func evaluate(rule index: Int, view: RequestView, scratch: DetectionScratch) -> RuleMatch? {

@@ -40,7 +40,7 @@ public final class DetectionSink: HTTPTransactionSink {
 
     public func requestCompleted(_ transaction: HTTPTransaction) {
         requestsInspected += 1
-        let verdict = detector.evaluate(transaction.request)
+        let verdict = detector.evaluate(transaction.request, client: transaction.client.address)
         if verdict.isIncident {
             if waitForResponse {
                 held[ObjectIdentifier(transaction)] = verdict

@@ -387,7 +387,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
                 let inspectedEnough = proxied.complete || proxied.transaction.request.bodyLength >= configuration.inspectBodyBytes
                 if !proxied.headInspected {
                     proxied.headInspected = true
-                    let verdict = shared.inspector.inspect(proxied.request)
+                    let verdict = shared.inspector.inspect(proxied.request, client: proxied.transaction.client.address)
                     if verdict.isIncident || (verdict.failed && !configuration.failOpen) {
                         block(proxied, verdict)
                         return
@@ -400,7 +400,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
                     return
                 }
                 if proxied.transaction.request.bodyLength > 0 {
-                    let verdict = shared.inspector.inspect(proxied.request, again: true)
+                    let verdict = shared.inspector.inspect(proxied.request, client: proxied.transaction.client.address, again: true)
                     if verdict.isIncident || (verdict.failed && !configuration.failOpen) {
                         block(proxied, verdict)
                         return
@@ -415,7 +415,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         if proxied.complete, proxied.heldBody.isEmpty, proxied.headSent, !proxied.alerted {
             proxied.alerted = true
             // Out of band for a forwarding proxy: the request is already on its way.
-            let verdict = proxied.verdict ?? shared.inspector.inspect(proxied.request)
+            let verdict = proxied.verdict ?? shared.inspector.inspect(proxied.request, client: proxied.transaction.client.address)
             shared.inspector.emit(verdict, for: proxied.transaction, blocked: false, incident: nil, status: nil)
         }
         // What was held has gone upstream: the client may send more.

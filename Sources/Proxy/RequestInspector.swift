@@ -1,6 +1,7 @@
 import Alerts
 import Detection
 import HTTP
+import NetworkTypes
 import Synchronization
 
 /// Detection for the proxy's event loops: the shared `Detector` judges (each loop with its own
@@ -28,9 +29,9 @@ public final class RequestInspector: Sendable {
 
     /// Judges a request. `again`: a second look at the same request (its body complete), not
     /// counted twice.
-    public func inspect(_ request: HTTPRequest, again: Bool = false) -> Verdict {
+    public func inspect(_ request: HTTPRequest, client: IPAddress? = nil, again: Bool = false) -> Verdict {
         if !again { counters.withLock { $0.inspected += 1 } }
-        return detector.evaluate(request)
+        return detector.evaluate(request, client: client)
     }
 
     /// Writes the incident's alert; refused requests carry the incident id shown on the 403.
