@@ -121,11 +121,14 @@ func writeSmallDatasets(in folder: URL) throws {
     for i in 0..<400 {
         good.append("/\(words[i % words.count])/\(words[(i * 7) % words.count])\(i).html")
         good.append("/\(words[(i * 5) % words.count])?page=\(i % 17)&sort=name")
+        // Values with the punctuation of ordinary text: what the model judges on benign traffic.
+        good.append("/search?q=\(words[i % words.count])%27s+\(words[(i / 12) % words.count])%3F+(\(words[(i * 5) % words.count]))")
     }
     let attacks = ["' or 1=1--", "<script>alert(\(0))</script>", "../../../../etc/passwd", ";cat /etc/shadow", "1 union select password from users",
                    "<img src=x onerror=alert(1)>", "${jndi:ldap://x/a}", "|id", "' and sleep(5)#", "%3Cscript%3E"]
     for i in 0..<400 {
-        bad.append("/\(words[i % words.count])?q=\(attacks[i % attacks.count].replacingOccurrences(of: "0", with: String(i)))")
+        // A word in each payload: digits fold to 0, and the model needs distinct texts to learn from.
+        bad.append("/\(words[i % words.count])?q=\(attacks[i % attacks.count].replacingOccurrences(of: "0", with: String(i)))\(words[(i / 10) % words.count])")
     }
     try (good.joined(separator: "\n") + "\n").write(to: folder.appendingPathComponent("good.txt"), atomically: true, encoding: .utf8)
     try (bad.joined(separator: "\r\n") + "\r\n").write(to: folder.appendingPathComponent("bad.txt"), atomically: true, encoding: .utf8)
