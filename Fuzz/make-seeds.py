@@ -96,6 +96,9 @@ for path in captures:
 write("rules", "rules.json", open("rules.json", "rb").read())
 for index, rule in enumerate(json.load(open("rules.json"))[:40]):
     write("rules", "rule-%02d.json" % index, json.dumps([rule]).encode())
+write("rules", "exclusions.json", json.dumps([json.load(open("rules.json"))[0],
+    {"exclusion": "path", "rules": [json.load(open("rules.json"))[0]["id"]], "path_prefix": "/admin/", "parameters": ["content"]},
+    {"exclusion": "net", "rules": ["1-999999"], "client": "10.0.0.0/8", "host": "intra.example"}]).encode())
 write("rules", "original-format.json", b'[{"url": "evil", "alert": "x"}, {"headers": {"Host": "localhost"}, "alert": "y"}, {"content": "a", "method": "POST", "alert": "z"}]')
 
 # model: the real format with 2^10 buckets (8 KiB), so mutations stay cheap
