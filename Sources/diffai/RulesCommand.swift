@@ -37,6 +37,11 @@ struct RulesCommand: ParsableCommand {
             var targets: [String: Int] = [:]
             for rule in enabled { for condition in rule.conditions { targets[condition.target.name, default: 0] += 1 } }
             print("  targets: " + targets.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            var exclusions: [String: [Int]] = [:]
+            for rule in rules { for exclusion in rule.exclusions { exclusions[exclusion.name, default: []].append(rule.id) } }
+            for (name, ids) in exclusions.sorted(by: { $0.key < $1.key }) {
+                print("  exclusion \"\(name)\": " + (ids.count == 1 ? "rule \(ids[0])" : "\(ids.count) rules (\(ids.first!)-\(ids.last!))"))
+            }
         }
     }
 }

@@ -71,6 +71,16 @@ import Testing
         #expect(ids("/evil/post", body: "comment=evil") == [100], "and so does the path")
     }
 
+    /// `rules check` lists each exclusion with the rules it names.
+    @Test func rulesCheckListsExclusions() throws {
+        let path = TestPaths.temporaryDirectory("exclusions").appendingPathComponent("rules.json")
+        try Data(Self.rules.utf8).write(to: path)
+        let result = try run(TestPaths.diffaiBinary, ["rules", "check", path.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("exclusion \"the scanner of our own team\": 2 rules (100-200)"))
+        #expect(result.stdout.contains("exclusion \"the editor posts any text\": rule 100"))
+    }
+
     @Test func badExclusionsAreExplained() {
         func error(_ entry: String) -> String {
             let file = #"[{"id": 100, "alert": "x", "conditions": [{"target": "uri", "operator": "contains", "value": "x"}]}, "# + entry + "]"
