@@ -88,7 +88,8 @@ public enum RequestText {
             if !isInert(out[segmentStart..<end], .path) { break }
             segmentStart = end
         }
-        // A `..` spread over two segments (`/a./.b`) is no traversal: nothing found, keep all.
+        // The whole is not inert, so some segment is not (a `..` or `--` cannot span the `/`):
+        // the bound only guards against removing everything.
         if segmentStart > start && segmentStart < out.count { out.removeSubrange(start..<segmentStart) }
     }
 

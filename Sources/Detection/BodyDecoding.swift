@@ -13,9 +13,9 @@ enum BodyDecoding {
     /// inflate; otherwise the body as sent (`decoded` false), which is also what an
     /// application that does not inflate would see.
     static func applicationBody(_ request: HTTPRequest) -> (bytes: [UInt8], decoded: Bool) {
-        guard !request.body.isEmpty, let header = request.header("content-encoding") else { return (request.body, false) }
+        guard !request.body.isEmpty else { return (request.body, false) }
         // Codings are listed in the order they were applied: undo them last to first.
-        let codings = header.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: " \t") }.filter { !$0.isEmpty && $0 != "identity" }
+        let codings = Self.codings(request)
         guard !codings.isEmpty, codings.count <= 2 else { return (request.body, false) }
         var bytes = request.body
         for coding in codings.reversed() {
@@ -26,11 +26,11 @@ enum BodyDecoding {
         return (bytes, true)
     }
 
-    /// Whether the request declares a coding other than `identity` (then a body that was not
-    /// decoded is a body-parser failure).
-    static func declaresCoding(_ request: HTTPRequest) -> Bool {
-        guard let header = request.header("content-encoding") else { return false }
-        return header.lowercased().split(separator: ",").contains { $0.trimmingCharacters(in: " \t") != "identity" && !$0.trimmingCharacters(in: " \t").isEmpty }
+    /// The codings Content-Encoding declares, lowercased, `identity` left out: a body that
+    /// declares some and was not decoded is a body-parser failure.
+    static func codings(_ request: HTTPRequest) -> [String] {
+        guard let header = request.header("content-encoding") else { return [] }
+        return header.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: " \t") }.filter { !$0.isEmpty && $0 != "identity" }
     }
 
     /// Inflates gzip, zlib or raw deflate data (the body may be cut at the inspection limit:

@@ -45,15 +45,15 @@ public final class ModelDetector: @unchecked Sendable {
         // Cookie values carry payloads as parameters do (session ids and tracking values are
         // inert or tokens, which the model knows as benign).
         for field in request.head.fields where request.head.nameEquals(field, "cookie") {
-            let cookies = request.head.bytes(field.value)
-            for piece in cookies.split(separator: UInt8(ascii: ";")) {
-                guard let equals = piece.firstIndex(of: UInt8(ascii: "=")) else { continue }
-                let value = piece[piece.index(after: equals)...]
-                guard !value.isEmpty else { continue }
-                let score = model.score(text: RequestText.fromValue(value))
-                if score > best.score {
-                    let name = piece[..<equals].drop { $0 == 0x20 }
-                    best = ModelVerdict(score: score, target: "cookie:" + String(decoding: name, as: UTF8.self), snippet: Array(value.prefix(80)))
+            request.head.storage.withUnsafeBytes { storage in
+                let header = UnsafeRawBufferPointer(rebasing: storage[Int(field.value.start)..<Int(field.value.end)])
+                CookieSyntax.forEachPair(in: header) { name, value in
+                    guard !value.isEmpty else { return }
+                    let score = model.score(text: RequestText.fromValue(header[value]))
+                    if score > best.score {
+                        best = ModelVerdict(score: score, target: "cookie:" + String(decoding: header[name], as: UTF8.self),
+                                            snippet: Array(header[value].prefix(80)))
+                    }
                 }
             }
         }

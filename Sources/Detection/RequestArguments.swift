@@ -20,11 +20,12 @@ struct RequestArguments {
 
     init() {}
 
-    /// `body`: the body as the application reads it, when the caller has it already
-    /// (`BodyDecoding.applicationBody`); computed here otherwise.
     /// Argument names left out (a rule's exclusion).
     private var omitted: Set<[UInt8]> = []
 
+    /// `body`: the body as the application reads it, when the caller has it already
+    /// (`BodyDecoding.applicationBody`); computed here otherwise. `omitting`: argument names
+    /// not added.
     init(request: HTTPRequest, includeQuery: Bool = true, body applicationBody: [UInt8]? = nil, omitting: Set<[UInt8]> = []) {
         omitted = omitting
         defer { addJoinedDuplicates() }
@@ -164,7 +165,7 @@ struct RequestArguments {
     static let readableCharsets: Set<String> = ["utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1", "iso-8859-15",
                                                 "windows-1252", "cp1252"]
 
-    /// `charset` of a lowercased Content-Type, unquoted.
+    /// A parameter (`charset`) of a lowercased Content-Type, unquoted.
     static func parameter(_ key: String, inContentType contentType: String) -> String? {
         for piece in contentType.split(separator: ";").dropFirst() {
             let trimmed = piece.trimmingCharacters(in: " \t")

@@ -234,7 +234,7 @@ final class RequestView {
                 var anomalies = request.anomalies
                 if !request.body.isEmpty {
                     anomalies.formUnion(args.bodyAnomalies)
-                    if !applicationBody.decoded && BodyDecoding.declaresCoding(request) { anomalies.insert(.bodyNotDecoded) }
+                    if !applicationBody.decoded && !BodyDecoding.codings(request).isEmpty { anomalies.insert(.bodyNotDecoded) }
                 }
                 for name in anomalies.names { append(Array(name.utf8)) }
             case .cookies:
@@ -310,21 +310,10 @@ final class RequestView {
             slices.removeLast(slices.count - first)
             let arena = self.arena.bytes(0, self.arena.count)
             for header in headers {
-                var pieceStart = header.start
-                let end = header.start + header.count
-                while pieceStart <= end {
-                    var pieceEnd = pieceStart
-                    while pieceEnd < end && arena[pieceEnd] != 0x3B { pieceEnd += 1 }
-                    var s = pieceStart, e = pieceEnd
-                    while s < e && arena[s] == 0x20 { s += 1 }
-                    while e > s && arena[e - 1] == 0x20 { e -= 1 }
-                    if s < e {
-                        var equals = s
-                        while equals < e && arena[equals] != 0x3D { equals += 1 }
-                        names.append(Self.slice(arena, s, equals))
-                        cookieValues.append(Self.slice(arena, min(equals + 1, e), e))
-                    }
-                    pieceStart = pieceEnd + 1
+                let base = header.start
+                CookieSyntax.forEachPair(in: UnsafeRawBufferPointer(rebasing: arena[base..<(base + header.count)])) { name, value in
+                    names.append(Self.slice(arena, base + name.lowerBound, base + name.upperBound))
+                    cookieValues.append(Self.slice(arena, base + value.lowerBound, base + value.upperBound))
                 }
             }
         }

@@ -183,7 +183,8 @@ public final class RuleSet: @unchecked Sendable {
         for i in 0..<unfiltered.count { scratch.mark(unfiltered[i]) }
         guard !scratch.candidates.isEmpty else { return [] }
         var matches: [RuleMatch] = []
-        var withoutParameters: [(rule: Int, names: Set<[UInt8]>)] = []
+        // Where each rule kept from some parameters would stand among the matches.
+        var withoutParameters: [(rule: Int, position: Int, names: Set<[UInt8]>)] = []
         scratch.sortCandidates()
         for index in scratch.candidates where paranoia[index] <= paranoiaLevel {
             guard let match = evaluate(rule: index, view: view, scratch: scratch) else { continue }
@@ -196,19 +197,18 @@ public final class RuleSet: @unchecked Sendable {
             if holding.isEmpty {
                 matches.append(match)
             } else if !holding.contains(where: { $0.parameters.isEmpty }) {
-                withoutParameters.append((index, holding.reduce(into: Set()) { $0.formUnion($1.parameters) }))
+                withoutParameters.append((index, matches.count, holding.reduce(into: Set()) { $0.formUnion($1.parameters) }))
             }
         }
         guard !withoutParameters.isEmpty else { return matches }
         // Rules kept from some parameters: judged again on a view without them (rare: only
-        // when such a rule matched), then put back in rule-file order.
-        var again: [(rule: Int, match: RuleMatch)] = []
-        for (index, names) in withoutParameters {
+        // when such a rule matched), and put where they stand in rule-file order (last first,
+        // so earlier positions stay valid).
+        for (index, position, names) in withoutParameters.reversed() {
             view.reset(request: request, plan: plan, omittingArguments: names)
-            if let match = evaluate(rule: index, view: view, scratch: scratch) { again.append((index, match)) }
+            if let match = evaluate(rule: index, view: view, scratch: scratch) { matches.insert(match, at: position) }
         }
-        let order = Dictionary(rules.indices.map { (rules[$0].id, $0) }, uniquingKeysWith: { first, _ in first })
-        return (matches.map { (order[$0.rule.id] ?? 0, $0) } + again).sorted { $0.0 < $1.0 }.map(\.1)
+        return matches
     }
 
     private func evaluate(rule index: Int, view: RequestView, scratch: DetectionScratch) -> RuleMatch? {

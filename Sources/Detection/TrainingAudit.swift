@@ -8,7 +8,8 @@ extension Detector {
     public var benignAudit: @Sendable ([UInt8]) -> Bool {
         { [self] line in
             guard let request = HTTPRequest.synthesize(target: line) else { return false }
-            let policy = Policy(rules: rules, model: nil, scoring: scoring)
+            var policy = policy
+            policy.model = nil
             return Detector.evaluate(request, policy: policy, scratch: .forCurrentThread).isIncident
         }
     }

@@ -50,8 +50,10 @@ struct TrainCommand: ParsableCommand {
         options.seed = seed
         options.maxIterations = maxIterations
         options.generatedBenignForTraining = generatedBenign
-        for (path, given) in [(goodPath, good), (badPath, bad)] where access(path, R_OK) != 0 {
-            printError(given != nil ? "diffai: \(path): cannot open (\(String(cString: strerror(errno))))" : TrainingData.missing)
+        // A file given by name that does not open is the loader's error; missing defaults mean
+        // the data was never put in place.
+        for (path, given) in [(goodPath, good), (badPath, bad)] where given == nil && access(path, R_OK) != 0 {
+            printError(TrainingData.missing)
             throw ExitCode(66)
         }
         if auditRules != "none" {
