@@ -36,15 +36,15 @@ struct RequestArguments {
         guard !request.body.isEmpty else { return }
         let body = (applicationBody ?? BodyDecoding.applicationBody(request).bytes).prefix(Self.maxParsedBody)
         guard !body.isEmpty else { return }
-        let contentType = (request.header("content-type") ?? "").lowercased()
+        let contentType = ContentType(of: request) ?? ContentType([])
         let firstByte = body.first { !Transforms.isSpace($0) }
         // A body cut at the inspection limit cannot be judged complete.
         let whole = !request.bodyTruncated && body.count < Self.maxParsedBody
-        if let charset = Self.parameter("charset", inContentType: contentType), !Self.readableCharsets.contains(charset) {
+        if let charset = contentType.parameter("charset"), !Self.readableCharsets.contains(charset) {
             bodyAnomalies.insert(.unreadableBodyCharset)
         }
         if contentType.contains("multipart/form-data") {
-            if let boundary = Self.boundary(in: request.header("content-type") ?? "") {
+            if let boundary = contentType.boundary {
                 if !addMultipart(Array(body), boundary: boundary, whole: whole) { bodyAnomalies.insert(.invalidMultipartBody) }
             } else {
                 bodyAnomalies.insert(.invalidMultipartBody)
@@ -152,28 +152,9 @@ struct RequestArguments {
         a.count == b.count && zip(storage[a], storage[b]).allSatisfy { Transforms.lower($0) == Transforms.lower($1) }
     }
 
-    static func boundary(in contentType: String) -> [UInt8]? {
-        let bytes = Array(contentType.utf8)
-        guard let start = find(Array("boundary=".utf8), in: bytes.map(Transforms.lower), from: 0) else { return nil }
-        var value = bytes[(start + 9)...].prefix { $0 != 0x3B }
-        while let first = value.first, first == 0x20 || first == 0x22 || first == 0x09 { value = value.dropFirst() }
-        while let last = value.last, last == 0x20 || last == 0x22 || last == 0x09 { value = value.dropLast() }
-        return value.isEmpty ? nil : Array(value)
-    }
-
     /// Charsets whose text a byte-wise parser reads as the application does (ASCII supersets).
-    static let readableCharsets: Set<String> = ["utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1", "iso-8859-15",
-                                                "windows-1252", "cp1252"]
-
-    /// A parameter (`charset`) of a lowercased Content-Type, unquoted.
-    static func parameter(_ key: String, inContentType contentType: String) -> String? {
-        for piece in contentType.split(separator: ";").dropFirst() {
-            let trimmed = piece.trimmingCharacters(in: " \t")
-            guard let equals = trimmed.firstIndex(of: "="), trimmed[..<equals].trimmingCharacters(in: " \t") == key else { continue }
-            return String(trimmed[trimmed.index(after: equals)...]).trimmingCharacters(in: " \t\"")
-        }
-        return nil
-    }
+    static let readableCharsets: Set<[UInt8]> = Set(["utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1", "iso-8859-15",
+                                                     "windows-1252", "cp1252"].map { Array($0.utf8) })
 
     /// Adds every part's name and content; false when the body is not well-formed multipart
     /// (no delimiter, no closing delimiter although the body is `whole`, a part without a

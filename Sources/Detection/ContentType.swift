@@ -1,0 +1,77 @@
+import HTTP
+
+/// A request's Content-Type as the body parsers read it: bytes, never a `String` (whose
+/// searches cost more than parsing a small form body).
+///
+/// Matching stays loose on purpose: a media type is recognised anywhere in the value, so
+/// `text/plain; multipart/form-data` is still parsed as multipart — a parser that reads less
+/// than some application does is one an attacker can hide behind (EVASION 10).
+struct ContentType {
+    /// The whole value, lowercased.
+    private let lowered: [UInt8]
+    /// The whole value as sent (parameter values keep their case: a multipart boundary).
+    private let original: [UInt8]
+
+    init(_ value: some Collection<UInt8>) {
+        original = Array(value)
+        lowered = original.map(Transforms.lower)
+    }
+
+    /// The first Content-Type header of the request, or none.
+    init?(of request: HTTPRequest) {
+        let head = request.head
+        guard let field = head.fields.first(where: { head.nameEquals($0, Self.headerName) }) else { return nil }
+        self.init(head.bytes(field.value))
+    }
+
+    /// Whether the value contains `needle` (lowercase ASCII).
+    func contains(_ needle: StaticString) -> Bool {
+        needle.withUTF8Buffer { n in
+            lowered.withUnsafeBytes { RuleSet.find(UnsafeRawBufferPointer(n), in: $0) != nil }
+        }
+    }
+
+    /// The value of parameter `name` (lowercase ASCII) after the media type, without
+    /// surrounding blanks and quotes, lowercased when `lowercase`.
+    func parameter(_ name: StaticString, lowercase: Bool = true) -> [UInt8]? {
+        let source = lowercase ? lowered : original
+        var start = (lowered.firstIndex(of: Self.semicolon) ?? lowered.endIndex)
+        while start < lowered.endIndex {
+            let pieceStart = start + 1
+            let pieceEnd = lowered[pieceStart...].firstIndex(of: Self.semicolon) ?? lowered.endIndex
+            start = pieceEnd
+            guard let equals = lowered[pieceStart..<pieceEnd].firstIndex(of: Self.equals),
+                  Self.trimmed(lowered[pieceStart..<equals], also: nil).elementsEqual(name.utf8Bytes) else { continue }
+            return Array(Self.trimmed(source[(equals + 1)..<pieceEnd], also: Self.quote))
+        }
+        return nil
+    }
+
+    /// The multipart boundary: `boundary=` found anywhere (browsers and servers disagree on
+    /// where it may stand), up to the next `;`, case kept; nil when absent or empty.
+    var boundary: [UInt8]? {
+        let key = Array("boundary=".utf8)
+        guard let start = lowered.withUnsafeBytes({ h in key.withUnsafeBytes { RuleSet.find($0, in: h) } }) else { return nil }
+        let valueStart = start + key.count
+        let valueEnd = original[valueStart...].firstIndex(of: Self.semicolon) ?? original.endIndex
+        let value = Self.trimmed(original[valueStart..<valueEnd], also: Self.quote)
+        return value.isEmpty ? nil : Array(value)
+    }
+
+    private static func trimmed(_ bytes: ArraySlice<UInt8>, also extra: UInt8?) -> ArraySlice<UInt8> {
+        func blank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == extra }
+        var value = bytes
+        while let first = value.first, blank(first) { value = value.dropFirst() }
+        while let last = value.last, blank(last) { value = value.dropLast() }
+        return value
+    }
+
+    private static let headerName = Array("content-type".utf8)
+    private static let semicolon = UInt8(ascii: ";")
+    private static let equals = UInt8(ascii: "=")
+    private static let quote = UInt8(ascii: "\"")
+}
+
+private extension StaticString {
+    var utf8Bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: utf8Start, count: utf8CodeUnitCount) }
+}
