@@ -21,9 +21,13 @@ final class RequestView {
     private var spans: [Range<Int>?] = []
     private var transformOutput: [UInt8] = []
     private var request: HTTPRequest?
-    private var head: HTTPMessageHead? { request?.head }
+    /// `request?.head`, kept apart: reading it through the optional request copies the request.
+    private var head: HTTPMessageHead?
     private var plan = BufferPlan()
-    private var arguments: RequestArguments?
+    /// The request's arguments once `argumentsParsed` (not an optional: reading a stored
+    /// optional struct copies it, a retain per array, on every `arg:` target).
+    private var arguments = RequestArguments()
+    private var argumentsParsed = false
     private var omitted: Set<[UInt8]> = []
     private var decodedBody: (bytes: [UInt8], decoded: Bool)?
     /// Cookie names and values as slices of the arena (computed once per request).
@@ -42,6 +46,7 @@ final class RequestView {
     func reset(request: HTTPRequest, plan: BufferPlan, omittingArguments: Set<[UInt8]> = []) {
         omitted = omittingArguments
         self.request = request
+        head = request.head
         self.plan = plan
         arena.removeAll()
         slices.removeAll(keepingCapacity: true)
@@ -50,7 +55,8 @@ final class RequestView {
         } else {
             for i in spans.indices { spans[i] = nil }
         }
-        arguments = nil
+        arguments = RequestArguments()
+        argumentsParsed = false
         decodedBody = nil
         cookieNames = nil
         cookieValues.removeAll(keepingCapacity: true)
@@ -65,7 +71,9 @@ final class RequestView {
     /// Lets go of the request (and of a large arena) once its evaluation is over.
     func finish() {
         request = nil
-        arguments = nil
+        head = nil
+        arguments = RequestArguments()
+        argumentsParsed = false
         decodedBody = nil
         if arena.capacity > Self.retainedArenaBytes { arena.release() }
         if transformOutput.capacity > Self.retainedArenaBytes { transformOutput = [] }
@@ -139,7 +147,8 @@ final class RequestView {
                                              into: &transformOutput)
             if didChange {
                 changed = true
-                let traits = transformOutput.withUnsafeBytes { ByteTraits.of($0) }
+                // Lowercasing only takes uppercase away; any other output is looked at again.
+                let traits = transform == .lowercase ? input.traits.subtracting(.uppercase) : transformOutput.withUnsafeBytes { ByteTraits.of($0) }
                 slices.append(Slice(start: arena.count, count: transformOutput.count, traits: traits))
                 transformOutput.withUnsafeBytes { arena.append($0) }
             } else {
@@ -167,14 +176,15 @@ final class RequestView {
 
     private func appendRaw(_ id: Int) {
         guard let head else { return }
+        let raw = plan.rawTargets[id]
         if !omitted.isEmpty {
             // Without some arguments, the whole target and a parsed body would still hold
             // them: those targets are read as the path, and as the arguments.
-            switch plan.rawTargets[id] {
+            switch raw {
             case .url, .uri, .query:
                 let target = head.bytes(head.startLine.1)
                 let path = target.prefix { $0 != 0x3F }
-                if plan.rawTargets[id] != .query { path.withUnsafeBufferPointer { append($0) } }
+                if raw != .query { path.withUnsafeBufferPointer { append($0) } }
                 return
             case .body where args.count > 0:
                 return
@@ -182,105 +192,134 @@ final class RequestView {
                 break
             }
         }
-        // The entry itself only for the named targets (copying it costs retains).
-        func name() -> [UInt8] { plan.entries[id].name }
-        head.storage.withUnsafeBufferPointer { storage in
-            func bytes(_ range: ByteRange) -> UnsafeBufferPointer<UInt8> {
-                UnsafeBufferPointer(rebasing: storage[Int(range.start)..<Int(range.end)])
+        switch raw {
+        case .body:
+            guard let request else { break }
+            let body = applicationBody
+            if !body.bytes.isEmpty { append(body.bytes) }
+            // The kept tail of a compressed body is a piece of the stream, not text.
+            if !body.decoded && request.bodyTruncated && !request.bodyTail.isEmpty { append(request.bodyTail) }
+        case .anomalies:
+            guard let request else { break }
+            var anomalies = request.anomalies
+            if !request.body.isEmpty {
+                anomalies.formUnion(args.bodyAnomalies)
+                if !applicationBody.decoded && !BodyDecoding.codings(request).isEmpty { anomalies.insert(.bodyNotDecoded) }
             }
-            func forEachValue(named name: [UInt8], _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
-                for field in head.fields where Self.equalsLowercase(bytes(field.name), name) { body(bytes(field.value)) }
+            if !anomalies.isEmpty { for name in anomalies.names { append(Array(name.utf8)) } }
+        case .cookies:
+            // Cookie slices point into one copy of the Cookie headers in the arena.
+            parseCookies()
+            slices.append(contentsOf: cookieValues)
+        case .cookieNames:
+            slices.append(contentsOf: parseCookies())
+        case .cookie:
+            let names = parseCookies()
+            let wanted = plan.entries[id].name
+            for (name, value) in zip(names, cookieValues)
+            where arena.bytes(name.start, name.count).elementsEqual(wanted) {
+                slices.append(value)
             }
-            let target = bytes(head.startLine.1)
-            switch plan.rawTargets[id] {
-            case .url:
-                let start = arena.count
-                Self.httpScheme.withUnsafeBytes { arena.append($0) }
-                var hostDone = false
-                forEachValue(named: Self.hostName) { if !hostDone { arena.append(UnsafeRawBufferPointer($0)); hostDone = true } }
-                arena.append(UnsafeRawBufferPointer(target))
-                slices.append(Slice(start: start, count: arena.count - start, traits: ByteTraits.of(arena.bytes(start, arena.count - start))))
-            case .uri:
-                append(target)
-            case .path:
-                append(UnsafeBufferPointer(rebasing: target[..<(target.firstIndex(of: 0x3F) ?? target.endIndex)]))
-            case .query:
-                if let question = target.firstIndex(of: 0x3F) { append(UnsafeBufferPointer(rebasing: target[(question + 1)...])) }
-            case .method:
-                append(bytes(head.startLine.0))
-                // Frameworks take the method from an override header or a `_method` argument
-                // (Rails, Laravel, Express's method-override): a rule about methods must see
-                // those too, or POST carries any method past it (EVASION 16).
-                for name in Self.methodOverrideHeaders { forEachValue(named: name) { append($0) } }
-                appendArguments({ $0.valueRanges }, where: { Self.equalsLowercase($0, Self.methodArgument) })
-            case .host:
-                forEachValue(named: Self.hostName) { append($0) }
-            case .userAgent:
-                forEachValue(named: Self.userAgentName) { append($0) }
-            case .header:
-                forEachValue(named: name()) { append($0) }
-            case .headers:
-                for field in head.fields { append(bytes(field.value)) }
-            case .headerNames:
-                for field in head.fields { append(bytes(field.name)) }
-            case .body:
-                guard let request else { break }
-                let body = applicationBody
-                if !body.bytes.isEmpty { append(body.bytes) }
-                // The kept tail of a compressed body is a piece of the stream, not text.
-                if !body.decoded && request.bodyTruncated && !request.bodyTail.isEmpty { append(request.bodyTail) }
-            case .anomalies:
-                guard let request else { break }
-                var anomalies = request.anomalies
-                if !request.body.isEmpty {
-                    anomalies.formUnion(args.bodyAnomalies)
-                    if !applicationBody.decoded && !BodyDecoding.codings(request).isEmpty { anomalies.insert(.bodyNotDecoded) }
+        case .args:
+            appendArguments(.values)
+        case .argNames:
+            appendArguments(.names)
+        case .arg:
+            appendArguments(.values, named: plan.entries[id].name)
+        case .files:
+            appendArguments(.fileNames)
+        case .url, .uri, .path, .query, .method, .host, .userAgent, .header, .headers, .headerNames:
+            head.storage.withUnsafeBufferPointer { appendHeadTarget(raw, id, head, $0) }
+        }
+    }
+
+    /// Targets read straight from the head's bytes. (A method, not nested functions: those
+    /// captured the head and its storage in a context allocated for every buffer.)
+    private func appendHeadTarget(_ raw: RawTarget, _ id: Int, _ head: HTTPMessageHead, _ storage: UnsafeBufferPointer<UInt8>) {
+        let target = Self.bytes(storage, head.startLine.1)
+        switch raw {
+        case .url:
+            let start = arena.count
+            Self.httpScheme.withUnsafeBytes { arena.append($0) }
+            if let host = head.fields.first(where: { Self.equalsLowercase(Self.bytes(storage, $0.name), Self.hostName) }) {
+                arena.append(UnsafeRawBufferPointer(Self.bytes(storage, host.value)))
+            }
+            arena.append(UnsafeRawBufferPointer(target))
+            slices.append(Slice(start: start, count: arena.count - start, traits: ByteTraits.of(arena.bytes(start, arena.count - start))))
+        case .uri:
+            append(target)
+        case .path:
+            append(UnsafeBufferPointer(rebasing: target[..<(target.firstIndex(of: 0x3F) ?? target.endIndex)]))
+        case .query:
+            if let question = target.firstIndex(of: 0x3F) { append(UnsafeBufferPointer(rebasing: target[(question + 1)...])) }
+        case .method:
+            append(Self.bytes(storage, head.startLine.0))
+            // Frameworks take the method from an override header or a `_method` argument
+            // (Rails, Laravel, Express's method-override): a rule about methods must see
+            // those too, or POST carries any method past it (EVASION 16).
+            for name in Self.methodOverrideHeaders { appendValues(of: name, head, storage) }
+            appendArguments(.values, named: Self.methodArgument)
+        case .host:
+            appendValues(of: Self.hostName, head, storage)
+        case .userAgent:
+            appendValues(of: Self.userAgentName, head, storage)
+        case .header:
+            appendValues(of: plan.entries[id].name, head, storage)
+        case .headers:
+            for field in head.fields { append(Self.bytes(storage, field.value)) }
+        case .headerNames:
+            for field in head.fields { append(Self.bytes(storage, field.name)) }
+        default:
+            assertionFailure("\(raw) is not read from the head's bytes")
+        }
+    }
+
+    private func appendValues(of lowercaseName: [UInt8], _ head: HTTPMessageHead, _ storage: UnsafeBufferPointer<UInt8>) {
+        for field in head.fields where Self.equalsLowercase(Self.bytes(storage, field.name), lowercaseName) {
+            append(Self.bytes(storage, field.value))
+        }
+    }
+
+    @inline(__always)
+    private static func bytes(_ storage: UnsafeBufferPointer<UInt8>, _ range: ByteRange) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: storage[Int(range.start)..<Int(range.end)])
+    }
+
+    private enum ArgumentPart { case names, values, fileNames }
+
+    /// Appends one part of every argument, only of those named `name` (lowercase, compared
+    /// ignoring case) when given. Runs once per `arg:` target of the rule set (dozens per
+    /// request): plain pointers, no copy of the arguments.
+    private func appendArguments(_ part: ArgumentPart, named name: [UInt8]? = nil) {
+        parseArguments()
+        assert(name == nil || part != .fileNames, "file names are not indexed like argument names")
+        guard arguments.count > 0 else { return }
+        arguments.storage.withUnsafeBufferPointer { store in
+            arguments.nameRanges.withUnsafeBufferPointer { names in
+                func appendEach(_ ranges: UnsafeBufferPointer<Range<Int>>) {
+                    for index in 0..<ranges.count {
+                        if let name, !Self.equalsLowercase(UnsafeBufferPointer(rebasing: store[names[index]]), name) { continue }
+                        append(UnsafeBufferPointer(rebasing: store[ranges[index]]))
+                    }
                 }
-                for name in anomalies.names { append(Array(name.utf8)) }
-            case .cookies:
-                // Cookie slices point into one copy of the Cookie headers in the arena.
-                parseCookies()
-                slices.append(contentsOf: cookieValues)
-            case .cookieNames:
-                slices.append(contentsOf: parseCookies())
-            case .cookie:
-                let names = parseCookies()
-                let wanted = name()
-                for (name, value) in zip(names, cookieValues)
-                where arena.bytes(name.start, name.count).elementsEqual(wanted) {
-                    slices.append(value)
+                switch part {
+                case .names: appendEach(names)
+                case .values: arguments.valueRanges.withUnsafeBufferPointer(appendEach)
+                case .fileNames: arguments.fileNameRanges.withUnsafeBufferPointer(appendEach)
                 }
-            case .args:
-                appendArguments { $0.valueRanges }
-            case .argNames:
-                appendArguments { $0.nameRanges }
-            case .arg:
-                let wanted = name()
-                appendArguments({ $0.valueRanges }, where: { name in Self.equalsLowercase(name, wanted) })
-            case .files:
-                appendArguments { $0.fileNameRanges }
             }
         }
     }
 
-    /// Appends the argument parts `ranges` picks (names, values, file names), only those
-    /// whose argument name passes `keep` when given.
-    private func appendArguments(_ ranges: (RequestArguments) -> [Range<Int>],
-                                 where keep: ((UnsafeBufferPointer<UInt8>) -> Bool)? = nil) {
-        let args = self.args
-        args.storage.withUnsafeBufferPointer { store in
-            for (index, range) in ranges(args).enumerated() {
-                if let keep, !keep(UnsafeBufferPointer(rebasing: store[args.nameRanges[index]])) { continue }
-                append(UnsafeBufferPointer(rebasing: store[range]))
-            }
-        }
+    private func parseArguments() {
+        guard !argumentsParsed else { return }
+        argumentsParsed = true
+        if let request { arguments = RequestArguments(request: request, body: applicationBody.bytes, omitting: omitted) }
     }
 
     private var args: RequestArguments {
-        if let arguments { return arguments }
-        let parsed = request.map { RequestArguments(request: $0, body: applicationBody.bytes, omitting: omitted) } ?? RequestArguments()
-        arguments = parsed
-        return parsed
+        parseArguments()
+        return arguments
     }
 
     /// The body as the application reads it (inflated once per request, for the body target
@@ -412,6 +451,20 @@ struct BufferPlan {
     private(set) var transforms: [Transform] = []
     private(set) var transformIndexes: [Int] = []
     private var ids: [BufferKey: Int] = [:]
+
+    /// The raw target buffer `id` is derived from.
+    func root(_ id: Int) -> Int {
+        var id = id
+        while parents[id] >= 0 { id = parents[id] }
+        return id
+    }
+
+    /// `id` without the `lowercase` steps that end its chain (what a case-folding scan of it reads).
+    func withoutTrailingLowercase(_ id: Int) -> Int {
+        var id = id
+        while parents[id] >= 0 && transforms[id] == .lowercase { id = parents[id] }
+        return id
+    }
 
     mutating func id(for key: BufferKey) -> Int {
         if let existing = ids[key] { return existing }

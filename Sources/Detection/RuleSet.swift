@@ -36,11 +36,19 @@ public final class RuleSet: @unchecked Sendable {
     /// Owners of the memory `prefilterTables` points into.
     private let automata: [AhoCorasick]
     // The prefilter runs for every request: its tables are plain memory (see `FrozenArray`).
+    /// The buffers scanned, grouped by family (buffers derived from one raw target).
     private let prefilterBuffers: FrozenArray<Int>
+    /// One automaton per scanned buffer (same index), then one per family of several buffers:
+    /// the union of the family's patterns, scanned once when all its buffers hold the same
+    /// values (no transform changed anything: most requests, most targets).
     private let prefilterTables: FrozenArray<AhoCorasick.Table>
-    /// Rule index for each pattern of each automaton: `prefilterRules[prefilterRuleStart[p] + pattern]`.
+    /// Rule index for each pattern of each automaton: `prefilterRules[prefilterRuleStart[t] + pattern]`.
     private let prefilterRules: FrozenArray<Int>
     private let prefilterRuleStart: FrozenArray<Int>
+    /// Family `f` is `prefilterBuffers[familyStart[f]..<familyStart[f + 1]]`; its union
+    /// automaton is table `familyUnion[f]` (-1 for a family of one buffer).
+    private let familyStart: FrozenArray<Int>
+    private let familyUnion: FrozenArray<Int>
     private let unfiltered: FrozenArray<Int>
     /// Each rule's paranoia level, for skipping rules above the configured one.
     private let paranoia: FrozenArray<Int>
@@ -122,10 +130,13 @@ public final class RuleSet: @unchecked Sendable {
             if let best, usePrefilter {
                 // One of the literals must occur in one of the condition's buffers: register
                 // each literal in each buffer, all pointing at this rule.
+                // The automata fold case, so a buffer that ends in `lowercase` is scanned as
+                // its parent: the lowercased copy is made only for rules that pass.
                 for buffer in best.buffers {
+                    let scanned = plan.withoutTrailingLowercase(buffer)
                     for literal in best.literals {
-                        prefilterLiterals[buffer, default: ([], [])].patterns.append(literal)
-                        prefilterLiterals[buffer, default: ([], [])].rules.append(index)
+                        prefilterLiterals[scanned, default: ([], [])].patterns.append(literal)
+                        prefilterLiterals[scanned, default: ([], [])].rules.append(index)
                     }
                 }
             } else {
@@ -143,19 +154,37 @@ public final class RuleSet: @unchecked Sendable {
         self.unfiltered = FrozenArray(unfiltered)
         paranoia = FrozenArray(rules.map(\.paranoia))
         self.plan = plan
-        let sorted = prefilterLiterals.sorted { $0.key < $1.key }
+        let sorted = prefilterLiterals.sorted { (plan.root($0.key), $0.key) < (plan.root($1.key), $1.key) }
         prefilterBuffers = FrozenArray(sorted.map(\.key))
-        let automata = sorted.map { AhoCorasick(patterns: $0.value.patterns) }
+        var tables = sorted.map(\.value)
+        var familyStart: [Int] = []
+        var familyUnion: [Int] = []
+        for (position, entry) in sorted.enumerated() where position == 0 || plan.root(entry.key) != plan.root(sorted[position - 1].key) {
+            familyStart.append(position)
+        }
+        familyStart.append(sorted.count)
+        for f in 0..<(familyStart.count - 1) {
+            let members = sorted[familyStart[f]..<familyStart[f + 1]]
+            guard members.count > 1 else {
+                familyUnion.append(-1)
+                continue
+            }
+            familyUnion.append(tables.count)
+            tables.append((members.flatMap(\.value.patterns), members.flatMap(\.value.rules)))
+        }
+        let automata = tables.map { AhoCorasick(patterns: $0.patterns) }
         self.automata = automata
         prefilterTables = FrozenArray(automata.map(\.table))
-        prefilterRules = FrozenArray(sorted.flatMap(\.value.rules))
-        prefilterRuleStart = FrozenArray(sorted.reduce(into: [0]) { $0.append($0.last! + $1.value.rules.count) })
+        prefilterRules = FrozenArray(tables.flatMap(\.rules))
+        prefilterRuleStart = FrozenArray(tables.reduce(into: [0]) { $0.append($0.last! + $1.rules.count) })
+        self.familyStart = FrozenArray(familyStart)
+        self.familyUnion = FrozenArray(familyUnion)
     }
 
     deinit {
         literals.deallocate()
         prefilterTables.deallocate()
-        for ints in [prefilterBuffers, prefilterRules, prefilterRuleStart, unfiltered, paranoia] { ints.deallocate() }
+        for ints in [prefilterBuffers, prefilterRules, prefilterRuleStart, familyStart, familyUnion, unfiltered, paranoia] { ints.deallocate() }
     }
 
     public var count: Int { rules.count }
@@ -171,13 +200,23 @@ public final class RuleSet: @unchecked Sendable {
         defer { view.finish() }
         scratch.prepare(ruleCount: rules.count)
         let prefilterRules = self.prefilterRules
-        for p in 0..<prefilterBuffers.count {
-            let span = view.span(prefilterBuffers[p])
-            guard !span.isEmpty else { continue }
-            let table = prefilterTables[p]
-            let base = prefilterRuleStart[p]
+        func scan(_ span: Range<Int>, table t: Int) {
+            let table = prefilterTables[t]
+            let base = prefilterRuleStart[t]
             for index in span {
                 table.scan(view.bytes(index)) { pattern in scratch.mark(prefilterRules[base + pattern]) }
+            }
+        }
+        for f in 0..<(familyStart.count - 1) {
+            let members = familyStart[f]..<familyStart[f + 1]
+            // Every span first: computing one may move the arena the scans read.
+            let first = view.span(prefilterBuffers[members.lowerBound])
+            var same = true
+            for p in members.dropFirst() where view.span(prefilterBuffers[p]) != first { same = false }
+            if same && familyUnion[f] >= 0 {
+                scan(first, table: familyUnion[f])
+            } else {
+                for p in members { scan(view.span(prefilterBuffers[p]), table: p) }
             }
         }
         for i in 0..<unfiltered.count { scratch.mark(unfiltered[i]) }
@@ -324,3 +363,4 @@ public final class DetectionScratch {
         }
     }
 }
+
