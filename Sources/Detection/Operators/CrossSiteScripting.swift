@@ -168,6 +168,9 @@ public enum CrossSiteScripting {
         var i = start
         // Browsers drop leading blanks and control bytes, and tabs and newlines inside the scheme.
         while i < end && (s[i] <= 0x20) { i += 1 }
+        // Most values are not URLs at all: their first byte already tells (this runs on every
+        // value of every request, and decoding a would-be scheme costs an allocation).
+        guard i < end, schemeInitials[Int(s[i])] else { return nil }
         let schemeStart = i
         while i < end && decoded.count < 20 {
             var byte = s[i]
@@ -233,6 +236,12 @@ public enum CrossSiteScripting {
         href src action formaction data xlink:href background lowsrc dynsrc poster srcdoc code codebase \
         archive classid content to from values by ping
         """.split(separator: " ").map { Array($0.utf8) })
+
+    /// Bytes a script scheme can start with: each scheme's first letter in either case, and `&`
+    /// (a character reference for one).
+    static let schemeInitials: [Bool] = (0..<256).map { byte in
+        byte == Int(UInt8(ascii: "&")) || scriptSchemes.contains { Int(Transforms.lower(UInt8(byte))) == Int($0.name[0]) }
+    }
 
     static let scriptSchemes: [(name: [UInt8], isData: Bool)] = [
         (Array("javascript:".utf8), false), (Array("vbscript:".utf8), false), (Array("livescript:".utf8), false),
