@@ -62,6 +62,18 @@ public enum RequestText {
         return out
     }
 
+    /// Whether `fromValue` gives nothing for `value`, told from its bytes without normalizing
+    /// them: with no `%` nothing decodes, and folding case and digits keeps inert bytes inert.
+    /// (Most cookie values and many arguments are plain tokens and words.)
+    public static func isInertValue(_ value: UnsafeRawBufferPointer) -> Bool {
+        !value.contains(0x25) && isInert(value.lazy.map(fold), .value)
+    }
+
+    /// Case and digits as the model reads them: `A` is `a`, every digit is `0`.
+    @inline(__always) static func fold(_ byte: UInt8) -> UInt8 {
+        byte &- 0x30 < 10 ? 0x30 : byte &- 0x41 < 26 ? byte | 0x20 : byte
+    }
+
     /// `/` and the normalized part, unless the part is inert (then nothing).
     static func appendPart(_ input: UnsafeBufferPointer<UInt8>, _ part: Part, plusIsSpace: Bool? = nil, to out: inout [UInt8],
                            _ decoded: inout [UInt8], _ twice: inout [UInt8]) {
@@ -96,7 +108,7 @@ public enum RequestText {
     /// Whether a normalized part cannot carry code: every byte is a letter, a digit, a blank or
     /// the punctuation of words, numbers, dates and addresses (a path adds its separators), and
     /// there is no `..` (traversal) or `--` (an SQL comment). Bytes from 0x80 up (UTF-8 letters) are inert; a tab is not.
-    static func isInert(_ text: ArraySlice<UInt8>, _ part: Part) -> Bool {
+    static func isInert<Text: Sequence<UInt8>>(_ text: Text, _ part: Part) -> Bool {
         var previous: UInt8 = 0
         for byte in text {
             switch byte {
@@ -121,15 +133,7 @@ public enum RequestText {
         decoded.removeAll(keepingCapacity: true)
         twice.removeAll(keepingCapacity: true)
         func fold(_ bytes: UnsafeBufferPointer<UInt8>) {
-            for byte in bytes {
-                if byte &- 0x30 < 10 {
-                    out.append(0x30)
-                } else if byte &- 0x41 < 26 {
-                    out.append(byte | 0x20)
-                } else {
-                    out.append(byte)
-                }
-            }
+            for byte in bytes { out.append(RequestText.fold(byte)) }
         }
         guard PercentDecoding.decode(input, plusIsSpace: plusIsSpace, unicode: true, into: &decoded) else {
             fold(input)

@@ -48,11 +48,12 @@ public final class ModelDetector: @unchecked Sendable {
             request.head.storage.withUnsafeBytes { storage in
                 let header = UnsafeRawBufferPointer(rebasing: storage[Int(field.value.start)..<Int(field.value.end)])
                 CookieSyntax.forEachPair(in: header) { name, value in
-                    guard !value.isEmpty else { return }
-                    let score = model.score(text: RequestText.fromValue(header[value]))
+                    let value = UnsafeRawBufferPointer(rebasing: header[value])
+                    guard !RequestText.isInertValue(value) else { return }  // empty included
+                    let score = model.score(text: RequestText.fromValue(value))
                     if score > best.score {
                         best = ModelVerdict(score: score, target: "cookie:" + String(decoding: header[name], as: UTF8.self),
-                                            snippet: Array(header[value].prefix(80)))
+                                            snippet: Array(value.prefix(80)))
                     }
                 }
             }
@@ -60,8 +61,9 @@ public final class ModelDetector: @unchecked Sendable {
         guard !request.body.isEmpty else { return best }
         // Body arguments only: the query string was scored with the path.
         let arguments = RequestArguments(request: request, includeQuery: false)
-        for (name, value) in zip(arguments.nameRanges, arguments.valueRanges) where !value.isEmpty {
+        for (name, value) in zip(arguments.nameRanges, arguments.valueRanges) {
             let value = arguments.storage[value]
+            guard !value.withUnsafeBytes(RequestText.isInertValue) else { continue }
             let score = model.score(text: RequestText.fromValue(value))
             if score > best.score {
                 best = ModelVerdict(score: score, target: "arg:" + String(decoding: arguments.storage[name], as: UTF8.self), snippet: Array(value.prefix(80)))
