@@ -29,6 +29,8 @@ public final class Detector: Sendable {
     }
 
     private let state: Mutex<Policy>
+    /// Per rule id, the requests on which its regex hit the limit (rare: touched only then).
+    private let limitHits = Mutex<[Int: Int]>([:])
 
     public init(_ policy: Policy) {
         state = Mutex(policy)
@@ -46,13 +48,34 @@ public final class Detector: Sendable {
     /// Judges one request with what is in force now; `client` (the address it came from) is
     /// what rule exclusions by network look at.
     public func evaluate(_ request: HTTPRequest, client: IPAddress? = nil) -> Verdict {
-        Self.evaluate(request, policy: policy, scratch: DetectionScratch.forCurrentThread, client: client)
+        let verdict = Self.evaluate(request, policy: policy, scratch: DetectionScratch.forCurrentThread, client: client)
+        if verdict.failed {
+            limitHits.withLock { hits in
+                for id in verdict.limitedRules { hits[id, default: 0] += 1 }
+            }
+        }
+        return verdict
+    }
+
+    /// Rules whose regex hit its limit, with the number of requests each time, most first.
+    public var regexLimitHits: [(rule: Int, requests: Int)] {
+        limitHits.withLock { $0.map { (rule: $0.key, requests: $0.value) } }
+            .sorted { ($0.requests, $1.rule) > ($1.requests, $0.rule) }
+    }
+
+    /// `regex limit: rule 1234 on 5 requests, …` for summaries; nil when no regex hit it.
+    public var regexLimitSummary: String? {
+        let hits = regexLimitHits
+        guard !hits.isEmpty else { return nil }
+        let limits = rules.regexLimits
+        return "regex limit (match \(limits.matchLimit), depth \(limits.depthLimit)) reached, rules judged not matching: "
+            + hits.prefix(10).map { "rule \($0.rule) on \($0.requests) request\($0.requests == 1 ? "" : "s")" }.joined(separator: ", ")
+            + (hits.count > 10 ? " and \(hits.count - 10) more rules" : "")
     }
 
     /// Judges with a given policy and scratch: the definition every mode shares.
     public static func evaluate(_ request: HTTPRequest, policy: Policy, scratch: DetectionScratch, client: IPAddress? = nil) -> Verdict {
         var verdict = Verdict()
-        let errorsBefore = scratch.engineErrors
         let scoring = policy.scoring
         for match in policy.rules.evaluate(request, scratch: scratch, paranoiaLevel: scoring.paranoiaLevel, client: client) {
             let points = AnomalyScoring.points(for: match.rule.severity)
@@ -60,7 +83,7 @@ public final class Detector: Sendable {
             verdict.score += points
             if match.rule.action == .block { verdict.forcedByRule = true }
         }
-        verdict.failed = scratch.engineErrors != errorsBefore
+        for id in scratch.limitedRules where !verdict.limitedRules.contains(id) { verdict.limitedRules.append(id) }
         if let model = policy.model {
             let scored = model.score(request)
             verdict.model = scored
@@ -82,7 +105,7 @@ public final class Detector: Sendable {
     @discardableResult
     public func reloadRules(from path: String) -> Result<RuleSet, RuleFileError> {
         do {
-            let loaded = try RuleSet(rules: RuleFile.load(path: path))
+            let loaded = try RuleSet(rules: RuleFile.load(path: path), regexLimits: rules.regexLimits)
             replaceRules(loaded)
             return .success(loaded)
         } catch {

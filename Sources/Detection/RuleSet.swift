@@ -58,15 +58,20 @@ public final class RuleSet: @unchecked Sendable {
         let operation: RuleOperator
         /// Into `literals`; empty for regexes.
         let literal: Range<Int>
-        /// Into `regexes` for `regex`, into `phraseLists` for `pmFromFile`; -1 otherwise.
-        let regex: Int
+        /// The compiled operand: into `regexes` for `regex`, into `phraseLists` for
+        /// `pmFromFile`; -1 otherwise.
+        let operand: Int
         let negate: Bool
     }
 
+    /// How much work one regex match may do (see `RegexLimits`); a reload keeps them.
+    public let regexLimits: RegexLimits
+
     /// `usePrefilter` false evaluates every enabled rule in full (tests check the prefilter
     /// against it: it may only skip rules that cannot match).
-    public init(rules: [Rule], usePrefilter: Bool = true) throws(RuleFileError) {
+    public init(rules: [Rule], usePrefilter: Bool = true, regexLimits: RegexLimits = RegexLimits()) throws(RuleFileError) {
         self.rules = rules
+        self.regexLimits = regexLimits
         var conditions: [CompiledCondition] = []
         var ruleConditions: [Range<Int>] = []
         var conditionBuffers: [Int] = []
@@ -85,13 +90,13 @@ public final class RuleSet: @unchecked Sendable {
                 var transforms = condition.transforms
                 if foldCase && transforms.last != .lowercase { transforms.append(.lowercase) }
                 let buffers = condition.targets.map { plan.id(for: BufferKey(target: $0, transforms: transforms)) }
-                var regex = -1
+                var operand = -1
                 var literal = Array(condition.value.utf8)
                 if foldCase { literal = literal.map(Transforms.lower) }
                 if condition.operation == .regex {
                     do {
                         regexes.append(try CompiledRegex(pattern: condition.value, caseInsensitive: condition.caseInsensitive))
-                        regex = regexes.count - 1
+                        operand = regexes.count - 1
                     } catch {
                         throw RuleFileError("rule id \(rule.id): invalid regex '\(condition.value)': \(error.description)")
                     }
@@ -101,7 +106,7 @@ public final class RuleSet: @unchecked Sendable {
                         throw RuleFileError("rule id \(rule.id): pmFromFile without its phrase list '\(condition.value)'")
                     }
                     phraseLists.append(list)
-                    regex = phraseLists.count - 1
+                    operand = phraseLists.count - 1
                 }
                 // What every match must contain: the literal itself, what the regex requires,
                 // or one of the phrases. The tokenizing detectors have no literal: they run on
@@ -119,7 +124,7 @@ public final class RuleSet: @unchecked Sendable {
                 if !condition.operation.hasNoLiteral { literalBytes.append(contentsOf: literal) }
                 conditions.append(CompiledCondition(
                     buffers: bufferStart..<conditionBuffers.count, operation: condition.operation,
-                    literal: literalStart..<literalBytes.count, regex: regex, negate: condition.negate))
+                    literal: literalStart..<literalBytes.count, operand: operand, negate: condition.negate))
                 if !condition.negate, let requirement,
                    RegexLiteral.strength(requirement) > best.map({ RegexLiteral.strength($0.literals) }) ?? 0 {
                     best = (buffers, requirement)
@@ -251,6 +256,10 @@ public final class RuleSet: @unchecked Sendable {
     }
 
     private func evaluate(rule index: Int, view: RequestView, scratch: DetectionScratch) -> RuleMatch? {
+        let errorsBefore = scratch.regex.engineErrors
+        defer {
+            if scratch.regex.engineErrors != errorsBefore { scratch.regex.limitedRules.append(rules[index].id) }
+        }
         var evidence: (buffer: Int, snippet: [UInt8])?
         for c in ruleConditions[index] {
             let condition = conditions[c]
@@ -290,13 +299,13 @@ public final class RuleSet: @unchecked Sendable {
             return value.count >= literal.count && value[(value.count - literal.count)...].elementsEqual(literal)
                 ? (value.count - literal.count)..<value.count : nil
         case .regex:
-            return condition.regex >= 0 ? regexes[condition.regex].firstMatch(in: value, scratch: scratch.regex) : nil
+            return condition.operand >= 0 ? regexes[condition.operand].firstMatch(in: value, scratch: scratch.regex, limits: regexLimits) : nil
         case .detectSQLi:
             return SQLInjection.detect(value)
         case .detectXSS:
             return CrossSiteScripting.detect(value)
         case .pmFromFile:
-            return phraseLists[condition.regex].firstMatch(in: value)
+            return phraseLists[condition.operand].firstMatch(in: value)
         }
     }
 
@@ -340,8 +349,11 @@ public final class DetectionScratch {
     /// Regex matches that failed with an engine error (match or depth limit) instead of
     /// giving a verdict: an inline proxy treats them as a detection failure (fail-open/closed).
     public var engineErrors: Int { regex.engineErrors }
+    /// Ids of the rules whose regex hit its limit in the last evaluation (judged not matching).
+    public var limitedRules: [Int] { regex.limitedRules }
 
     func prepare(ruleCount: Int) {
+        regex.limitedRules.removeAll(keepingCapacity: true)
         if marked.count != ruleCount {
             // Another rule set (a reload): start from a clean slate of the right size.
             marked.deallocate()

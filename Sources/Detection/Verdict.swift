@@ -13,8 +13,11 @@ public struct Verdict: Sendable {
     public var isIncident = false
     /// A rule with `"action": "block"` matched.
     public var forcedByRule = false
+    /// Rules whose regex hit its limit (`RegexLimits`) on this request: judged as not
+    /// matching, so the request was not judged fully.
+    public var limitedRules: [Int] = []
     /// Detection could not judge the request fully (a regex hit the engine's limit).
-    public var failed = false
+    public var failed: Bool { !limitedRules.isEmpty }
 
     public init() {}
 

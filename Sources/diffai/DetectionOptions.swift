@@ -5,13 +5,23 @@ import Detection
 struct RulesOption: ParsableArguments {
     @Option(name: .customLong("rules"), help: "Rule file (JSON).")
     var path: String = "rules.json"
+    @Option(name: .customLong("regex-match-limit"), help: "Backtracking steps one rule regex may take on one value before it is given up (counted and reported).")
+    var regexMatchLimit = RegexLimits.defaultMatchLimit
+    @Option(name: .customLong("regex-depth-limit"), help: "Nesting depth one rule regex may reach without the JIT (the JIT has a fixed stack).")
+    var regexDepthLimit = RegexLimits.defaultDepthLimit
+
+    func validate() throws {
+        guard regexMatchLimit > 0, regexDepthLimit > 0 else { throw ValidationError("--regex-match-limit and --regex-depth-limit must be positive") }
+    }
+
+    var regexLimits: RegexLimits { RegexLimits(matchLimit: regexMatchLimit, depthLimit: regexDepthLimit) }
 
     /// Loads and compiles the rules, or stops the program with the file's error.
-    func load() throws -> RuleSet { try Self.load(path: path) }
+    func load() throws -> RuleSet { try Self.load(path: path, regexLimits: regexLimits) }
 
-    static func load(path: String) throws -> RuleSet {
+    static func load(path: String, regexLimits: RegexLimits = RegexLimits()) throws -> RuleSet {
         do {
-            return try RuleSet(rules: RuleFile.load(path: path))
+            return try RuleSet(rules: RuleFile.load(path: path), regexLimits: regexLimits)
         } catch {
             printError("diffai: \(error.description)")
             throw ExitCode(65)

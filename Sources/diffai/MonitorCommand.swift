@@ -131,6 +131,7 @@ struct MonitorCommand: ParsableCommand {
             + "dropped by diffai \(pipeline.queueDrops), analysed \(engine.packetsAnalysed), flows \(r.flowsCreated) (\(pipeline.activeFlows) open), "
             + "requests \(pipeline.requests), alerts \(detection.alertsRaised) (\(detection.outputs.alertsNotWritten) not written), alert latency \(latency.summary); "
             + "\(pipeline.lossSummary); \(pipeline.memorySummary)"
+            + (detection.detector.regexLimitSummary.map { "; \($0)" } ?? "")
     }
 
     static func monotonic() -> Double {

@@ -152,6 +152,7 @@ struct ProxyCommand: ParsableCommand {
         consoleServer?.stop()
         let counters = inspector.counts
         printError("diffai: proxy stopped: \(counters.inspected) requests inspected, \(counters.alerts) alerts, \(counters.blocked) refused")
+        if let limit = detector.regexLimitSummary { printError("diffai: \(limit)") }
         try inspector.withOutputs { try checkAlertOutputs($0) }
     }
 }

@@ -148,6 +148,7 @@ struct ReplayCommand: ParsableCommand {
             if let detection {
                 let policy = detection.detector.policy
                 printError("detection: \(policy.rules.count) rules (\(policy.rules.enabledCount) enabled, paranoia \(policy.scoring.paranoiaLevel))\(policy.model == nil ? ", no ML model" : ", ML model"), \(detection.requestsInspected) requests inspected, \(detection.alertsRaised) incidents\(detection.outputs.alertsNotWritten > 0 ? " (\(detection.outputs.alertsNotWritten) not written)" : "")")
+                if let limit = detection.detector.regexLimitSummary { printError("detection: \(limit)") }
             }
         }
         if let server {

@@ -102,3 +102,46 @@ import Testing
         #expect(detector.rules.count == before)
     }
 }
+
+/// A regex with nested repetition on a value crafted for it must not hold a thread: the match
+/// limit ends it, the rule is judged not matching, and the verdict and the detector name it.
+@Suite struct RegexLimitTests {
+    static let rules = """
+    [{"id": 7, "alert": "catastrophic", "severity": "critical", "conditions": [{"target": "args", "operator": "regex", "value": "^(a+)+$"}]},
+     {"id": 8, "alert": "plain", "severity": "critical", "conditions": [{"target": "args", "operator": "regex", "value": "union\\\\s+select"}]}]
+    """
+
+    func detector(_ limits: RegexLimits = RegexLimits()) throws -> Detector {
+        Detector(rules: try RuleSet(rules: RuleFile.parse(Array(Self.rules.utf8), fileName: "limits.json"), regexLimits: limits))
+    }
+
+    @Test func aBacktrackingBombIsCutAndReported() throws {
+        let detector = try detector()
+        let bomb = String(repeating: "a", count: 40) + "b"
+        let started = ContinuousClock.now
+        let verdict = detector.evaluate(request("/p?q=\(bomb)"))
+        // Without a limit this takes 2^40 steps (hours); the point is that it ends.
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(verdict.failed && verdict.limitedRules == [7] && !verdict.isIncident)
+        #expect(detector.regexLimitHits.map(\.rule) == [7] && detector.regexLimitHits.first?.requests == 1)
+        #expect(detector.regexLimitSummary?.contains("rule 7 on 1 request") == true)
+        // The same regex still matches what it should, and other rules are not affected.
+        let ordinary = detector.evaluate(request("/p?q=aaaa&r=union%20select"))
+        #expect(!ordinary.failed && ordinary.matches.map(\.match.rule.id) == [7, 8])
+        #expect(detector.regexLimitHits.first?.requests == 1)
+    }
+
+    @Test func limitsAreConfigurableAndSurviveAReload() throws {
+        // A limit generous enough for 16 a's lets the match end with its verdict.
+        let generous = try detector(RegexLimits(matchLimit: 10_000_000))
+        #expect(!generous.evaluate(request("/p?q=" + String(repeating: "a", count: 16) + "b")).failed)
+        let tight = try detector(RegexLimits(matchLimit: 50))
+        #expect(tight.evaluate(request("/p?q=" + String(repeating: "a", count: 16) + "b")).failed)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("limits-\(getpid()).json").path
+        try Self.rules.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        guard case .success = tight.reloadRules(from: file) else { Issue.record("reload failed"); return }
+        #expect(tight.rules.regexLimits.matchLimit == 50)
+        #expect(tight.evaluate(request("/p?q=" + String(repeating: "a", count: 16) + "b")).failed)
+    }
+}
