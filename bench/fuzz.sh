@@ -8,7 +8,8 @@
 #   bench/fuzz.sh --smoke                 what the test command runs: regressions, then 30 s each
 #
 # Corpora grow in bench/out/fuzz/corpus-NAME (seeded from captures/, rules.json, ... by
-# Fuzz/make-seeds.py); every input in Fuzz/regressions/NAME is run first and must pass. A crash
+# Fuzz/make-seeds.py); FUZZ_BUILD=0 runs the harnesses built before (a long run that must not
+# pick up sources being edited meanwhile). Every input in Fuzz/regressions/NAME is run first and must pass. A crash
 # stops the run with the input saved as bench/out/fuzz/crash-NAME-*: commit it into
 # Fuzz/regressions/NAME with the fix.
 set -euo pipefail
@@ -28,7 +29,7 @@ fi
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=(packets tcp http proxy rules model alert-files)
 
-bash Fuzz/build.sh
+[ "${FUZZ_BUILD:-1}" = 0 ] || bash Fuzz/build.sh
 bin=.build-fuzz/harnesses
 out=bench/out/fuzz
 mkdir -p "$out"
