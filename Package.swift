@@ -2,15 +2,19 @@
 import PackageDescription
 
 // One module per pipeline stage; data flows one way:
-// Capture → Reassembly → HTTP → (Detection → Alerts, later issues).
-// `Pipeline` composes the stages for each mode; `diffai` is the only executable.
-// Per-packet code: the compiler proves exclusive access statically; the dynamic checks it
-// otherwise adds on every class-property access cost ~7 % of replay time (measured with perf).
+// Capture → Reassembly → HTTP → Detection → Alerts.
+// `Pipeline` composes the stages for replay and monitor, `Proxy` feeds HTTP → Detection →
+// Alerts from its own sockets, `Console` serves the analyst; `diffai` is the only executable.
+// Built and tested on Linux only (Glibc, libpcap, NIO on epoll): no other platform is declared.
+//
+// Per-packet and per-request code: the compiler proves exclusive access statically; the
+// dynamic checks it otherwise adds on every class-property access cost ~7 % of replay time
+// (measured with perf). The internet-facing Proxy and Console keep the checks: their own code
+// is connection handling, not a per-byte loop, and a violation there must trap, not corrupt.
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "diffai",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "diffai", targets: ["diffai"]),
         // For the benchmark packages under bench/ (and embedding): the pipeline stages.
@@ -45,7 +49,7 @@ let package = Package(
         .target(name: "NetworkTypes"),
         // Byte-level JSON lines for every machine-readable output.
         .target(name: "JSONOutput"),
-        // libpcap sources (offline files, live later) and link/IP/TCP decoding.
+        // libpcap sources (offline files and live capture), link/IP/TCP decoding, IP fragments.
         .target(name: "Capture", dependencies: ["CPcap", "NetworkTypes"], swiftSettings: hotPath),
         // TCP flow tracking and stream reassembly.
         .target(name: "Reassembly", dependencies: ["NetworkTypes"], swiftSettings: hotPath),
@@ -57,7 +61,7 @@ let package = Package(
         .target(name: "Detection", dependencies: ["HTTP", "NetworkTypes", "CPCRE2", "CZlib", "Classifier"], swiftSettings: hotPath),
         // Alerts out of verdicts: alert.log, EVE JSON, console lines.
         .target(name: "Alerts", dependencies: ["Detection", "HTTP", "NetworkTypes", "JSONOutput"]),
-        // Wires the stages together for replay (and, later, monitor).
+        // Wires the stages together for replay and monitor (threads, queues, memory budget).
         .target(name: "Pipeline", dependencies: ["Capture", "Reassembly", "HTTP", "Detection", "Alerts", "NetworkTypes", "JSONOutput"], swiftSettings: hotPath),
         // Writes pcap/pcapng files from synthetic conversations: fixtures and load captures.
         .target(name: "CaptureSynthesis", dependencies: ["NetworkTypes", "Capture"]),
@@ -78,8 +82,7 @@ let package = Package(
                 "HTTP", "Detection", "Alerts", "NetworkTypes",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            swiftSettings: hotPath
+            ]
         ),
         .executableTarget(
             name: "diffai",

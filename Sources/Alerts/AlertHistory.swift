@@ -267,6 +267,9 @@ public struct AlertLineSplitter: Sendable {
 
 /// The export, read forwards a piece at a time (each `next` reads until about `chunkBytes`
 /// of alerts are ready), so the console streams it and never holds the whole history.
+///
+/// Sendable by how it is used: one response body owns it and calls `next` once at a time
+/// (each call awaited before the next), so its state is never touched by two threads at once.
 public final class AlertExport: @unchecked Sendable {
     let format: AlertHistory.Format
     let filter: AlertFilter

@@ -9,6 +9,10 @@ import Darwin
 
 /// Live capture through libpcap: packets handed over within a couple of milliseconds (or at
 /// once in immediate mode), a configurable kernel buffer, a snaplen that holds whole frames.
+///
+/// Sendable by how it is used: every stored property is a constant; the capture thread alone
+/// reads packets (`run`), and what other threads call (`statistics`, a getsockopt on Linux)
+/// touches no state the read loop keeps.
 public final class PcapLiveSource: @unchecked Sendable {
     public struct Options: Sendable {
         public var interface = "lo"

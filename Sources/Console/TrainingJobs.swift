@@ -198,7 +198,7 @@ public final class TrainingJobs: Sendable {
 /// A plain thread for work that must not occupy the server's event loops.
 enum BackgroundThread {
     static func detach(_ body: @escaping @Sendable () -> Void) {
-        final class Box: @unchecked Sendable { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+        final class Box: Sendable { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
         var thread = pthread_t()
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         let result = pthread_create(&thread, nil, { raw in

@@ -5,6 +5,9 @@ import CPCRE2
 ///
 /// PCRE2 over Swift Regex: Swift Regex works on `String` (a conversion per value) and measured
 /// several times slower per match here; PCRE2's JIT matches raw bytes (see bench/detection).
+///
+/// Sendable because PCRE2 compiled code is read-only after `init` (its documentation allows
+/// sharing it between threads); match data and context are per thread (`RegexScratch`).
 public final class CompiledRegex: @unchecked Sendable {
     public let pattern: String
     private let code: OpaquePointer

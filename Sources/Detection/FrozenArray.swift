@@ -15,7 +15,12 @@ struct FrozenArray<Element> {
         count = values.count
     }
 
-    @inline(__always) subscript(index: Int) -> Element { base[index] }
+    /// Unchecked in release builds (the point of the type); debug builds, the tests and the
+    /// fuzzers check every index.
+    @inline(__always) subscript(index: Int) -> Element {
+        assert(index >= 0 && index < count, "FrozenArray: index \(index) outside 0..<\(count)")
+        return base[index]
+    }
 
     func deallocate() { base.deallocate() }
 }

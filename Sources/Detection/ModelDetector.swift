@@ -11,6 +11,7 @@ public struct ModelVerdict: Sendable {
 
 /// Runs the model (loaded once, shared) on the decoded URL, each cookie value and each body argument, and
 /// reports at most one verdict per request.
+/// Sendable because immutable after init (the classifier too); scoring keeps no state here.
 public final class ModelDetector: @unchecked Sendable {
     public let model: URLClassifier
     /// From this score the model's finding counts (it adds to the score); below it the model

@@ -381,6 +381,9 @@ final class RequestView {
 
 /// Growable raw bytes. Unlike an array, reading a slice costs no retain and no closure; a
 /// pointer into it stays valid until the next append (which may move the memory).
+///
+/// Invariant: `0 <= count <= capacity`, and `base` holds `capacity` allocated bytes of which
+/// the first `count` are initialised; a slice handed out lies within `count`.
 struct ByteArena: ~Copyable {
     private(set) var base: UnsafeMutableRawPointer
     private(set) var capacity: Int
@@ -414,13 +417,15 @@ struct ByteArena: ~Copyable {
             base = grown
             capacity = newCapacity
         }
+        assert(count + bytes.count <= capacity, "ByteArena: an append past the capacity it just grew to")
         (base + count).copyMemory(from: source, byteCount: bytes.count)
         count += bytes.count
     }
 
     @inline(__always)
     func bytes(_ start: Int, _ length: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: base + start, count: length)
+        assert(start >= 0 && length >= 0 && start + length <= count, "ByteArena: slice \(start)+\(length) outside the \(count) bytes written")
+        return UnsafeRawBufferPointer(start: base + start, count: length)
     }
 }
 

@@ -22,6 +22,9 @@ public struct RuleMatch: Sendable {
 /// per distinct (target, transforms) buffer. A request's buffers are scanned once; only rules
 /// whose literal occurs there (plus the few without any literal) are evaluated in full. Cost
 /// therefore grows with the number of buffers and candidate rules, not with the rule count.
+///
+/// Sendable because immutable once built: its tables are written in `init` and freed in
+/// `deinit` only; per-request state lives in each thread's `DetectionScratch`.
 public final class RuleSet: @unchecked Sendable {
     public let rules: [Rule]
     private let plan: BufferPlan

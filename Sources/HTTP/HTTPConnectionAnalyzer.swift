@@ -10,8 +10,9 @@ public protocol HTTPTransactionSink: AnyObject {
     func transactionCompleted(_ transaction: HTTPTransaction)
 }
 
-/// Counters shared by every connection of one pipeline (single-threaded use).
-public final class HTTPStatistics: @unchecked Sendable {
+/// Counters shared by every connection of one pipeline, on the one thread that runs its HTTP
+/// stage (not Sendable: readers elsewhere take a copy on that thread, or after it has ended).
+public final class HTTPStatistics {
     public var connections = 0
     public var notHTTPConnections = 0
     public var requests = 0

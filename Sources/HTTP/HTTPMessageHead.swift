@@ -25,6 +25,8 @@ public struct HTTPHeaderField: Hashable, Sendable {
 ///
 /// A class, written only while parsing: the head is handed through several stages, and
 /// copying a struct of two arrays at each hand-off cost measurable retain/release traffic.
+/// Sendable by that rule: the parser that fills it is its only writer, on one thread, and
+/// hands it on (to detection, to the alert writer, to another thread) only once complete.
 public final class HTTPMessageHead: @unchecked Sendable {
     public internal(set) var storage: [UInt8]
     /// Request: method, target, version. Response: version, status, reason.

@@ -89,7 +89,7 @@ public struct HTTPConnectionInfo: Sendable, Equatable {
 }
 
 /// One request and, once seen, its response.
-public final class HTTPTransaction: @unchecked Sendable {
+public final class HTTPTransaction {
     public let connection: HTTPConnectionInfo
     /// Position of the request on its connection, from 0 (EVE `tx_id`).
     public let index: Int

@@ -12,6 +12,8 @@ import Darwin
 /// dropped by diffai, so a slow analysis can never push back on the kernel or the web server.
 /// One producer, one consumer; the consumer takes everything written so far in one go. The
 /// producer wakes the consumer once per batch of packets (`publish`), never per packet.
+/// Sendable because every mutable property is read and written under `mutex`, and each side
+/// touches only its own region of the ring between taking and releasing it.
 public final class PacketQueue: @unchecked Sendable {
     private let capacity: Int
     private let storage: UnsafeMutableRawPointer
@@ -26,7 +28,13 @@ public final class PacketQueue: @unchecked Sendable {
     public private(set) var droppedBytes = 0
     public private(set) var enqueuedPackets = 0
 
-    /// Record: timestamp µs (8), wire length (4), captured length (4), bytes padded to 8.
+    /// Record: timestamp µs (8), wire length (4), captured length (4), bytes padded to 8. A
+    /// record never wraps: where the next one does not fit before the end, a wire length of -1
+    /// (or a tail shorter than a header) marks the rest of the ring as skipped.
+    ///
+    /// Invariants (under the lock): `0 <= used <= capacity`; offsets are multiples of 8 below
+    /// `capacity`; the consumer reads only `[readOffset, readOffset + used)`, the producer writes
+    /// only outside it.
     static let headerSize = 16
 
     public init(capacityBytes: Int) {
@@ -70,6 +78,7 @@ public final class PacketQueue: @unchecked Sendable {
         }
         writeOffset = (writeOffset + size) % capacity
         used += size
+        assert(used <= capacity && writeOffset & 7 == 0, "PacketQueue: ring accounting broken (used \(used) of \(capacity))")
         enqueuedPackets += 1
     }
 
@@ -122,6 +131,8 @@ public final class PacketQueue: @unchecked Sendable {
             let micros = storage.load(fromByteOffset: offset, as: Int64.self)
             let wire = Int(storage.load(fromByteOffset: offset + 8, as: Int32.self))
             let length = Int(storage.load(fromByteOffset: offset + 12, as: Int32.self))
+            assert(length >= 0 && offset + Self.recordSize(length) <= capacity && consumed + Self.recordSize(length) <= available,
+                   "PacketQueue: record of \(length) bytes at \(offset) runs past what was written")
             number += 1
             body(CapturedFrame(number: number, timestamp: Timestamp(microseconds: micros), wireLength: wire,
                                bytes: UnsafeRawBufferPointer(start: storage + offset + Self.headerSize, count: length)))
@@ -129,6 +140,7 @@ public final class PacketQueue: @unchecked Sendable {
             consumed += size
             offset = (offset + size) % capacity
         }
+        assert(consumed == available, "PacketQueue: consumed \(consumed) of the \(available) bytes taken")
         pthread_mutex_lock(&mutex)
         readOffset = offset
         used -= consumed

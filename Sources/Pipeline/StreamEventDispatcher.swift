@@ -28,6 +28,9 @@ final class StreamEventDispatcher {
         var offset = 0
         let base = batch.storage
         while offset < batch.used {
+            // The writer lays records end to end, each a header and, for data, its bytes padded
+            // to 8: a record that runs past what was written is a writer bug, not input.
+            assert(offset & 7 == 0 && offset + StreamEventRecord.headerSize <= batch.used, "stream event record header past the batch at \(offset)")
             let p = base + offset
             let kind = StreamEventRecord.Kind(rawValue: p.load(as: UInt8.self))
             let direction = FlowDirection(rawValue: p.load(fromByteOffset: 1, as: UInt8.self)) ?? .fromInitiator
@@ -38,6 +41,7 @@ final class StreamEventDispatcher {
             offset += StreamEventRecord.headerSize
             switch kind {
             case .open:
+                assert(value >= 0 && value < batch.descriptors.count, "stream event: open names descriptor \(value) of \(batch.descriptors.count)")
                 let descriptor = batch.descriptors[value]
                 while handlers.count <= slot {
                     handlers.append(nil)
@@ -50,6 +54,8 @@ final class StreamEventDispatcher {
                     ignored.append(.init(slot: UInt32(slot), id: descriptor.id))
                 }
             case .receive:
+                assert(value >= 0 && offset + value <= batch.used, "stream event: \(value) data bytes past the batch at \(offset)")
+                assert(slot < handlers.count, "stream event: data for slot \(slot) never opened")
                 let bytes = UnsafeRawBufferPointer(start: p + StreamEventRecord.headerSize, count: value)
                 offset += (value + 7) & ~7
                 if let handler = handlers[slot], handler.receive(bytes, direction: direction, at: time) == .ignoreFlow {

@@ -13,6 +13,9 @@ import Darwin
 ///
 /// The only message going back is which flows the analysing side found not to be HTTP, so the
 /// reassembler can stop buffering them; it rides on the batches returned.
+///
+/// Sendable because its free and full lists are read and written under `mutex`, and a
+/// batch belongs to one side at a time (taken from one list, put on the other).
 final class StreamEventQueue: @unchecked Sendable {
     /// One batch of encoded events (see `StreamEventRecord`), plus the few values that are
     /// not bytes: descriptors of flows that opened and diagnostics, referenced by index.

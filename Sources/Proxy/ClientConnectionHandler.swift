@@ -52,6 +52,9 @@ final class ProxiedRequest {
 }
 
 /// Everything the connections of one proxy share.
+///
+/// Sendable by how it is used: its properties are constants or atomics, and each of `pools`
+/// (not Sendable) is only ever taken by the handler running on that pool's own event loop.
 final class ProxyShared: @unchecked Sendable {
     let configuration: ProxyConfiguration
     let inspector: RequestInspector

@@ -3,7 +3,7 @@ import NIOPosix
 import NetworkTypes
 
 /// `diffai proxy`: listens where the backend used to, inspects, forwards or refuses.
-public final class ProxyServer: @unchecked Sendable {
+public final class ProxyServer {
     public let port: Int
     public let inspector: RequestInspector
     private let group: MultiThreadedEventLoopGroup

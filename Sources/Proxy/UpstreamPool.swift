@@ -75,9 +75,9 @@ final class UpstreamConnection: ChannelInboundHandler {
     }
 }
 
-/// Idle keep-alive connections to the backend, one pool per event loop (used only from it;
-/// Sendable only so that shutting down can hand it to its loop).
-final class UpstreamPool: @unchecked Sendable {
+/// Idle keep-alive connections to the backend, one pool per event loop (used only from it,
+/// hence not Sendable).
+final class UpstreamPool {
     let eventLoop: EventLoop
     let host: String
     let port: Int

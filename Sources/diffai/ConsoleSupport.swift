@@ -140,11 +140,6 @@ final class ConsoleBridge: Sendable {
     }
 }
 
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
-
 extension AlertFileOptions {
     var history: AlertHistory { AlertHistory(evePath: eve, alertLogPath: alertLog) }
 }

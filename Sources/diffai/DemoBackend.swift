@@ -11,7 +11,7 @@ import Darwin
 /// The small backend `diffai demo` starts on the monitored port: it answers every request
 /// with 200 and a line of text. Requests are framed by diffai's own HTTP parser, so
 /// keep-alive, pipelining and chunked bodies all work.
-final class DemoBackend: @unchecked Sendable {
+final class DemoBackend: Sendable {
     let port: UInt16
     private let listener: Int32
 
