@@ -110,7 +110,8 @@ final class RegexScratch {
     let matchData: OpaquePointer
     let matchContext: OpaquePointer
     private var applied: RegexLimits?
-    /// Matches that ended in an error (a resource limit) rather than a verdict.
+    /// Matches that ended in an error (a resource limit) rather than a verdict; `RuleSet`
+    /// compares it around each rule to fill `limitedRules`.
     var engineErrors = 0
     /// Ids of the rules whose regex ended in such an error during the current request.
     var limitedRules: [Int] = []

@@ -25,16 +25,15 @@ struct ContentType {
     }
 
     /// Whether the value contains `needle` (lowercase ASCII).
-    func contains(_ needle: StaticString) -> Bool {
-        needle.withUTF8Buffer { n in
-            lowered.withUnsafeBytes { RuleSet.find(UnsafeRawBufferPointer(n), in: $0) != nil }
-        }
+    func contains(_ needle: StaticString) -> Bool { position(of: needle) != nil }
+
+    private func position(of needle: StaticString) -> Int? {
+        needle.withUTF8Buffer { n in lowered.withUnsafeBytes { RuleSet.find(UnsafeRawBufferPointer(n), in: $0) } }
     }
 
     /// The value of parameter `name` (lowercase ASCII) after the media type, without
-    /// surrounding blanks and quotes, lowercased when `lowercase`.
-    func parameter(_ name: StaticString, lowercase: Bool = true) -> [UInt8]? {
-        let source = lowercase ? lowered : original
+    /// surrounding blanks and quotes, lowercased.
+    func parameter(_ name: StaticString) -> [UInt8]? {
         var start = (lowered.firstIndex(of: Self.semicolon) ?? lowered.endIndex)
         while start < lowered.endIndex {
             let pieceStart = start + 1
@@ -42,7 +41,7 @@ struct ContentType {
             start = pieceEnd
             guard let equals = lowered[pieceStart..<pieceEnd].firstIndex(of: Self.equals),
                   Self.trimmed(lowered[pieceStart..<equals], also: nil).elementsEqual(name.utf8Bytes) else { continue }
-            return Array(Self.trimmed(source[(equals + 1)..<pieceEnd], also: Self.quote))
+            return Array(Self.trimmed(lowered[(equals + 1)..<pieceEnd], also: Self.quote))
         }
         return nil
     }
@@ -50,9 +49,9 @@ struct ContentType {
     /// The multipart boundary: `boundary=` found anywhere (browsers and servers disagree on
     /// where it may stand), up to the next `;`, case kept; nil when absent or empty.
     var boundary: [UInt8]? {
-        let key = Array("boundary=".utf8)
-        guard let start = lowered.withUnsafeBytes({ h in key.withUnsafeBytes { RuleSet.find($0, in: h) } }) else { return nil }
-        let valueStart = start + key.count
+        let key: StaticString = "boundary="
+        guard let start = position(of: key) else { return nil }
+        let valueStart = start + key.utf8CodeUnitCount
         let valueEnd = original[valueStart...].firstIndex(of: Self.semicolon) ?? original.endIndex
         let value = Self.trimmed(original[valueStart..<valueEnd], also: Self.quote)
         return value.isEmpty ? nil : Array(value)

@@ -349,10 +349,8 @@ public final class DetectionScratch {
 
     deinit { marked.deallocate() }
 
-    /// Regex matches that failed with an engine error (match or depth limit) instead of
-    /// giving a verdict: an inline proxy treats them as a detection failure (fail-open/closed).
-    public var engineErrors: Int { regex.engineErrors }
-    /// Ids of the rules whose regex hit its limit in the last evaluation (judged not matching).
+    /// Ids of the rules whose regex hit its limit in the last evaluation (judged not matching):
+    /// an inline proxy treats the request as not judged (`--fail-open`/`--fail-closed`).
     public var limitedRules: [Int] { regex.limitedRules }
 
     func prepare(ruleCount: Int) {
