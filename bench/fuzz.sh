@@ -45,6 +45,17 @@ max_length() {
     esac
 }
 
+# AddressSanitizer settings per harness. The alert-file reader allocates its read buffers
+# per page: with ASan's default 256 MB quarantine every one is a fresh zeroed mapping (a third
+# of the run in page faults), so that harness recycles freed memory sooner (use-after-free is
+# still caught within the last 8 MB freed).
+asan_options() {
+    case $1 in
+        alert-files) echo malloc_context_size=1:detect_leaks=0:quarantine_size_mb=8:max_malloc_fill_size=0 ;;
+        *) echo malloc_context_size=1:detect_leaks=0 ;;
+    esac
+}
+
 dictionary() {
     case $1 in
         packets|tcp) echo Fuzz/dictionaries/packets.dict ;;
@@ -68,7 +79,7 @@ for name in "${harnesses[@]}"; do
     log="$out/fuzz-$name.log"
     set +e
     # Allocation stacks of one frame: ASan's unwinding otherwise takes a fifth of the time.
-    ASAN_OPTIONS=malloc_context_size=1:detect_leaks=0 "$bin/fuzz-$name" "${limit[@]}" -print_final_stats=1 -timeout=10 \
+    ASAN_OPTIONS=$(asan_options "$name") "$bin/fuzz-$name" "${limit[@]}" -print_final_stats=1 -timeout=10 \
         -rss_limit_mb=4096 -max_len="$(max_length "$name")" \
         -dict="$(dictionary "$name")" -artifact_prefix="$out/crash-$name-" "$corpus" "$out/seeds/$name" > "$log" 2>&1
     code=$?
