@@ -33,6 +33,15 @@ final class RequestView {
     /// Cookie names and values as slices of the arena (computed once per request).
     private var cookieNames: [Slice]?
     private var cookieValues: [Slice] = []
+    /// Argument names, values and file names as slices of the arena, copied there (and their
+    /// traits taken) once per request for `args`, `arg_names`, `files` and every `arg:NAME`.
+    private var argumentSlicesReady = false
+    private var argumentNames: [Slice] = []
+    private var argumentValues: [Slice] = []
+    private var argumentFileNames: [Slice] = []
+    /// Per header field, its value's slice once copied (`headers`, `header:NAME`, `host` and
+    /// `user_agent` read the same values): nil until first read.
+    private var fieldValues: [Slice?] = []
 
     /// Above this the arena is given back after the request instead of kept (a large body).
     static let retainedArenaBytes = 4 << 20
@@ -60,6 +69,12 @@ final class RequestView {
         decodedBody = nil
         cookieNames = nil
         cookieValues.removeAll(keepingCapacity: true)
+        argumentSlicesReady = false
+        argumentNames.removeAll(keepingCapacity: true)
+        argumentValues.removeAll(keepingCapacity: true)
+        argumentFileNames.removeAll(keepingCapacity: true)
+        fieldValues.removeAll(keepingCapacity: true)
+        fieldValues.append(contentsOf: repeatElement(nil, count: request.head.fields.count))
         generation &+= 1
         if generation == 0 {
             // Wrapped after 4 billion requests: old stamps could look current again.
@@ -166,8 +181,7 @@ final class RequestView {
     // MARK: - Raw targets
 
     private func append(_ bytes: UnsafeBufferPointer<UInt8>) {
-        slices.append(Slice(start: arena.count, count: bytes.count, traits: ByteTraits.of(UnsafeRawBufferPointer(bytes))))
-        arena.append(UnsafeRawBufferPointer(bytes))
+        slices.append(copy(bytes))
     }
 
     private func append(_ bytes: [UInt8]) {
@@ -266,7 +280,7 @@ final class RequestView {
         case .header:
             appendValues(of: plan.entries[id].name, head, storage)
         case .headers:
-            for field in head.fields { append(Self.bytes(storage, field.value)) }
+            for index in head.fields.indices { appendFieldValue(index, head, storage) }
         case .headerNames:
             for field in head.fields { append(Self.bytes(storage, field.name)) }
         default:
@@ -275,9 +289,19 @@ final class RequestView {
     }
 
     private func appendValues(of lowercaseName: [UInt8], _ head: HTTPMessageHead, _ storage: UnsafeBufferPointer<UInt8>) {
-        for field in head.fields where Self.equalsLowercase(Self.bytes(storage, field.name), lowercaseName) {
-            append(Self.bytes(storage, field.value))
+        for (index, field) in head.fields.enumerated() where Self.equalsLowercase(Self.bytes(storage, field.name), lowercaseName) {
+            appendFieldValue(index, head, storage)
         }
+    }
+
+    /// The value of field `index`: copied into the arena the first time, shared after.
+    private func appendFieldValue(_ index: Int, _ head: HTTPMessageHead, _ storage: UnsafeBufferPointer<UInt8>) {
+        if let slice = fieldValues[index] {
+            slices.append(slice)
+            return
+        }
+        append(Self.bytes(storage, head.fields[index].value))
+        fieldValues[index] = slices[slices.count - 1]
     }
 
     @inline(__always)
@@ -291,24 +315,45 @@ final class RequestView {
     /// ignoring case) when given. Runs once per `arg:` target of the rule set (dozens per
     /// request): plain pointers, no copy of the arguments.
     private func appendArguments(_ part: ArgumentPart, named name: [UInt8]? = nil) {
-        parseArguments()
+        prepareArgumentSlices()
         assert(name == nil || part != .fileNames, "file names are not indexed like argument names")
-        guard arguments.count > 0 else { return }
-        arguments.storage.withUnsafeBufferPointer { store in
-            arguments.nameRanges.withUnsafeBufferPointer { names in
-                func appendEach(_ ranges: UnsafeBufferPointer<Range<Int>>) {
-                    for index in 0..<ranges.count {
-                        if let name, !Self.equalsLowercase(UnsafeBufferPointer(rebasing: store[names[index]]), name) { continue }
-                        append(UnsafeBufferPointer(rebasing: store[ranges[index]]))
-                    }
-                }
-                switch part {
-                case .names: appendEach(names)
-                case .values: arguments.valueRanges.withUnsafeBufferPointer(appendEach)
-                case .fileNames: arguments.fileNameRanges.withUnsafeBufferPointer(appendEach)
-                }
+        guard let name else {
+            switch part {
+            case .names: slices.append(contentsOf: argumentNames)
+            case .values: slices.append(contentsOf: argumentValues)
+            case .fileNames: slices.append(contentsOf: argumentFileNames)
             }
+            return
         }
+        guard !argumentNames.isEmpty else { return }
+        let arena = self.arena.bytes(0, self.arena.count)
+        for index in argumentNames.indices {
+            let slice = argumentNames[index]
+            guard slice.count == name.count,
+                  Self.equalsLowercase(UnsafeRawBufferPointer(rebasing: arena[slice.start..<(slice.start + slice.count)]).assumingMemoryBound(to: UInt8.self), name)
+            else { continue }
+            slices.append(argumentValues[index])
+        }
+    }
+
+    /// Copies the arguments into the arena once, names, values and file names each a slice.
+    private func prepareArgumentSlices() {
+        guard !argumentSlicesReady else { return }
+        argumentSlicesReady = true
+        parseArguments()
+        guard arguments.count > 0 || !arguments.fileNameRanges.isEmpty else { return }
+        arguments.storage.withUnsafeBufferPointer { store in
+            for range in arguments.nameRanges { argumentNames.append(copy(UnsafeBufferPointer(rebasing: store[range]))) }
+            for range in arguments.valueRanges { argumentValues.append(copy(UnsafeBufferPointer(rebasing: store[range]))) }
+            for range in arguments.fileNameRanges { argumentFileNames.append(copy(UnsafeBufferPointer(rebasing: store[range]))) }
+        }
+    }
+
+    /// `bytes` copied into the arena, as a slice (not yet part of any buffer).
+    private func copy(_ bytes: UnsafeBufferPointer<UInt8>) -> Slice {
+        let slice = Slice(start: arena.count, count: bytes.count, traits: ByteTraits.of(UnsafeRawBufferPointer(bytes)))
+        arena.append(UnsafeRawBufferPointer(bytes))
+        return slice
     }
 
     private func parseArguments() {

@@ -1,12 +1,6 @@
 import HTTP
 import NetworkTypes
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// One rule that matched one request.
 public struct RuleMatch: Sendable {
     public let rule: Rule
@@ -52,6 +46,11 @@ public final class RuleSet: @unchecked Sendable {
     /// automaton is table `familyUnion[f]` (-1 for a family of one buffer).
     private let familyStart: FrozenArray<Int>
     private let familyUnion: FrozenArray<Int>
+    /// For each pattern of a union automaton (indexed like `prefilterRules`): the position in
+    /// its family of the buffer the pattern belongs to (-1 in the buffers' own automata).
+    private let unionMember: FrozenArray<Int>
+    /// The most buffers one family has (the size of the per-request grouping scratch).
+    private let largestFamily: Int
     private let unfiltered: FrozenArray<Int>
     /// Each rule's paranoia level, for skipping rules above the configured one.
     private let paranoia: FrozenArray<Int>
@@ -167,6 +166,7 @@ public final class RuleSet: @unchecked Sendable {
         var tables = sorted.map(\.value)
         var familyStart: [Int] = []
         var familyUnion: [Int] = []
+        var unionMember: [Int] = tables.flatMap { Array(repeating: -1, count: $0.rules.count) }
         for (position, entry) in sorted.enumerated() where position == 0 || plan.root(entry.key) != plan.root(sorted[position - 1].key) {
             familyStart.append(position)
         }
@@ -179,6 +179,9 @@ public final class RuleSet: @unchecked Sendable {
             }
             familyUnion.append(tables.count)
             tables.append((members.flatMap(\.value.patterns), members.flatMap(\.value.rules)))
+            for (member, entry) in members.enumerated() {
+                unionMember.append(contentsOf: repeatElement(member, count: entry.value.rules.count))
+            }
         }
         let automata = tables.map { AhoCorasick(patterns: $0.patterns) }
         self.automata = automata
@@ -187,12 +190,15 @@ public final class RuleSet: @unchecked Sendable {
         prefilterRuleStart = FrozenArray(tables.reduce(into: [0]) { $0.append($0.last! + $1.rules.count) })
         self.familyStart = FrozenArray(familyStart)
         self.familyUnion = FrozenArray(familyUnion)
+        assert(unionMember.count == tables.reduce(0) { $0 + $1.rules.count }, "one member entry per pattern")
+        self.unionMember = FrozenArray(unionMember)
+        largestFamily = zip(familyStart, familyStart.dropFirst()).map { $1 - $0 }.max() ?? 0
     }
 
     deinit {
         literals.deallocate()
         prefilterTables.deallocate()
-        for ints in [prefilterBuffers, prefilterRules, prefilterRuleStart, familyStart, familyUnion, unfiltered, paranoia] { ints.deallocate() }
+        for ints in [prefilterBuffers, prefilterRules, prefilterRuleStart, familyStart, familyUnion, unionMember, unfiltered, paranoia] { ints.deallocate() }
     }
 
     public var count: Int { rules.count }
@@ -215,16 +221,53 @@ public final class RuleSet: @unchecked Sendable {
                 table.scan(view.bytes(index)) { pattern in scratch.mark(prefilterRules[base + pattern]) }
             }
         }
+        let group = scratch.familyGroups(largestFamily)
         for f in 0..<(familyStart.count - 1) {
             let members = familyStart[f]..<familyStart[f + 1]
-            // Every span first: computing one may move the arena the scans read.
-            let first = view.span(prefilterBuffers[members.lowerBound])
-            var same = true
-            for p in members.dropFirst() where view.span(prefilterBuffers[p]) != first { same = false }
-            if same && familyUnion[f] >= 0 {
-                scan(first, table: familyUnion[f])
-            } else {
-                for p in members { scan(view.span(prefilterBuffers[p]), table: p) }
+            let union = familyUnion[f]
+            guard union >= 0 else {
+                scan(view.span(prefilterBuffers[members.lowerBound]), table: members.lowerBound)
+                continue
+            }
+            // Members whose transforms changed nothing share their parent's slices: group the
+            // members by span (every span first: computing one may move the arena the scans
+            // read) and scan each distinct span once.
+            var distinct = 0
+            for (member, p) in members.enumerated() {
+                let span = view.span(prefilterBuffers[p])
+                group[member] = -1
+                for earlier in 0..<member where group[earlier] == earlier && view.span(prefilterBuffers[members.lowerBound + earlier]) == span {
+                    group[member] = earlier
+                    break
+                }
+                if group[member] < 0 {
+                    group[member] = member
+                    distinct += 1
+                }
+            }
+            if distinct == 1 {
+                scan(view.span(prefilterBuffers[members.lowerBound]), table: union)
+                continue
+            }
+            let base = prefilterRuleStart[union]
+            let table = prefilterTables[union]
+            for leader in 0..<members.count where group[leader] == leader {
+                let span = view.span(prefilterBuffers[members.lowerBound + leader])
+                guard !span.isEmpty else { continue }
+                // A span of one member: its own, smaller automaton.
+                var shared = false
+                for member in (leader + 1)..<members.count where group[member] == leader { shared = true; break }
+                if !shared {
+                    scan(span, table: members.lowerBound + leader)
+                    continue
+                }
+                // The union automaton finds every member's patterns: keep the hits of the
+                // members that hold this span.
+                for index in span {
+                    table.scan(view.bytes(index)) { pattern in
+                        if group[unionMember[base + pattern]] == leader { scratch.mark(prefilterRules[base + pattern]) }
+                    }
+                }
             }
         }
         for i in 0..<unfiltered.count { scratch.mark(unfiltered[i]) }
@@ -304,7 +347,7 @@ public final class RuleSet: @unchecked Sendable {
         case .regex:
             return condition.operand >= 0 ? regexes[condition.operand].firstMatch(in: value, scratch: scratch.regex, limits: regexLimits) : nil
         case .detectSQLi:
-            return SQLInjection.detect(value)
+            return SQLInjection.detect(value, tokens: &scratch.sqlTokens)
         case .detectXSS:
             return CrossSiteScripting.detect(value)
         case .pmFromFile:
@@ -312,20 +355,9 @@ public final class RuleSet: @unchecked Sendable {
         }
     }
 
-    /// First position of `needle` in `haystack` (an empty needle is found at 0): memchr for
-    /// the first byte, memcmp for the rest.
+    /// First position of `needle` in `haystack`; an empty needle is found at 0.
     static func find(_ needle: UnsafeRawBufferPointer, in haystack: UnsafeRawBufferPointer) -> Int? {
-        guard let needleBase = needle.baseAddress, !needle.isEmpty else { return 0 }
-        guard haystack.count >= needle.count, let base = haystack.baseAddress else { return nil }
-        let first = Int32(needle[0])
-        let last = haystack.count - needle.count
-        var from = 0
-        while from <= last, let hit = memchr(base + from, first, last - from + 1) {
-            let position = base.distance(to: UnsafeRawPointer(hit))
-            if memcmp(base + position, needleBase, needle.count) == 0 { return position }
-            from = position + 1
-        }
-        return nil
+        needle.isEmpty ? 0 : haystack.firstIndex(ofBytes: needle)
     }
 
     /// The match and some context, at most 80 bytes.
@@ -341,13 +373,30 @@ public final class RuleSet: @unchecked Sendable {
 public final class DetectionScratch {
     let regex = RegexScratch()
     let view = RequestView()
+    /// The SQL tokenizer's token list, reused for every value.
+    var sqlTokens: [SQLInjection.Token] = []
     /// One flag per rule of the current rule set (plain memory: `mark` runs per literal hit).
     private var marked = UnsafeMutableBufferPointer<Bool>(start: nil, count: 0)
     private(set) var candidates: [Int] = []
+    /// Per member of a prefilter family, the first member with the same span.
+    private var groups = UnsafeMutableBufferPointer<Int>(start: nil, count: 0)
 
     public init() {}
 
-    deinit { marked.deallocate() }
+    deinit {
+        marked.deallocate()
+        groups.deallocate()
+    }
+
+    /// Room for grouping a family of `size` buffers (kept between requests).
+    func familyGroups(_ size: Int) -> UnsafeMutableBufferPointer<Int> {
+        if groups.count < size {
+            groups.deallocate()
+            groups = .allocate(capacity: size)
+            groups.initialize(repeating: 0)
+        }
+        return groups
+    }
 
     /// Ids of the rules whose regex hit its limit in the last evaluation (judged not matching):
     /// an inline proxy treats the request as not judged (`--fail-open`/`--fail-closed`).

@@ -19,6 +19,32 @@ import Glibc
 import Darwin
 #endif
 
+extension UnsafeRawBufferPointer {
+    /// The first position at or after `start` that holds `byte` (memchr: the generic
+    /// `firstIndex(of:)` over a slice steps byte by byte through the collection protocol).
+    @inlinable public func firstIndex(of byte: UInt8, from start: Int) -> Int? {
+        guard let base = baseAddress, start < count else { return nil }
+        guard let hit = memchr(base + start, Int32(byte), count - start) else { return nil }
+        return base.distance(to: UnsafeRawPointer(hit))
+    }
+
+    /// Where `needle` first occurs, by memchr for its first byte and memcmp for the rest
+    /// (memmem is not in the Glibc module); nil when absent or empty.
+    public func firstIndex(ofBytes needle: UnsafeRawBufferPointer) -> Int? {
+        guard let pattern = needle.baseAddress, !needle.isEmpty, let base = baseAddress, count >= needle.count else { return nil }
+        let first = Int32(needle[0])
+        let last = count - needle.count
+        var offset = 0
+        while offset <= last {
+            guard let hit = memchr(base + offset, first, last - offset + 1) else { return nil }
+            let at = base.distance(to: UnsafeRawPointer(hit))
+            if memcmp(base + at, pattern, needle.count) == 0 { return at }
+            offset = at + 1
+        }
+        return nil
+    }
+}
+
 extension Collection where Element == UInt8 {
     /// Where `needle` first occurs, by memchr and memcmp over contiguous storage (the generic
     /// `firstRange(of:)` costs thousands of instructions a call); nil when absent or empty.
@@ -26,20 +52,7 @@ extension Collection where Element == UInt8 {
         guard !needle.isEmpty else { return nil }
         let needleBytes = Array(needle)
         let found: Int?? = withContiguousStorageIfAvailable { haystack -> Int? in
-            guard let base = haystack.baseAddress, haystack.count >= needleBytes.count else { return nil }
-            return needleBytes.withUnsafeBytes { pattern -> Int? in
-                // memchr for the first byte, memcmp for the rest (memmem is not in the Glibc module).
-                let first = Int32(pattern[0])
-                let last = haystack.count - pattern.count
-                var offset = 0
-                while offset <= last {
-                    guard let hit = memchr(base + offset, first, last - offset + 1) else { return nil }
-                    let at = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
-                    if memcmp(base + at, pattern.baseAddress!, pattern.count) == 0 { return at }
-                    offset = at + 1
-                }
-                return nil
-            }
+            needleBytes.withUnsafeBytes { UnsafeRawBufferPointer(haystack).firstIndex(ofBytes: $0) }
         }
         if let found { return found.map { index(startIndex, offsetBy: $0) } }
         // Not contiguous (rare): the plain loop.

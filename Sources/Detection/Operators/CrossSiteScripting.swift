@@ -1,3 +1,5 @@
+import NetworkTypes
+
 /// Finds cross-site scripting by what HTML a value turns into, in the spirit of libinjection's
 /// XSS detector: the value is read with the HTML tokenizer's rules as if it were written into a
 /// page as text, and as if it continued an attribute value (unquoted, single- or double-quoted)
@@ -22,7 +24,7 @@ public enum CrossSiteScripting {
         if sawQuote, let found = scriptStringBreak(value) { return found }
         // Continuing an attribute value: the value breaks out of it and adds attributes, which
         // only matter with a value (`onerror=`, `href=`).
-        guard value.firstIndex(of: UInt8(ascii: "=")) != nil else { return nil }
+        guard value.firstIndex(of: UInt8(ascii: "="), from: 0) != nil else { return nil }
         for quote in [UInt8(ascii: "\""), UInt8(ascii: "'"), 0] {
             if quote != 0 && !sawQuote { continue }
             guard let end = attributeValueEnd(value, from: 0, quote: quote) else { continue }
@@ -36,7 +38,7 @@ public enum CrossSiteScripting {
     /// The data state: find each tag and judge it.
     static func text(_ s: UnsafeRawBufferPointer, from start: Int) -> Range<Int>? {
         var i = start
-        while let lt = s[i...].firstIndex(of: UInt8(ascii: "<")) {
+        while let lt = s.firstIndex(of: UInt8(ascii: "<"), from: i) {
             var j = lt + 1
             guard j < s.count else { return nil }
             if s[j] == UInt8(ascii: "/") { j += 1 }  // an end tag can carry attributes too: `</a onmouseover=...>`
@@ -81,7 +83,7 @@ public enum CrossSiteScripting {
             let valueEnd: Int
             if j < s.count && (s[j] == UInt8(ascii: "\"") || s[j] == UInt8(ascii: "'") || s[j] == UInt8(ascii: "`")) {
                 valueStart = j + 1
-                valueEnd = s[valueStart...].firstIndex(of: s[j]) ?? s.count
+                valueEnd = s.firstIndex(of: s[j], from: valueStart) ?? s.count
                 i = min(valueEnd + 1, s.count)
             } else {
                 valueStart = j
@@ -107,7 +109,7 @@ public enum CrossSiteScripting {
     /// unquoted value at the first blank. Nil when the value never leaves it.
     static func attributeValueEnd(_ s: UnsafeRawBufferPointer, from start: Int, quote: UInt8) -> Int? {
         if quote != 0 {
-            guard let q = s[start...].firstIndex(of: quote) else { return nil }
+            guard let q = s.firstIndex(of: quote, from: start) else { return nil }
             return q + 1
         }
         guard let blank = s[start...].firstIndex(where: { isSpace($0) }) else { return nil }
@@ -163,31 +165,16 @@ public enum CrossSiteScripting {
     /// entity-encoded, followed by code.
     static func scriptURL(_ s: UnsafeRawBufferPointer, from start: Int, end: Int? = nil, inAttribute: Bool = false) -> Range<Int>? {
         let end = end ?? s.count
-        var decoded: [UInt8] = []
-        decoded.reserveCapacity(24)
         var i = start
         // Browsers drop leading blanks and control bytes, and tabs and newlines inside the scheme.
         while i < end && (s[i] <= 0x20) { i += 1 }
-        // Most values are not URLs at all: their first byte already tells (this runs on every
-        // value of every request, and decoding a would-be scheme costs an allocation).
+        // Most values are not URLs at all: their first byte already tells.
         guard i < end, schemeInitials[Int(s[i])] else { return nil }
         let schemeStart = i
-        while i < end && decoded.count < 20 {
-            var byte = s[i]
-            var width = 1
-            if byte == UInt8(ascii: "&"), let (entity, length) = entity(s, at: i, end: end) {
-                byte = entity
-                width = length
-            }
-            i += width
-            if byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == 0 { continue }
-            decoded.append(Transforms.lower(byte))
-            if byte == UInt8(ascii: ":") { break }
-        }
-        guard let scheme = scriptSchemes.first(where: { decoded == $0.name }) else { return nil }
+        guard let (scheme, next) = readScheme(s, from: i, end: end) else { return nil }
         // What follows must be code, not a word: a call, a template, an assignment, a string,
         // or (for data:) the media type that makes it a document.
-        var k = i
+        var k = next
         if scheme.isData {
             var media: [UInt8] = []
             while k < end && media.count < 24 && s[k] != UInt8(ascii: ";") && s[k] != UInt8(ascii: ",") {
@@ -205,6 +192,30 @@ public enum CrossSiteScripting {
                           || s[k] == UInt8(ascii: "$") || s[k] == UInt8(ascii: "[") || s[k] == UInt8(ascii: "]")) { k += 1 }
         guard k < end, s[k] == UInt8(ascii: "(") || s[k] == UInt8(ascii: "`") || s[k] == UInt8(ascii: "=") else { return nil }
         return schemeStart..<(k + 1)
+    }
+
+    /// The scheme (up to its colon) that starts at `i`, decoded as a browser reads it: one of
+    /// `scriptSchemes`, and where it ends. On the stack: this runs for many values of every request.
+    static func readScheme(_ s: UnsafeRawBufferPointer, from start: Int, end: Int) -> (scheme: (name: [UInt8], isData: Bool), next: Int)? {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { decoded in
+            var i = start
+            var length = 0
+            while i < end && length < decoded.count {
+                var byte = s[i]
+                var width = 1
+                if byte == UInt8(ascii: "&"), let (entity, entityLength) = entity(s, at: i, end: end) {
+                    byte = entity
+                    width = entityLength
+                }
+                i += width
+                if byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == 0 { continue }
+                decoded[length] = Transforms.lower(byte)
+                length += 1
+                if byte == UInt8(ascii: ":") { break }
+            }
+            let read = UnsafeBufferPointer(rebasing: decoded[..<length])
+            return scriptSchemes.first { read.elementsEqual($0.name) }.map { ($0, i) }
+        }
     }
 
     /// The character reference at `i` as the byte it stands for (ASCII only: what matters in

@@ -1,3 +1,5 @@
+import NetworkTypes
+
 /// Finds SQL injection by what SQL a value turns into, in the spirit of libinjection: the value
 /// is tokenized as SQL three times, as if it sat bare in a query, inside a single-quoted string
 /// and inside a double-quoted one, and the token classes are matched against the shapes that
@@ -57,11 +59,16 @@ public enum SQLInjection {
 
     /// The range of the value that makes it an injection, or nil.
     public static func detect(_ value: UnsafeRawBufferPointer) -> Range<Int>? {
-        guard value.count >= 2, plausible(value) else { return nil }
         var tokens: [Token] = []
-        tokens.reserveCapacity(16)
+        return detect(value, tokens: &tokens)
+    }
+
+    /// `tokens`: working memory kept by the caller between values (a detection scratch), so
+    /// that judging a value allocates nothing.
+    static func detect(_ value: UnsafeRawBufferPointer, tokens: inout [Token]) -> Range<Int>? {
+        guard value.count >= 2, plausible(value) else { return nil }
         for context in [Context.bare, .single, .double] {
-            if context != .bare && value.firstIndex(of: context.rawValue) == nil { continue }
+            if context != .bare && value.firstIndex(of: context.rawValue, from: 0) == nil { continue }
             tokens.removeAll(keepingCapacity: true)
             tokenize(value, context: context.rawValue, into: &tokens)
             if let range = shape(tokens, in: value, context: context) { return range }
