@@ -48,7 +48,7 @@ let package = Package(
         // Vocabulary shared by every stage: addresses, endpoints, timestamps, TCP segments.
         .target(name: "NetworkTypes"),
         // Byte-level JSON lines for every machine-readable output.
-        .target(name: "JSONOutput"),
+        .target(name: "JSONOutput", dependencies: ["NetworkTypes"]),
         // libpcap sources (offline files and live capture), link/IP/TCP decoding, IP fragments.
         .target(name: "Capture", dependencies: ["CPcap", "NetworkTypes"], swiftSettings: hotPath),
         // TCP flow tracking and stream reassembly.
@@ -56,7 +56,7 @@ let package = Package(
         // Incremental HTTP/1.x parsing and request/response pairing.
         .target(name: "HTTP", dependencies: ["NetworkTypes"], swiftSettings: hotPath),
         // The ML model: features, training, scoring, model files.
-        .target(name: "Classifier", swiftSettings: hotPath),
+        .target(name: "Classifier", dependencies: ["NetworkTypes", "JSONOutput"], swiftSettings: hotPath),
         // Rules and the ML model turn requests into verdicts.
         .target(name: "Detection", dependencies: ["HTTP", "NetworkTypes", "CPCRE2", "CZlib", "Classifier"], swiftSettings: hotPath),
         // Alerts out of verdicts: alert.log, EVE JSON, console lines.

@@ -23,7 +23,7 @@ public enum AlertFormat {
         field("severity", Array(alert.severity.rawValue.utf8))
         field("action", Array(alert.action.rawValue.utf8))
         field("source", Array(alert.verdictSource.rawValue.utf8))
-        if let score = alert.score { field("score", Array(formatScore(score).utf8)) }
+        if let score = alert.score { field("score", Array(score.fixed(4).utf8)) }
         field("target", Array(alert.matchedTarget.utf8))
         if !alert.snippet.isEmpty { field("snippet", alert.snippet) }
         if let incident = alert.incidentID { field("incident", Array(incident.utf8)) }
@@ -43,7 +43,7 @@ public enum AlertFormat {
     }
 
     static func appendEscaped(_ bytes: [UInt8], to line: inout [UInt8], keepSpaces: Bool) {
-        let hex = Array("0123456789abcdef".utf8)
+        let hex = ASCII.hexDigits
         for byte in bytes {
             if (byte > 0x20 && byte < 0x7F && byte != 0x5C) || (keepSpaces && byte == 0x20) {
                 line.append(byte)
@@ -51,12 +51,6 @@ public enum AlertFormat {
                 line += [0x5C, 0x78, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
             }
         }
-    }
-
-    static func formatScore(_ score: Double) -> String {
-        let scaled = Int((score * 10000).rounded())
-        let fraction = String(scaled % 10000)
-        return "\(scaled / 10000)." + String(repeating: "0", count: 4 - fraction.count) + fraction
     }
 
     /// Suricata EVE `alert` event (field names SIEM pipelines already parse); diffai's own
@@ -103,7 +97,7 @@ public enum AlertFormat {
         json.key("source"); json.string(alert.verdictSource.rawValue)
         // The anomaly score the evidence added up to; the model's own score apart.
         json.key("score"); json.number(alert.anomalyScore)
-        if let score = alert.score { json.key("ml_score"); json.number(literal: formatScore(score)) }
+        if let score = alert.score { json.key("ml_score"); json.number(literal: score.fixed(4)) }
         json.key("target"); json.string(alert.matchedTarget)
         json.key("snippet"); json.string(alert.snippet)
         json.key("severity"); json.string(alert.severity.rawValue)
@@ -179,7 +173,7 @@ public enum AlertFormat {
             line += Array(" [+\(alert.matches.count - 1) more: \(alert.matches.dropFirst().map { $0.source == .ml ? "ml" : String($0.signatureID) }.joined(separator: ","))]".utf8)
         }
         if alert.anomalyScore > 0 { line += Array(" (anomaly score \(alert.anomalyScore))".utf8) }
-        if let score = alert.score { line += Array(" (ML \(formatScore(score)))".utf8) }
+        if let score = alert.score { line += Array(" (ML \(score.fixed(4)))".utf8) }
         if alert.action == .blocked { line += Array(" BLOCKED".utf8) }
         return String(decoding: line, as: UTF8.self)
     }

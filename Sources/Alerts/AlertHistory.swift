@@ -81,9 +81,9 @@ public struct AlertHistory: Sendable {
         page.file = path
         let filter = AlertFilter(query)
         let limit = max(1, min(query.limit, 1000))
-        let deadline = Self.monotonicNow() + pageSeconds
+        let deadline = SystemClock.monotonicSeconds() + pageSeconds
         var examined = 0
-        let outcome = Self.linesBackwards(path: path, before: query.before, withinTime: { Self.monotonicNow() < deadline }) { offset, line in
+        let outcome = Self.linesBackwards(path: path, before: query.before, withinTime: { SystemClock.monotonicSeconds() < deadline }) { offset, line in
             examined += 1
             if let eve = Self.eveJSON(line, format: format) {
                 if filter.matches(eve.value) {
@@ -94,7 +94,7 @@ public struct AlertHistory: Sendable {
                 page.skippedLines += 1
             }
             // Checked after the line is done with, so going on from it loses nothing.
-            if examined % 64 == 0, Self.monotonicNow() >= deadline {
+            if examined % 64 == 0, SystemClock.monotonicSeconds() >= deadline {
                 page.partial = true
                 return false
             }
@@ -216,12 +216,6 @@ public struct AlertHistory: Sendable {
         if complete(start: 0, head: []) { outcome.reachedStart = true }
         return outcome
     }
-
-    static func monotonicNow() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
 }
 
 /// Splits bytes read forwards into lines, across reads; a line longer than
@@ -326,7 +320,7 @@ struct AlertFilter {
     let source: String?
 
     init(_ query: AlertQuery) {
-        let trimmed = query.text.map { String($0.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed()) }
+        let trimmed = query.text.map { $0.trimming(" ") }
         text = trimmed.flatMap { $0.isEmpty ? nil : Array($0.lowercased().utf8) }
         severity = query.severity.flatMap { $0.isEmpty ? nil : $0.lowercased() }
         source = query.source.flatMap { $0.isEmpty ? nil : $0.lowercased() }

@@ -95,7 +95,7 @@ public enum AlertLogLine {
         var i = bytes.startIndex
         while i < bytes.endIndex {
             if bytes[i] == 0x5C, i + 3 < bytes.endIndex, bytes[i + 1] == 0x78,
-               let high = hexValue(bytes[i + 2]), let low = hexValue(bytes[i + 3]) {
+               let high = ASCII.hexValue(bytes[i + 2]), let low = ASCII.hexValue(bytes[i + 3]) {
                 out.append(high << 4 | low)
                 i += 4
             } else {
@@ -104,14 +104,5 @@ public enum AlertLogLine {
             }
         }
         return out
-    }
-
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case 0x30...0x39: return byte - 0x30
-        case 0x61...0x66: return byte - 0x61 + 10
-        case 0x41...0x46: return byte - 0x41 + 10
-        default: return nil
-        }
     }
 }

@@ -79,7 +79,7 @@ public struct BenignRequestGenerator {
         case "id", "item", "product": return next() % 2 == 0 ? String(number(1...9_999_999)) : "\(pick(["sku", "item", "p"]))-\(number(100...99999))"
         case "email", "user": return "\(pick(Self.names).replacingSpaces(".")).\(number(1...99))@\(pick(Self.domains))"
         case "date", "from", "to", "start", "end":
-            return "20\(number(10...26))-\(String(format2: number(1...12)))-\(String(format2: number(1...28)))" + (next() % 3 == 0 ? "T\(String(format2: number(0...23))):\(String(format2: number(0...59))):00Z" : "")
+            return "20\(number(10...26))-\(String(number(1...12)).leftPadded(2))-\(String(number(1...28)).leftPadded(2))" + (next() % 3 == 0 ? "T\(String(number(0...23)).leftPadded(2)):\(String(number(0...59)).leftPadded(2)):00Z" : "")
         case "uuid", "session": return "\(hex(8))-\(hex(4))-4\(hex(3))-a\(hex(3))-\(hex(12))"
         case "token", "callback": return hex(number(16...64))
         case "lang", "locale": return pick(["en", "de", "fr-FR", "es_ES", "ja", "zh-CN", "pt-BR", "ar"])
@@ -293,9 +293,5 @@ private extension String {
 
     func leftPadded(_ width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-
-    init(format2 value: Int) {
-        self = value < 10 ? "0\(value)" : "\(value)"
     }
 }

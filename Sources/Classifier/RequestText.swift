@@ -1,3 +1,5 @@
+import NetworkTypes
+
 /// What the model reads of a request: the decoded parts that can carry code — the path, each
 /// parameter value — joined as one path-like string, leaving out every part that cannot.
 ///

@@ -1,3 +1,4 @@
+import NetworkTypes
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -176,17 +177,14 @@ public enum ModelFile {
     }
 
     public static func load(path: String) throws(LoadError) -> URLClassifier {
-        guard let file = fopen(path, "rb") else {
-            throw LoadError(description: "\(path): no model file (\(String(cString: strerror(errno)))); train one with `diffai train --out \(path)`")
-        }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, 1 << 20, file) }
-            bytes += chunk[0..<n]
-            if n < 1 << 20 { break }
-            if bytes.count > 64 << 20 { throw LoadError(description: "\(path): too large to be a diffai model") }
+        let bytes: [UInt8]
+        do { bytes = try FileReading.bytes(path, limit: 64 << 20) } catch {
+            switch error.reason {
+            case .cannotOpen:
+                throw LoadError(description: "\(path): no model file (\(error.description)); train one with `diffai train --out \(path)`")
+            case .tooLarge: throw LoadError(description: "\(path): too large to be a diffai model")
+            case .cannotRead: throw LoadError(description: "\(path): cannot read the model file (\(error.description))")
+            }
         }
         return try decode(bytes, path: path)
     }

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
+import NetworkTypes
 
 #if canImport(Glibc)
 import Glibc
@@ -184,7 +185,7 @@ public enum ConsoleToken {
     }
 
     public static func loadOrCreate(path: String) throws(Failure) -> (token: String, created: Bool) {
-        if let existing = LocalFile.bytes(path).map({ String(decoding: $0, as: UTF8.self) }), !existing.isEmpty {
+        if let existing = (try? FileReading.bytes(path)).map({ String(decoding: $0, as: UTF8.self) }), !existing.isEmpty {
             let token = existing.filter { !$0.isWhitespace }
             guard token.count >= 16 else { throw Failure(description: "\(path): the console token is shorter than 16 characters; delete the file to make a new one") }
             return (token, false)

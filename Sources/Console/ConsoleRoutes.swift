@@ -4,6 +4,7 @@ import Dispatch
 import Hummingbird
 import HummingbirdWebSocket
 import JSONOutput
+import NetworkTypes
 import NIOCore
 
 #if canImport(Glibc)
@@ -136,7 +137,7 @@ struct ConsoleRoutes: Sendable {
         json.key("mode"); json.string(hooks.mode)
         json.key("alerts_streamed"); json.number(feed.alertsPublished)
         json.key("seq"); json.number(feed.lastSequence)
-        json.key("uptime_seconds"); json.number(Int(TrainingJobs.now() - started))
+        json.key("uptime_seconds"); json.number(Int(SystemClock.monotonicSeconds() - started))
         json.key("stats")
         if let latest = feed.latestStatistics { json.embed(json: latest) } else { json.null() }
         json.endObject()

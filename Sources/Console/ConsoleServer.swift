@@ -7,6 +7,7 @@ import HummingbirdCore
 import HummingbirdWebSocket
 import JSONOutput
 import Logging
+import NetworkTypes
 import NIOCore
 import Synchronization
 
@@ -103,7 +104,7 @@ public final class ConsoleServer: Sendable {
         }
         let jobs = TrainingJobs(modelFolder: configuration.modelFolder, feed: feed, options: configuration.trainingOptions)
         let access = ConsoleAccess(token: configuration.token, loopbackOnly: configuration.isLoopback)
-        let started = TrainingJobs.now()
+        let started = SystemClock.monotonicSeconds()
         let bound = StartOutcome()
         let ready = DispatchSemaphore(value: 0)
         let stopped = DispatchSemaphore(value: 0)

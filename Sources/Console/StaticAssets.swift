@@ -1,5 +1,6 @@
 import Hummingbird
 import JSONOutput
+import NetworkTypes
 
 #if canImport(Glibc)
 import Glibc
@@ -53,7 +54,7 @@ public struct StaticAssets: Sendable {
         }
         closedir(directory)
         for name in names {
-            guard let type = Self.types[String(name.split(separator: ".").last ?? "")], let bytes = LocalFile.bytes(folder + "/" + name) else { continue }
+            guard let type = Self.types[String(name.split(separator: ".").last ?? "")], let bytes = try? FileReading.bytes(folder + "/" + name) else { continue }
             assets["/" + name] = Asset(bytes: ByteBuffer(bytes: bytes), contentType: type)
         }
         guard let index = assets["/index.html"] else { throw Missing(description: "\(folder)/index.html is missing") }

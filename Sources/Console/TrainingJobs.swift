@@ -1,5 +1,6 @@
 import Classifier
 import JSONOutput
+import NetworkTypes
 import Synchronization
 
 #if canImport(Glibc)
@@ -56,8 +57,8 @@ public final class TrainingJobs: Sendable {
                 if let running = state.jobs.first(where: { $0.state == .running }) { throw .busy(running.id) }
                 let id = state.nextID
                 state.nextID += 1
-                let job = Job(id: id, benign: benign.id, malicious: malicious.id, started: Self.now(),
-                              modelPath: modelFolder + "/model-\(Int(Self.now()))-\(id).bin")
+                let job = Job(id: id, benign: benign.id, malicious: malicious.id, started: SystemClock.now().secondsSinceEpoch,
+                              modelPath: modelFolder + "/model-\(Int(SystemClock.now().secondsSinceEpoch))-\(id).bin")
                 state.jobs.append(job)
                 if state.jobs.count > 50 { state.jobs.removeFirst() }
                 return job
@@ -65,7 +66,7 @@ public final class TrainingJobs: Sendable {
         }()
         let options = self.options
         let folder = modelFolder
-        BackgroundThread.detach { [self] in
+        Threads.detach { [self] in
             do {
                 update(job.id) { $0.stage = "reading \(benign.id) and \(malicious.id)"; $0.progress = 0.01 }
                 let good = try Trainer.loadLines(path: benign.path)
@@ -74,7 +75,7 @@ public final class TrainingJobs: Sendable {
                 let (model, report) = try Trainer.train(good: good, bad: bad, options: options) { progress in
                     let (fraction, stage) = Self.describe(progress)
                     // Every step is cheap to report, but pages only need a few updates per second.
-                    let now = Self.now()
+                    let now = SystemClock.now().secondsSinceEpoch
                     guard now - lastPublished >= 0.1 || fraction >= 0.95 else { return }
                     lastPublished = now
                     self.update(job.id) { $0.progress = fraction; $0.stage = stage }
@@ -86,7 +87,7 @@ public final class TrainingJobs: Sendable {
                     $0.progress = 1
                     $0.stage = "finished"
                     $0.report = report
-                    $0.finished = Self.now()
+                    $0.finished = SystemClock.now().secondsSinceEpoch
                 }
             } catch let error as TrainingError {
                 fail(job.id, error.description)
@@ -104,7 +105,7 @@ public final class TrainingJobs: Sendable {
             $0.state = .failed
             $0.error = message
             $0.stage = "failed"
-            $0.finished = Self.now()
+            $0.finished = SystemClock.now().secondsSinceEpoch
         }
     }
 
@@ -147,7 +148,7 @@ public final class TrainingJobs: Sendable {
         json.key("state"); json.string(job.state.rawValue)
         json.key("benign"); json.string(job.benign)
         json.key("malicious"); json.string(job.malicious)
-        json.key("progress"); json.number(literal: String(Double(Int(job.progress * 1000)) / 1000))
+        json.key("progress"); json.number(literal: job.progress.fixed(3))
         json.key("stage"); json.string(job.stage)
         json.key("started"); json.number(Int64(job.started))
         json.key("finished"); if let finished = job.finished { json.number(Int64(finished)) } else { json.null() }
@@ -157,14 +158,9 @@ public final class TrainingJobs: Sendable {
         json.key("error"); if let error = job.error { json.string(error) } else { json.null() }
         json.key("metrics")
         if let report = job.report {
-            func ratio(_ value: Double) -> String { String(Double(Int((value * 100_000).rounded())) / 100_000) }
             json.beginObject()
-            json.key("accuracy"); json.number(literal: ratio(report.split.accuracy))
-            json.key("precision"); json.number(literal: ratio(report.split.precision))
-            json.key("recall"); json.number(literal: ratio(report.split.recall))
-            json.key("f1"); json.number(literal: ratio(report.split.f1))
-            json.key("false_positive_rate"); json.number(literal: ratio(report.split.falsePositiveRate))
-            json.key("generated_benign_fpr"); json.number(literal: ratio(report.generatedBenignFPR))
+            report.split.writeMembers(into: &json)
+            json.key("generated_benign_fpr"); json.number(literal: report.generatedBenignFPR.fixed(5))
             json.key("benign_lines"); json.number(report.goodLines)
             json.key("malicious_lines"); json.number(report.badLines)
             json.key("inert_dropped"); json.number(report.inertDropped)
@@ -172,18 +168,12 @@ public final class TrainingJobs: Sendable {
             json.key("train_samples"); json.number(report.trainSamples)
             json.key("test_samples"); json.number(report.testSamples)
             json.key("iterations"); json.number(report.iterations)
-            json.key("seconds"); json.number(literal: String(Double(Int(report.seconds * 10)) / 10))
+            json.key("seconds"); json.number(literal: report.seconds.fixed(1))
             json.endObject()
         } else {
             json.null()
         }
         json.endObject()
-    }
-
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
     static func makeFolder(_ path: String) {
@@ -192,20 +182,5 @@ public final class TrainingJobs: Sendable {
             partial += (partial.isEmpty && path.hasPrefix("/") ? "" : (partial.isEmpty ? "" : "/")) + component
             if !partial.isEmpty { mkdir(partial, 0o755) }
         }
-    }
-}
-
-/// A plain thread for work that must not occupy the server's event loops.
-enum BackgroundThread {
-    static func detach(_ body: @escaping @Sendable () -> Void) {
-        final class Box: Sendable { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
-        var thread = pthread_t()
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        let result = pthread_create(&thread, nil, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            box.body()
-            return nil
-        }, box)
-        if result == 0 { pthread_detach(thread) } else { Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body() }
     }
 }

@@ -1,3 +1,5 @@
+import NetworkTypes
+
 /// Multi-literal search: one pass over the input finds every rule literal it contains.
 ///
 /// A full DFA over byte classes: transitions for every class are precomputed (no failure
@@ -68,7 +70,7 @@ final class AhoCorasick: @unchecked Sendable {
     let table: Table
 
     init(patterns: [[UInt8]]) {
-        let folded = patterns.map { $0.map(Transforms.lower) }
+        let folded = patterns.map { $0.map(ASCII.lowercased) }
         var classOf = [UInt8](repeating: 0, count: 256)
         var classCount = 1
         var seen = [Bool](repeating: false, count: 256)

@@ -1,5 +1,6 @@
 import CZlib
 import HTTP
+import NetworkTypes
 
 /// The body as the application reads it. Servers and frameworks inflate request bodies sent
 /// with `Content-Encoding: gzip` or `deflate`, so an attack compressed that way passes any
@@ -30,7 +31,7 @@ enum BodyDecoding {
     /// declares some and was not decoded is a body-parser failure.
     static func codings(_ request: HTTPRequest) -> [String] {
         guard let header = request.header("content-encoding") else { return [] }
-        return header.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: " \t") }.filter { !$0.isEmpty && $0 != "identity" }
+        return header.lowercased().split(separator: ",").map { $0.trimming(" \t") }.filter { !$0.isEmpty && $0 != "identity" }
     }
 
     /// Inflates gzip, zlib or raw deflate data (the body may be cut at the inspection limit:

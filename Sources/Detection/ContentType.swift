@@ -1,4 +1,5 @@
 import HTTP
+import NetworkTypes
 
 /// A request's Content-Type as the body parsers read it: bytes, never a `String` (whose
 /// searches cost more than parsing a small form body).
@@ -14,7 +15,7 @@ struct ContentType {
 
     init(_ value: some Collection<UInt8>) {
         original = Array(value)
-        lowered = original.map(Transforms.lower)
+        lowered = original.map(ASCII.lowercased)
     }
 
     /// The first Content-Type header of the request, or none.
@@ -40,8 +41,8 @@ struct ContentType {
             let pieceEnd = lowered[pieceStart...].firstIndex(of: Self.semicolon) ?? lowered.endIndex
             start = pieceEnd
             guard let equals = lowered[pieceStart..<pieceEnd].firstIndex(of: Self.equals),
-                  Self.trimmed(lowered[pieceStart..<equals], also: nil).elementsEqual(name.utf8Bytes) else { continue }
-            return Array(Self.trimmed(lowered[(equals + 1)..<pieceEnd], also: Self.quote))
+                  lowered[pieceStart..<equals].trimming(where: Self.isBlank).elementsEqual(name.utf8Bytes) else { continue }
+            return Array(lowered[(equals + 1)..<pieceEnd].trimming { Self.isBlank($0) || $0 == Self.quote })
         }
         return nil
     }
@@ -53,17 +54,11 @@ struct ContentType {
         guard let start = position(of: key) else { return nil }
         let valueStart = start + key.utf8CodeUnitCount
         let valueEnd = original[valueStart...].firstIndex(of: Self.semicolon) ?? original.endIndex
-        let value = Self.trimmed(original[valueStart..<valueEnd], also: Self.quote)
+        let value = original[valueStart..<valueEnd].trimming { Self.isBlank($0) || $0 == Self.quote }
         return value.isEmpty ? nil : Array(value)
     }
 
-    private static func trimmed(_ bytes: ArraySlice<UInt8>, also extra: UInt8?) -> ArraySlice<UInt8> {
-        func blank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == extra }
-        var value = bytes
-        while let first = value.first, blank(first) { value = value.dropFirst() }
-        while let last = value.last, blank(last) { value = value.dropLast() }
-        return value
-    }
+    private static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
 
     private static let headerName = Array("content-type".utf8)
     private static let semicolon = UInt8(ascii: ";")

@@ -1,3 +1,5 @@
+import NetworkTypes
+
 /// What every match of a regex must contain, for the prefilter: a set of literals of which
 /// each match holds at least one (lowercased; the prefilter folds case). Conservative by
 /// construction: anything not understood requires nothing, and an alternation requires
@@ -78,7 +80,7 @@ enum RegexLiteral {
                 case .zeroWidth:
                     continue
                 case .char(let byte) where minimum >= 1:
-                    run.append(Transforms.lower(byte))
+                    run.append(ASCII.lowercased(byte))
                     if repeats { endRun() }  // `ab+c`: "ab" is certain, what follows the b's is another run
                 case .set(let set?) where minimum >= 1:
                     endRun()
@@ -149,7 +151,7 @@ enum RegexLiteral {
                     i += 1
                     return .opaque
                 }
-                if let h = peek(), let l = peek(1), let high = Transforms.hexValue(h), let low = Transforms.hexValue(l) {
+                if let h = peek(), let l = peek(1), let high = ASCII.hexValue(h), let low = ASCII.hexValue(l) {
                     i += 2
                     return .char(high << 4 | low)
                 }
@@ -204,7 +206,7 @@ enum RegexLiteral {
                 }
             }
             guard plain, !members.isEmpty, members.count <= 6 else { return .opaque }
-            return .set(Array(Set(members.map(Transforms.lower))).sorted().map { [$0] })
+            return .set(Array(Set(members.map(ASCII.lowercased))).sorted().map { [$0] })
         }
 
         mutating func group() -> Atom {

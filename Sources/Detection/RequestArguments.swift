@@ -1,5 +1,5 @@
-import Classifier
 import HTTP
+import NetworkTypes
 
 /// Name/value pairs a web application would see: query string and body (urlencoded,
 /// multipart, JSON), decoded once as the application decodes them.
@@ -133,7 +133,7 @@ struct RequestArguments {
         var groups: [[UInt8]: [Int]] = [:]
         var order: [[UInt8]] = []
         for (index, range) in nameRanges.enumerated() {
-            let key = storage[range].map(Transforms.lower)
+            let key = storage[range].map(ASCII.lowercased)
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(index)
         }
@@ -149,7 +149,7 @@ struct RequestArguments {
     }
 
     private func sameName(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
-        a.count == b.count && zip(storage[a], storage[b]).allSatisfy { Transforms.lower($0) == Transforms.lower($1) }
+        a.count == b.count && zip(storage[a], storage[b]).allSatisfy { ASCII.lowercased($0) == ASCII.lowercased($1) }
     }
 
     /// Charsets whose text a byte-wise parser reads as the application does (ASCII supersets).
@@ -198,10 +198,10 @@ struct RequestArguments {
         // `isNewline`: "\r\n" is one Character in Swift, equal to neither "\r" nor "\n".
         for line in headers.split(whereSeparator: \.isNewline) where line.lowercased().hasPrefix("content-disposition") {
             for piece in line.split(separator: ";").dropFirst() {
-                let trimmed = piece.trimmingCharacters(in: " \t")
+                let trimmed = piece.trimming(" \t")
                 guard let equals = trimmed.firstIndex(of: "=") else { continue }
                 if trimmed[..<equals].lowercased() == key {
-                    return String(trimmed[trimmed.index(after: equals)...]).trimmingCharacters(in: "\"")
+                    return String(trimmed[trimmed.index(after: equals)...]).trimming("\"")
                 }
             }
         }
@@ -237,14 +237,5 @@ struct RequestArguments {
         case .null:
             add(name, [])
         }
-    }
-}
-
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        var slice = Substring(self)
-        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
-        return String(slice)
     }
 }

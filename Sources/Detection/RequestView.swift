@@ -1,4 +1,5 @@
 import HTTP
+import NetworkTypes
 
 /// The values each rule target yields for one request, as slices of one byte arena, each
 /// buffer (a target through a chain of transforms) computed on first use.
@@ -190,7 +191,7 @@ final class RequestView {
 
     private func appendRaw(_ id: Int) {
         guard let head else { return }
-        let raw = plan.rawTargets[id]
+        let raw = plan.kinds[id]
         if !omitted.isEmpty {
             // Without some arguments, the whole target and a parsed body would still hold
             // them: those targets are read as the path, and as the arguments.
@@ -229,7 +230,7 @@ final class RequestView {
             slices.append(contentsOf: parseCookies())
         case .cookie:
             let names = parseCookies()
-            let wanted = plan.entries[id].name
+            let wanted = plan.selectors[id]
             for (name, value) in zip(names, cookieValues)
             where arena.bytes(name.start, name.count).elementsEqual(wanted) {
                 slices.append(value)
@@ -239,7 +240,7 @@ final class RequestView {
         case .argNames:
             appendArguments(.names)
         case .arg:
-            appendArguments(.values, named: plan.entries[id].name)
+            appendArguments(.values, named: plan.selectors[id])
         case .files:
             appendArguments(.fileNames)
         case .url, .uri, .path, .query, .method, .host, .userAgent, .header, .headers, .headerNames:
@@ -249,7 +250,7 @@ final class RequestView {
 
     /// Targets read straight from the head's bytes. (A method, not nested functions: those
     /// captured the head and its storage in a context allocated for every buffer.)
-    private func appendHeadTarget(_ raw: RawTarget, _ id: Int, _ head: HTTPMessageHead, _ storage: UnsafeBufferPointer<UInt8>) {
+    private func appendHeadTarget(_ raw: RuleTarget.Kind, _ id: Int, _ head: HTTPMessageHead, _ storage: UnsafeBufferPointer<UInt8>) {
         let target = Self.bytes(storage, head.startLine.1)
         switch raw {
         case .url:
@@ -278,7 +279,7 @@ final class RequestView {
         case .userAgent:
             appendValues(of: Self.userAgentName, head, storage)
         case .header:
-            appendValues(of: plan.entries[id].name, head, storage)
+            appendValues(of: plan.selectors[id], head, storage)
         case .headers:
             for index in head.fields.indices { appendFieldValue(index, head, storage) }
         case .headerNames:
@@ -419,7 +420,7 @@ final class RequestView {
     @inline(__always)
     static func equalsLowercase(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: [UInt8]) -> Bool {
         guard bytes.count == lowercase.count else { return false }
-        for i in 0..<bytes.count where Transforms.lower(bytes[i]) != lowercase[i] { return false }
+        for i in 0..<bytes.count where ASCII.lowercased(bytes[i]) != lowercase[i] { return false }
         return true
     }
 }
@@ -497,7 +498,9 @@ struct BufferPlan {
     /// `entries[id].parent` (-1: a raw target), `entries[id].transform` and the kind of target
     /// as plain arrays (read per buffer per request, where copying an entry costs retains).
     private(set) var parents: [Int] = []
-    private(set) var rawTargets: [RawTarget] = []
+    private(set) var kinds: [RuleTarget.Kind] = []
+    /// `entries[id].name`.
+    private(set) var selectors: [[UInt8]] = []
     private(set) var transforms: [Transform] = []
     private(set) var transformIndexes: [Int] = []
     private var ids: [BufferKey: Int] = [:]
@@ -523,47 +526,14 @@ struct BufferPlan {
             parent = id(for: BufferKey(target: key.target, transforms: Array(key.transforms.dropLast())))
         }
         let id = entries.count
-        let name: [UInt8] = switch key.target {
-        case .header(let name), .arg(let name): Array(name.lowercased().utf8)
-        case .cookie(let name): Array(name.utf8)
-        default: []
-        }
+        let name = Array(key.target.selector.utf8)
         entries.append(Entry(target: key.target, parent: parent, transform: key.transforms.last, key: key, name: name))
         parents.append(parent ?? -1)
-        rawTargets.append(RawTarget(key.target))
+        kinds.append(key.target.kind)
+        selectors.append(name)
         transforms.append(key.transforms.last ?? .lowercase)  // unused for raw targets
         transformIndexes.append(key.transforms.last.flatMap { Transform.allCases.firstIndex(of: $0) } ?? 0)
         ids[key] = id
         return id
-    }
-}
-
-/// `RuleTarget` without its payload: a trivial value to switch on.
-enum RawTarget: UInt8 {
-    case url, uri, path, query, method, host, userAgent, body, args, argNames, arg, cookies, cookieNames, cookie
-    case headers, headerNames, header, files, anomalies
-
-    init(_ target: RuleTarget) {
-        self = switch target {
-        case .url: .url
-        case .uri: .uri
-        case .path: .path
-        case .query: .query
-        case .method: .method
-        case .host: .host
-        case .userAgent: .userAgent
-        case .body: .body
-        case .args: .args
-        case .argNames: .argNames
-        case .arg: .arg
-        case .cookies: .cookies
-        case .cookieNames: .cookieNames
-        case .cookie: .cookie
-        case .headers: .headers
-        case .headerNames: .headerNames
-        case .header: .header
-        case .files: .files
-        case .anomalies: .anomalies
-        }
     }
 }

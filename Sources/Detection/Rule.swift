@@ -23,95 +23,104 @@ public enum RuleAction: String, Sendable {
 }
 
 /// The part of a request a condition looks at. Multi-valued targets match when any value does.
-public enum RuleTarget: Hashable, Sendable {
-    /// `http://` + Host + target, as the original diffai saw it.
-    case url
-    /// The request target exactly as on the wire.
-    case uri
-    case path
-    case query
-    case method
-    case host
-    case userAgent
-    /// The de-chunked body (and, when cut, its kept tail).
-    case body
-    /// Every argument value: query string, urlencoded, multipart and JSON bodies.
-    case args
-    case argNames
-    /// Values of one argument, name matched case-insensitively.
-    case arg(String)
-    case cookies
-    case cookieNames
-    case cookie(String)
-    /// Every header value; `header(name)` one header by case-insensitive name.
-    case headers
-    case headerNames
-    case header(String)
-    /// File names of multipart uploads.
-    case files
-    /// Parser anomaly names (`content_length_with_transfer_encoding`, ...).
-    case anomalies
+public struct RuleTarget: Hashable, Sendable {
+    public let kind: Kind
+    /// For `arg:NAME`, `cookie:NAME` and `header:NAME`: the name (lowercase for arguments and
+    /// headers, which match it ignoring case; cookie names as written). Empty otherwise.
+    public let selector: String
 
-    /// Parses `args`, `arg:id`, `header:User-Agent`, ...
+    /// Every kind of target. Each one's spelling in rule files is in `spelling` (the one table
+    /// the parser, the printer and the error messages read) and how a request yields its values
+    /// is `RequestView`'s: a new target is a case here, its line there, and its reading.
+    public enum Kind: UInt8, CaseIterable, Sendable {
+        /// `http://` + Host + target, as the original diffai saw it.
+        case url
+        /// The request target exactly as on the wire.
+        case uri
+        case path, query, method, host, userAgent
+        /// The de-chunked body (and, when cut, its kept tail).
+        case body
+        /// Every argument value: query string, urlencoded, multipart and JSON bodies.
+        case args
+        case argNames
+        /// Values of one argument, name matched case-insensitively.
+        case arg
+        case cookies, cookieNames, cookie
+        /// Every header value; `header` one header by case-insensitive name.
+        case headers, headerNames, header
+        /// File names of multipart uploads.
+        case files
+        /// Parser anomaly names (`content_length_with_transfer_encoding`, ...).
+        case anomalies
+
+        /// How rule files write this target: the printed name first, then the other names
+        /// accepted; `selects` for the kinds written `NAME:selector`, `folds` when the selector
+        /// is matched ignoring case (and so kept lowercase).
+        var spelling: (names: [String], selects: Bool, folds: Bool) {
+            switch self {
+            case .url: (["url"], false, false)
+            case .uri: (["uri", "target"], false, false)
+            case .path: (["path"], false, false)
+            case .query: (["query"], false, false)
+            case .method: (["method"], false, false)
+            case .host: (["host"], false, false)
+            case .userAgent: (["user_agent", "useragent", "user-agent"], false, false)
+            case .body: (["body", "content"], false, false)
+            case .args: (["args"], false, false)
+            case .argNames: (["arg_names", "args_names"], false, false)
+            case .arg: (["arg", "args"], true, true)
+            case .cookies: (["cookies"], false, false)
+            case .cookieNames: (["cookie_names"], false, false)
+            case .cookie: (["cookie", "cookies"], true, false)
+            case .headers: (["headers"], false, false)
+            case .headerNames: (["header_names"], false, false)
+            case .header: (["header", "headers"], true, true)
+            case .files: (["files", "filenames"], false, false)
+            case .anomalies: (["anomalies", "anomaly"], false, false)
+            }
+        }
+    }
+
+    /// `selector` is folded to lowercase for the kinds matched ignoring case.
+    public init(_ kind: Kind, selector: String = "") {
+        precondition(kind.spelling.selects != selector.isEmpty, "\(kind) \(kind.spelling.selects ? "needs" : "takes no") selector")
+        self.kind = kind
+        self.selector = kind.spelling.folds ? selector.lowercased() : selector
+    }
+
+    /// Parses `args`, `arg:id`, `header:User-Agent`, ... (kind names in any case).
     public init?(name: String) {
         if let colon = name.firstIndex(of: ":") {
-            let kind = name[..<colon].lowercased()
-            let argument = String(name[name.index(after: colon)...])
-            guard !argument.isEmpty else { return nil }
-            switch kind {
-            case "arg", "args": self = .arg(argument.lowercased())
-            case "cookie", "cookies": self = .cookie(argument)
-            case "header", "headers": self = .header(argument.lowercased())
-            default: return nil
-            }
-            return
-        }
-        switch name.lowercased() {
-        case "url": self = .url
-        case "uri", "target": self = .uri
-        case "path": self = .path
-        case "query": self = .query
-        case "method": self = .method
-        case "host": self = .host
-        case "user_agent", "useragent", "user-agent": self = .userAgent
-        case "body", "content": self = .body
-        case "args": self = .args
-        case "arg_names", "args_names": self = .argNames
-        case "cookies": self = .cookies
-        case "cookie_names": self = .cookieNames
-        case "headers": self = .headers
-        case "header_names": self = .headerNames
-        case "files", "filenames": self = .files
-        case "anomalies", "anomaly": self = .anomalies
-        default: return nil
+            let selector = String(name[name.index(after: colon)...])
+            guard !selector.isEmpty, let kind = Self.selecting[name[..<colon].lowercased()] else { return nil }
+            self.init(kind, selector: selector)
+        } else {
+            guard let kind = Self.plain[name.lowercased()] else { return nil }
+            self.init(kind)
         }
     }
 
     public var name: String {
-        switch self {
-        case .url: "url"
-        case .uri: "uri"
-        case .path: "path"
-        case .query: "query"
-        case .method: "method"
-        case .host: "host"
-        case .userAgent: "user_agent"
-        case .body: "body"
-        case .args: "args"
-        case .argNames: "arg_names"
-        case .arg(let n): "arg:\(n)"
-        case .cookies: "cookies"
-        case .cookieNames: "cookie_names"
-        case .cookie(let n): "cookie:\(n)"
-        case .headers: "headers"
-        case .headerNames: "header_names"
-        case .header(let n): "header:\(n)"
-        case .files: "files"
-        case .anomalies: "anomalies"
-        }
+        let printed = kind.spelling.names[0]
+        return kind.spelling.selects ? "\(printed):\(selector)" : printed
     }
 
-    static let documentedNames = "url, uri, path, query, method, host, user_agent, body, args, arg_names, arg:NAME, cookies, cookie_names, cookie:NAME, headers, header_names, header:NAME, files, anomalies"
+    private static let plain = names(selecting: false)
+    private static let selecting = names(selecting: true)
+
+    private static func names(selecting: Bool) -> [String: Kind] {
+        var table: [String: Kind] = [:]
+        for kind in Kind.allCases where kind.spelling.selects == selecting {
+            for name in kind.spelling.names {
+                assert(table[name] == nil, "target name '\(name)' spelled twice")
+                table[name] = kind
+            }
+        }
+        return table
+    }
+
+    static let documentedNames = Kind.allCases.map { $0.spelling.selects ? "\($0.spelling.names[0]):NAME" : $0.spelling.names[0] }
+        .joined(separator: ", ")
 }
 
 public enum RuleOperator: String, Sendable, CaseIterable {

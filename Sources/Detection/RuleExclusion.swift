@@ -1,4 +1,3 @@
-import Classifier
 import HTTP
 import NetworkTypes
 

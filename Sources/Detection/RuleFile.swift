@@ -1,4 +1,5 @@
 import CPCRE2
+import NetworkTypes
 
 /// A rule file that cannot be used, with a message that says where and why.
 public struct RuleFileError: Error, CustomStringConvertible, Sendable {
@@ -20,9 +21,13 @@ public enum RuleFile {
                                         "url", "content", "method", "description", "reference", "enabled", "paranoia"]
     static let conditionKeys: Set<String> = ["target", "operator", "value", "caseInsensitive", "negate", "transforms"]
 
+    /// Far beyond any real rule set (the defaults are some 50 KB): a wrong path fails fast.
+    static let maxFileBytes = 64 << 20
+
     public static func load(path: String) throws(RuleFileError) -> [Rule] {
-        guard let bytes = readFile(path) else {
-            throw RuleFileError("\(path): cannot read the rule file (\(lastErrorDescription()))")
+        let bytes: [UInt8]
+        do { bytes = try FileReading.bytes(path, limit: maxFileBytes) } catch {
+            throw RuleFileError("\(path): cannot read the rule file (\(error.description))")
         }
         return try parse(bytes, fileName: path)
     }
@@ -185,11 +190,11 @@ public enum RuleFile {
                 guard let map = member.objectMembers else { throw fail(key, "must be an object of header names to substrings") }
                 for (name, expected) in map {
                     guard let text = expected.stringValue else { throw fail("headers.\(name)", "must be a string") }
-                    conditions.append(RuleCondition(target: .header(name.lowercased()), value: text))
+                    conditions.append(RuleCondition(target: RuleTarget(.header, selector: name), value: text))
                 }
             case "url", "content", "method":
                 guard let text = member.stringValue else { throw fail(key, "must be a string") }
-                let target: RuleTarget = key == "url" ? .url : key == "content" ? .body : .method
+                let target = RuleTarget(key == "url" ? .url : key == "content" ? .body : .method)
                 conditions.append(RuleCondition(target: target, value: text))
             case "conditions":
                 guard case .array(let list) = member, !list.isEmpty else { throw fail(key, "must be a non-empty array of conditions") }
@@ -227,7 +232,7 @@ public enum RuleFile {
             switch key {
             case "target":
                 guard let text = member.stringValue else { throw fail(path, "must be a string such as \"args\" or \"uri|body\"") }
-                for name in text.split(separator: "|").map({ $0.trimmingCharacters(in: " ") }) {
+                for name in text.split(separator: "|").map({ $0.trimming(" ") }) {
                     guard let parsed = RuleTarget(name: name) else {
                         throw fail(path, "unknown target '\(name)'; targets are \(RuleTarget.documentedNames)")
                     }
@@ -291,27 +296,4 @@ public enum RuleFile {
         return RuleCondition(targets: targets, operation: operation, value: literal, caseInsensitive: caseInsensitive,
                              negate: negate, transforms: transforms)
     }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-func readFile(_ path: String) -> [UInt8]? {
-    guard let file = fopen(path, "rb") else { return nil }
-    defer { fclose(file) }
-    var result: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, 65536, file) }
-        if count > 0 { result.append(contentsOf: chunk[0..<count]) }
-        if count < 65536 { break }
-    }
-    return ferror(file) == 0 ? result : nil
-}
-
-func lastErrorDescription() -> String {
-    String(cString: strerror(errno))
 }

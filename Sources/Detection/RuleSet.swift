@@ -94,7 +94,7 @@ public final class RuleSet: @unchecked Sendable {
                 let buffers = condition.targets.map { plan.id(for: BufferKey(target: $0, transforms: transforms)) }
                 var operand = -1
                 var literal = Array(condition.value.utf8)
-                if foldCase { literal = literal.map(Transforms.lower) }
+                if foldCase { literal = literal.map(ASCII.lowercased) }
                 if condition.operation == .regex {
                     do {
                         regexes.append(try CompiledRegex(pattern: condition.value, caseInsensitive: condition.caseInsensitive))

@@ -1,4 +1,4 @@
-import Classifier
+import NetworkTypes
 
 /// Byte transformations that undo the encodings attackers hide behind (EVASION 12-14).
 /// Each takes and returns bytes; none ever fails on malformed input (it is left as it is).
@@ -75,9 +75,7 @@ enum Transforms {
         return changed ? out : input
     }
 
-    @inline(__always) static func lower(_ byte: UInt8) -> UInt8 { byte &- 0x41 < 26 ? byte | 0x20 : byte }
 
-    static func hexValue(_ byte: UInt8) -> UInt8? { PercentDecoding.hex(byte) }
 
     static func appendScalar(_ scalar: UInt32, to out: inout [UInt8]) {
         PercentDecoding.appendScalar(scalar, to: &out)
@@ -89,7 +87,7 @@ enum Transforms {
         out.append(contentsOf: input)
         // In place, a loop the compiler vectorises (appending byte by byte did not).
         out.withUnsafeMutableBufferPointer { bytes in
-            for i in start..<bytes.count { bytes[i] = lower(bytes[i]) }
+            for i in start..<bytes.count { bytes[i] = ASCII.lowercased(bytes[i]) }
         }
         return true
     }
@@ -156,26 +154,18 @@ enum Transforms {
     /// Returns false, appending nothing, when no reference decodes (`&page=2` stays): the
     /// output is only started at the first reference, and plain runs are copied whole.
     static func htmlEntityDecode(_ input: Bytes, into out: inout [UInt8]) -> Bool {
-        var copied = 0  // input before this is in `out` (once decoding has started)
-        var started = false
+        var copy = ChangedCopy()
         var i = 0
         while i + 2 < input.count {
             guard input[i] == 0x26, let (scalar, next) = entity(input, at: i) else {
                 i += 1
                 continue
             }
-            if !started {
-                started = true
-                out.reserveCapacity(out.count + input.count)
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: input[copied..<i]))
+            copy.replace(input, i, next, in: &out)
             if scalar < 0x80 { out.append(UInt8(scalar)) } else { appendScalar(scalar, to: &out) }
             i = next
-            copied = next
         }
-        guard started else { return false }
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: input[copied...]))
-        return true
+        return copy.finish(input, in: &out)
     }
 
     /// The reference starting with the `&` at `i` (`input` holds at least one byte after it):
@@ -192,7 +182,7 @@ enum Transforms {
             let digitsStart = j
             while j < input.count && input[j] == 0x30 { j += 1 }
             while j < input.count, digits < 8 {
-                if hex, let v = hexValue(input[j]) { scalar = scalar << 4 | UInt32(v) } else if !hex, input[j] &- 0x30 < 10 { scalar = scalar * 10 + UInt32(input[j] - 0x30) } else { break }
+                if hex, let v = ASCII.hexValue(input[j]) { scalar = scalar << 4 | UInt32(v) } else if !hex, input[j] &- 0x30 < 10 { scalar = scalar * 10 + UInt32(input[j] - 0x30) } else { break }
                 digits += 1
                 j += 1
             }

@@ -1,3 +1,5 @@
+import NetworkTypes
+
 /// Parses a complete head block (start line, header lines, final empty line) into an
 /// `HTTPMessageHead`, tolerating what real servers tolerate and recording each oddity.
 enum HTTPHeadParser {
@@ -102,10 +104,8 @@ enum HTTPHeadParser {
     }
 
     static func trimmed(_ buffer: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> ByteRange {
-        var s = start, e = end
-        while s < e, HTTPSyntax.isWhitespace(buffer[s]) { s += 1 }
-        while e > s, HTTPSyntax.isWhitespace(buffer[e - 1]) { e -= 1 }
-        return ByteRange(s, e)
+        let value = buffer[start..<end].trimming(where: HTTPSyntax.isWhitespace)
+        return ByteRange(value.startIndex, value.endIndex)
     }
 
     private static func parseField(

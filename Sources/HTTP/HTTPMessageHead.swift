@@ -1,3 +1,5 @@
+import NetworkTypes
+
 /// A half-open range of byte offsets into a head's storage. Int32 keeps field tables small.
 public struct ByteRange: Hashable, Sendable {
     public var start: Int32
@@ -113,7 +115,7 @@ public final class HTTPMessageHead: @unchecked Sendable {
                     var itemEnd = start
                     while itemEnd < end, buffer[itemEnd] != UInt8(ascii: ",") { itemEnd += 1 }
                     let item = HTTPHeadParser.trimmed(buffer, start, itemEnd)
-                    if !item.isEmpty { items.append(item.range.map { asciiLower(buffer[$0]) }) }
+                    if !item.isEmpty { items.append(item.range.map { ASCII.lowercased(buffer[$0]) }) }
                     start = itemEnd + 1
                 }
             }
@@ -154,13 +156,9 @@ public final class HTTPMessageHead: @unchecked Sendable {
         guard range.count == lowercase.count else { return false }
         var i = Int(range.start)
         for expected in lowercase {
-            if asciiLower(buffer[i]) != expected { return false }
+            if ASCII.lowercased(buffer[i]) != expected { return false }
             i += 1
         }
         return true
     }
-}
-
-@inline(__always) func asciiLower(_ byte: UInt8) -> UInt8 {
-    byte &- 0x41 < 26 ? byte | 0x20 : byte
 }

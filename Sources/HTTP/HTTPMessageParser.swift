@@ -604,7 +604,7 @@ public final class HTTPMessageParser {
                     if token.isEmpty || token.contains(where: { !HTTPSyntax.isToken($0) }) {
                         anomalies.insert(.obfuscatedTransferEncoding)
                     }
-                    codings.append(token.map(asciiLower))
+                    codings.append(token.map(ASCII.lowercased))
                 }
             }
             let chunked = Array("chunked".utf8)
@@ -725,7 +725,7 @@ public final class HTTPMessageParser {
         var value = 0
         var significant = 0
         let digitsStart = i
-        while i < end, let digit = Self.hexValue(line[i]) {
+        while i < end, let digit = ASCII.hexValue(line[i]).map(Int.init) {
             if significant > 0 || digit != 0 { significant += 1 }
             guard significant <= 15 else { return nil }
             value = value << 4 | digit
@@ -738,15 +738,6 @@ public final class HTTPMessageParser {
             messageAnomalies.insert(.chunkExtension)
         }
         return value
-    }
-
-    @inline(__always) private static func hexValue(_ byte: UInt8) -> Int? {
-        switch byte {
-        case 0x30...0x39: Int(byte - 0x30)
-        case 0x41...0x46: Int(byte - 0x41 + 10)
-        case 0x61...0x66: Int(byte - 0x61 + 10)
-        default: nil
-        }
     }
 
     private func scanTrailers(_ input: UnsafeRawBufferPointer, from start: Int) -> Int {

@@ -1,3 +1,5 @@
+import NetworkTypes
+
 /// Appends JSON to a byte buffer without Foundation or per-value allocation.
 ///
 /// Strings come from the wire and may be any bytes. Valid UTF-8 is copied as is; each byte
@@ -90,11 +92,9 @@ public struct JSONWriter {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
     }
 
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
     private mutating func appendEscapedByte(_ byte: UInt8) {
         bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                  Self.hex[Int(byte >> 4)], Self.hex[Int(byte & 0xF)]])
+                                  ASCII.hexDigits[Int(byte >> 4)], ASCII.hexDigits[Int(byte & 0xF)]])
     }
 
     /// Bytes that are copied as they are: printable ASCII other than `"` and `\`.
@@ -165,7 +165,7 @@ public struct JSONWriter {
             if length == 0 {
                 if out == nil { out = Array(text[0..<index]) }
                 out!.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                         hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                                         ASCII.hexDigits[Int(byte >> 4)], ASCII.hexDigits[Int(byte & 0xF)]])
                 index += 1
             } else {
                 out?.append(contentsOf: text[index..<index + length])

@@ -1,5 +1,6 @@
 import Capture
 import HTTP
+import NetworkTypes
 import Reassembly
 
 /// One bound for what a sensor holds on behalf of the traffic it watches, divided among the
@@ -48,7 +49,7 @@ public struct MemoryBudget: Sendable, Equatable {
 
     /// `512M`, `2G`, `64m`, `1048576`: a size in bytes, with an optional K/M/G suffix (1024s).
     public static func parseSize(_ text: String) -> Int? {
-        var digits = text.trimmingCharacters(in: " ")
+        var digits = text.trimming(" ")
         var multiplier = 1
         if let last = digits.last, !last.isNumber {
             switch last.lowercased() {
@@ -68,14 +69,5 @@ public struct MemoryBudget: Sendable, Equatable {
     public static func describe(_ bytes: Int) -> String {
         if bytes >= 1 << 30 && bytes % (1 << 30) == 0 { return "\(bytes >> 30) GB" }
         return "\(bytes >> 20) MB"
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: Character) -> String {
-        var text = Substring(self)
-        while text.first == set { text.removeFirst() }
-        while text.last == set { text.removeLast() }
-        return String(text)
     }
 }

@@ -39,7 +39,7 @@ public final class MonitorEngine {
     public func run(source: PcapLiveSource, shouldStop: @escaping @Sendable () -> Bool) {
         let queue = self.queue
         let diagnostics = self.diagnostics
-        let capture = startThread {
+        let capture = Threads.start {
             do {
                 try source.run(shouldStop: shouldStop, batchEnded: { queue.publish() }) { queue.push($0) }
             } catch {
@@ -54,8 +54,8 @@ public final class MonitorEngine {
                 diagnostics("cannot set the analysis thread's nice to \(analysisNice): \(String(cString: strerror(errno))) (needs root or CAP_SYS_NICE)")
             }
         }
-        var lastMaintenance = monotonicSeconds()
-        var lastPacket = monotonicSeconds()
+        var lastMaintenance = SystemClock.monotonicSeconds()
+        var lastPacket = SystemClock.monotonicSeconds()
         let core = self.core
         var analysed = 0
         var stopping = false
@@ -68,13 +68,13 @@ public final class MonitorEngine {
                 stopping = true
                 source.stop()
             }
-            let now = monotonicSeconds()
+            let now = SystemClock.monotonicSeconds()
             if analysed != packetsAnalysed {
                 packetsAnalysed = analysed
                 lastPacket = now
             } else if now - lastPacket > 1 {
                 // A quiet link still moves time on: idle flows expire by the clock.
-                core.reassembler.advanceTime(to: Self.wallClock())
+                core.reassembler.advanceTime(to: SystemClock.now())
             }
             if now - lastMaintenance >= Double(maintenanceMilliseconds) / 1000 {
                 lastMaintenance = now
@@ -82,28 +82,7 @@ public final class MonitorEngine {
             }
         }
         pthread_join(capture, nil)
-        core.reassembler.finish(at: Self.wallClock())
+        core.reassembler.finish(at: SystemClock.now())
         maintenance?()
     }
-
-    public static func wallClock() -> Timestamp {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Timestamp(seconds: Int64(now.tv_sec), microseconds: Int64(now.tv_nsec / 1000))
-    }
-}
-
-/// A plain thread (the capture loop blocks in libpcap, so it must not sit on a shared pool).
-/// `detached` threads clean up after themselves; others are joined.
-public func startThread(detached: Bool = false, _ body: @escaping @Sendable () -> Void) -> pthread_t {
-    final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
-    let box = Unmanaged.passRetained(Box(body)).toOpaque()
-    var thread = pthread_t()
-    pthread_create(&thread, nil, { raw in
-        let box = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! Box
-        box.body()
-        return nil
-    }, box)
-    if detached { pthread_detach(thread) }
-    return thread
 }

@@ -48,18 +48,12 @@ public struct ReplaySummary: Sendable {
         replay: \(files) file(s)\(filesFailed > 0 ? " (\(filesFailed) with errors)" : ""), \
         \(decoder.packets) packets, \(decoder.bytes) bytes, \(reassembly.flowsCreated) flows, \
         \(requests) requests, \(responses) responses, \(reassembly.gaps) gaps (\(reassembly.gapBytes) bytes), \
-        \(String(format2(elapsedSeconds))) s, \(rate) requests/s, \(format2(mb / max(elapsedSeconds, 1e-9))) MB/s
+        \(elapsedSeconds.fixed(2)) s, \(rate) requests/s, \((mb / max(elapsedSeconds, 1e-9)).fixed(2)) MB/s
         \(pipeline.lossSummary)
         \(pipeline.memorySummary)
         \(pipeline.details)
         """
     }
-}
-
-func format2(_ value: Double) -> String {
-    let scaled = Int((value * 100).rounded())
-    let fraction = scaled % 100
-    return "\(scaled / 100).\(fraction < 10 ? "0" : "")\(fraction)"
 }
 
 /// The stages every mode shares: decode → reassemble → parse HTTP → the sink.
@@ -152,9 +146,9 @@ public final class ReplayEngine {
 
     /// Replays the files in order, then flushes every open flow. Call once.
     public func run(files: [String]) -> ReplaySummary {
-        let started = monotonicSeconds()
+        let started = SystemClock.monotonicSeconds()
         let reading = ReadingSide(engine: self, files: files)
-        let thread = startThread { reading.run() }
+        let thread = Threads.start { reading.run() }
         var done: StreamEventQueue.Batch?
         while let batch = queue.next(returning: done, ignoring: dispatcher.takeIgnored()) {
             dispatcher.dispatch(batch)
@@ -166,7 +160,7 @@ public final class ReplayEngine {
         var summary = ReplaySummary()
         summary.files = files.count
         summary.filesFailed = filesFailed
-        summary.elapsedSeconds = monotonicSeconds() - started
+        summary.elapsedSeconds = SystemClock.monotonicSeconds() - started
         summary.pipeline = core.statistics
         summary.pipeline.reassembly.flowsIgnored = dispatcher.flowsIgnored
         return summary
@@ -225,10 +219,4 @@ public final class ReplayEngine {
         }
         return true
     }
-}
-
-func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }

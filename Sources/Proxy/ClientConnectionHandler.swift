@@ -84,11 +84,9 @@ final class ProxyShared: @unchecked Sendable {
         guard openConnections.subtract(1, ordering: .relaxed).newValue == 0 else { return }
         eventLoop.scheduleTask(in: .seconds(1)) { [self] in
             guard openConnections.load(ordering: .relaxed) == 0 else { return }
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
+            let now = Int64(SystemClock.monotonicSeconds())
             let last = lastTrim.load(ordering: .relaxed)
-            guard Int64(now.tv_sec) > last,
-                  lastTrim.compareExchange(expected: last, desired: Int64(now.tv_sec), ordering: .relaxed).exchanged else { return }
+            guard now > last, lastTrim.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
             _ = Self.mallocTrim?(0)
         }
     }
@@ -200,7 +198,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         activity &+= 1
         guard !closing, !stopReading else { return }
         let buffer = unwrapInboundIn(data)
-        let now = Self.now()
+        let now = SystemClock.now()
         let isHTTP = buffer.withUnsafeReadableBytes { parser.parse($0, at: now) }
         if !isHTTP && !stopReading {
             // Not HTTP at all: refused now, not when a timeout notices.
@@ -298,7 +296,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         stopReading = true
         headerDeadline = nil
         bodyDeadline = nil
-        let request = HTTPRequest.placeholder(startOf: prefix, anomalies: anomaly, at: Self.now())
+        let request = HTTPRequest.placeholder(startOf: prefix, anomalies: anomaly, at: SystemClock.now())
         let proxied = ProxiedRequest(transaction: HTTPTransaction(connection: connection, index: nextIndex, request: request),
                                      framing: .none, expectsContinue: false, isHeadMethod: false, wantsClose: true)
         nextIndex += 1
@@ -569,7 +567,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         }
         proxied.responseStarted = true
         activity &+= 1
-        let now = Self.now()
+        let now = SystemClock.now()
         buffer.withUnsafeReadableBytes { _ = responses.parse($0, at: now) }
         // Passed on whole: a backend that sends more than it framed is not reused (its
         // parser is not idle), and its extra bytes are its own problem.
@@ -594,7 +592,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
         let connection = upstream
         upstream = nil
         if let responses = responseParser, proxied.responseStarted {
-            responses.finish(at: Self.now())
+            responses.finish(at: SystemClock.now())
             responseParser = nil
             if responseTracker.finished {
                 // Close-delimited response: the client learns its end by the close too.
@@ -750,12 +748,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTPMessageParserDel
     static func endpoint(_ address: SocketAddress?) -> Endpoint? {
         guard let address, let ip = address.ipAddress, let parsed = IPAddress(ip), let port = address.port else { return nil }
         return Endpoint(address: parsed, port: UInt16(port))
-    }
-
-    static func now() -> Timestamp {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return Timestamp(seconds: Int64(time.tv_sec), microseconds: Int64(time.tv_nsec / 1000))
     }
 }
 

@@ -33,10 +33,8 @@ enum ProxyResponse {
 /// A short id that is unique enough for an analyst to find one alert: time plus randomness.
 enum IncidentID {
     static func make() -> String {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
         let random = UInt32.random(in: 0...UInt32.max)
-        let stamp = String(UInt64(time.tv_sec), radix: 36)
+        let stamp = String(UInt64(max(0, SystemClock.now().wholeSeconds)), radix: 36)
         let suffix = String(random, radix: 36)
         return stamp + "-" + String(repeating: "0", count: max(0, 7 - suffix.count)) + suffix
     }

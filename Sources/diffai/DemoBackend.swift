@@ -37,11 +37,11 @@ final class DemoBackend: Sendable {
 
     func start() {
         let listener = self.listener
-        detachedThread {
+        Threads.detach {
             while true {
                 let client = accept(listener, nil, nil)
                 if client < 0 { if errno == EINTR { continue } else { return } }
-                detachedThread { DemoBackend.serve(client) }
+                Threads.detach { DemoBackend.serve(client) }
             }
         }
     }
@@ -105,8 +105,4 @@ func loopbackAddress(_ port: UInt16) -> sockaddr_in {
     address.sin_port = in_port_t(port.bigEndian)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     return address
-}
-
-func detachedThread(_ body: @escaping @Sendable () -> Void) {
-    _ = startThread(detached: true, body)
 }

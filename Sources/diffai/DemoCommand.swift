@@ -4,6 +4,7 @@ import Capture
 import Console
 import Detection
 import JSONOutput
+import NetworkTypes
 import Pipeline
 import Synchronization
 
@@ -76,8 +77,8 @@ struct DemoCommand: ParsableCommand {
         var lastPublished = 0.0
         engine.maintenance = {
             output.flush()
-            if server != nil, MonitorCommand.monotonic() - lastPublished >= 1 {
-                lastPublished = MonitorCommand.monotonic()
+            if server != nil, SystemClock.monotonicSeconds() - lastPublished >= 1 {
+                lastPublished = SystemClock.monotonicSeconds()
                 bridge.feed.publishStatistics(MonitorCommand.consoleStatistics(engine, source, detection))
             }
         }
@@ -88,7 +89,7 @@ struct DemoCommand: ParsableCommand {
         let finished = Atomic<Bool>(false)
         let port = self.port
         let once = self.once
-        detachedThread {
+        Threads.detach {
             usleep(300_000)
             for entry in Self.traffic {
                 say("→ \(entry.label): \(entry.line.split(separator: " ")[0]) \(entry.line.split(separator: " ")[1])")

@@ -103,16 +103,9 @@ enum TrainingSummary {
         threshold \(report.threshold)
         seeded 80/20 split (\(report.testSamples) held-out lines):
         \(report.split.description)
-        generated benign parameterised requests (held out): false-positive rate \(String(format: report.generatedBenignFPR * 100)) %
+        generated benign parameterised requests (held out): false-positive rate \((report.generatedBenignFPR * 100).fixed(2)) %
         model written to \(out)
         """
-    }
-}
-
-extension String {
-    init(format value: Double) {
-        let scaled = Int((value * 100).rounded())
-        self = "\(scaled / 100).\(scaled % 100 < 10 ? "0" : "")\(scaled % 100)"
     }
 }
 
@@ -133,7 +126,7 @@ final class ProgressPrinter {
         case .iteration(let i, let max, let loss):
             let width = 30, filled = min(width, i * width / max)
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            text = terminal ? "training [\(bar)] iteration \(i)/\(max) loss \(String(format: loss * 100))e-2" : (i % 10 == 0 ? "training: iteration \(i), loss \(String(format: loss * 100))e-2" : "")
+            text = terminal ? "training [\(bar)] iteration \(i)/\(max) loss \((loss * 100).fixed(2))e-2" : (i % 10 == 0 ? "training: iteration \(i), loss \((loss * 100).fixed(2))e-2" : "")
         case .evaluating: text = "evaluating"
         }
         guard !text.isEmpty, text != lastLine else { return }
@@ -195,18 +188,7 @@ struct EvaluateCommand: ParsableCommand {
             var writer = JSONWriter()
             writer.beginObject()
             writer.key("threshold"); writer.number(literal: "\(t)")
-            writer.key("accuracy"); writer.number(literal: "\(metrics.accuracy)")
-            writer.key("precision"); writer.number(literal: "\(metrics.precision)")
-            writer.key("recall"); writer.number(literal: "\(metrics.recall)")
-            writer.key("f1"); writer.number(literal: "\(metrics.f1)")
-            writer.key("false_positive_rate"); writer.number(literal: "\(metrics.falsePositiveRate)")
-            writer.key("confusion")
-            writer.beginObject()
-            writer.key("true_negatives"); writer.number(metrics.trueNegatives)
-            writer.key("false_positives"); writer.number(metrics.falsePositives)
-            writer.key("false_negatives"); writer.number(metrics.falseNegatives)
-            writer.key("true_positives"); writer.number(metrics.truePositives)
-            writer.endObject()
+            metrics.writeMembers(into: &writer)
             writer.endObject()
             writer.newline()
             print(String(decoding: writer.bytes, as: UTF8.self), terminator: "")

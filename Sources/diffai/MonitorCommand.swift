@@ -83,7 +83,7 @@ struct MonitorCommand: ParsableCommand {
                                    trainingAudit: bridge.detector.benignAudit)
         printError("diffai: monitoring \(interface) (filter '\(options.filter)'), \(DetectionOptions.describe(detection.detector)); alerts to \(alertLog) and \(eve)")
 
-        var lastStats = Self.monotonic()
+        var lastStats = SystemClock.monotonicSeconds()
         var lastPublished = 0.0
         engine.maintenance = {
             output.flush()
@@ -91,12 +91,12 @@ struct MonitorCommand: ParsableCommand {
                 detection.outputs.reopen()
                 detection.reloadRules(from: detectionOptions.rules.path) { report($0) }
             }
-            if server != nil, Self.monotonic() - lastPublished >= 1 {
-                lastPublished = Self.monotonic()
+            if server != nil, SystemClock.monotonicSeconds() - lastPublished >= 1 {
+                lastPublished = SystemClock.monotonicSeconds()
                 bridge.feed.publishStatistics(Self.consoleStatistics(engine, source, detection))
             }
-            if statsInterval > 0, Self.monotonic() - lastStats >= statsInterval {
-                lastStats = Self.monotonic()
+            if statsInterval > 0, SystemClock.monotonicSeconds() - lastStats >= statsInterval {
+                lastStats = SystemClock.monotonicSeconds()
                 printError(Self.statistics(engine, source, detection, latency))
             }
         }
@@ -133,12 +133,6 @@ struct MonitorCommand: ParsableCommand {
             + "\(pipeline.lossSummary); \(pipeline.memorySummary)"
             + (detection.detector.regexLimitSummary.map { "; \($0)" } ?? "")
     }
-
-    static func monotonic() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
 }
 
 /// Time from the capture of a request's last packet to its alert being written.
@@ -146,7 +140,7 @@ final class LatencyRecorder {
     private var samples: [Double] = []
 
     func record(_ alert: Alert) {
-        let now = MonitorEngine.wallClock()
+        let now = SystemClock.now()
         samples.append(Double(now.microseconds - alert.timestamp.microseconds) / 1000)
         if samples.count > 100_000 { samples.removeFirst(50_000) }
     }
@@ -154,7 +148,7 @@ final class LatencyRecorder {
     var summary: String {
         guard !samples.isEmpty else { return "n/a" }
         let sorted = samples.sorted()
-        func ms(_ v: Double) -> String { String(format: v / 100) }
+        func ms(_ v: Double) -> String { (v / 100).fixed(2) }
         let p50 = sorted[sorted.count / 2], p99 = sorted[min(sorted.count - 1, sorted.count * 99 / 100)]
         return "p50 \(ms(p50 * 100)) ms, p99 \(ms(p99 * 100)) ms, max \(ms(sorted.last! * 100)) ms"
     }

@@ -4,6 +4,7 @@ import Classifier
 import Console
 import Detection
 import JSONOutput
+import NetworkTypes
 import Proxy
 
 #if canImport(Glibc)
@@ -128,7 +129,7 @@ struct ProxyCommand: ParsableCommand {
         printError("diffai: proxy on \(listenHost):\(server.port) → \(upstreamHost):\(upstreamPort), \(block ? "refusing incidents" : "detecting only (no --block)"), "
             + "\(DetectionOptions.describe(detector)); alerts to \(files.alertLog) and \(files.eve)")
 
-        var lastStats = MonitorCommand.monotonic()
+        var lastStats = SystemClock.monotonicSeconds()
         while !Signals.stopping {
             usleep(50_000)
             output.flush()
@@ -139,8 +140,8 @@ struct ProxyCommand: ParsableCommand {
                 case .failure(let failure): report("rules not reloaded, the rules in force stay: \(failure.description)")
                 }
             }
-            if consoleServer != nil, MonitorCommand.monotonic() - lastStats >= 1 {
-                lastStats = MonitorCommand.monotonic()
+            if consoleServer != nil, SystemClock.monotonicSeconds() - lastStats >= 1 {
+                lastStats = SystemClock.monotonicSeconds()
                 let counters = inspector.counts
                 feed.publishStatistics(ConsoleBridge.statistics(nil, requests: counters.inspected, alerts: counters.alerts,
                                                                 alertsNotWritten: inspector.withOutputs { $0.alertsNotWritten },

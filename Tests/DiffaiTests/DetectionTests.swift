@@ -394,6 +394,27 @@ func ruleFileError(_ json: String) -> String {
                 .hasPrefix("rules.json: rule 0 (id 4): field conditions[0].transforms: unknown transform 'rot13'"))
     }
 
+    /// Every spelling in the target table parses back to its kind and prints canonically; the
+    /// error lists every kind; the README documents each one.
+    @Test func targetNamesComeFromOneTable() throws {
+        let readme = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        for kind in RuleTarget.Kind.allCases {
+            let spelling = kind.spelling
+            for name in spelling.names {
+                let written = spelling.selects ? name.uppercased() + ":Some-Name" : name.uppercased()
+                let target = try #require(RuleTarget(name: written), "\(written)")
+                #expect(target.kind == kind)
+                #expect(RuleTarget(name: target.name) == target, "\(target.name) prints what parses back")
+            }
+            let printed = spelling.selects ? "\(spelling.names[0]):NAME" : spelling.names[0]
+            #expect(RuleTarget.documentedNames.contains(printed))
+            #expect(readme.contains("`\(printed)`"), "README documents \(printed)")
+        }
+        #expect(RuleTarget(name: "header:X-Forwarded-For")?.selector == "x-forwarded-for")
+        #expect(RuleTarget(name: "cookie:SessionID")?.selector == "SessionID", "cookie names keep their case")
+        #expect(RuleTarget(name: "arg:") == nil && RuleTarget(name: "argz") == nil && RuleTarget(name: "url:x") == nil)
+    }
+
     @Test func badRegexShowsPatternAndError() {
         let message = ruleFileError(#"[{"id":9,"alert":"a","conditions":[{"target":"args","operator":"regex","value":"(unclosed"}]}]"#)
         #expect(message.hasPrefix("rules.json: rule 0 (id 9): field conditions[0].value: invalid regex '(unclosed': missing closing parenthesis"))

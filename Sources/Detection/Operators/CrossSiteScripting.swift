@@ -178,7 +178,7 @@ public enum CrossSiteScripting {
         if scheme.isData {
             var media: [UInt8] = []
             while k < end && media.count < 24 && s[k] != UInt8(ascii: ";") && s[k] != UInt8(ascii: ",") {
-                media.append(Transforms.lower(s[k]))
+                media.append(ASCII.lowercased(s[k]))
                 k += 1
             }
             return dataDocumentTypes.contains(media) ? schemeStart..<k : nil
@@ -209,7 +209,7 @@ public enum CrossSiteScripting {
                 }
                 i += width
                 if byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == 0 { continue }
-                decoded[length] = Transforms.lower(byte)
+                decoded[length] = ASCII.lowercased(byte)
                 length += 1
                 if byte == UInt8(ascii: ":") { break }
             }
@@ -251,7 +251,7 @@ public enum CrossSiteScripting {
     /// Bytes a script scheme can start with: each scheme's first letter in either case, and `&`
     /// (a character reference for one).
     static let schemeInitials: [Bool] = (0..<256).map { byte in
-        byte == Int(UInt8(ascii: "&")) || scriptSchemes.contains { Int(Transforms.lower(UInt8(byte))) == Int($0.name[0]) }
+        byte == Int(UInt8(ascii: "&")) || scriptSchemes.contains { Int(ASCII.lowercased(UInt8(byte))) == Int($0.name[0]) }
     }
 
     static let scriptSchemes: [(name: [UInt8], isData: Bool)] = [
@@ -282,6 +282,6 @@ public enum CrossSiteScripting {
     @inline(__always) static func isTagNameEnd(_ b: UInt8) -> Bool { isSpace(b) || b == UInt8(ascii: "/") || b == UInt8(ascii: ">") }
 
     static func lowercased(_ s: UnsafeRawBufferPointer, _ range: Range<Int>) -> [UInt8] {
-        s[range].map(Transforms.lower)
+        s[range].map(ASCII.lowercased)
     }
 }

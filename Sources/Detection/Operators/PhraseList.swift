@@ -1,3 +1,5 @@
+import NetworkTypes
+
 /// The phrases of a `pmFromFile` list: one phrase per line, `#` starts a comment line, blank
 /// lines are skipped, matching ignores ASCII case. A header line `# match: word` or
 /// `# match: command` narrows where a phrase counts (see `Mode`); the default is anywhere.
@@ -31,14 +33,15 @@ public final class PhraseList: Sendable {
     public init(path: String, mode: Mode, phrases: [[UInt8]]) {
         self.path = path
         self.mode = mode
-        self.phrases = phrases.map { $0.map(Transforms.lower) }
+        self.phrases = phrases.map { $0.map(ASCII.lowercased) }
         automaton = AhoCorasick(patterns: self.phrases)
     }
 
     /// Reads a list file; a clear error for what cannot be used.
     public static func load(path: String) throws(RuleFileError) -> PhraseList {
-        guard let bytes = readFile(path) else {
-            throw RuleFileError("\(path): cannot read the phrase list (\(lastErrorDescription()))")
+        let bytes: [UInt8]
+        do { bytes = try FileReading.bytes(path, limit: RuleFile.maxFileBytes) } catch {
+            throw RuleFileError("\(path): cannot read the phrase list (\(error.description))")
         }
         return try parse(bytes, path: path)
     }
@@ -53,9 +56,9 @@ public final class PhraseList: Sendable {
             while let first = line.first, first == 0x20 || first == 0x09 { line = line.dropFirst() }
             guard !line.isEmpty else { continue }
             if line.first == UInt8(ascii: "#") {
-                let text = String(decoding: line.dropFirst(), as: UTF8.self).trimmingCharacters(in: " \t")
+                let text = String(decoding: line.dropFirst(), as: UTF8.self).trimming(" \t")
                 if text.lowercased().hasPrefix("match:") {
-                    let name = text.dropFirst(6).trimmingCharacters(in: " \t")
+                    let name = text.dropFirst(6).trimming(" \t")
                     guard let parsed = Mode(rawValue: name) else {
                         throw RuleFileError("\(path):\(number + 1): unknown match mode '\(name)'; modes are substring, word, call, command")
                     }
@@ -66,7 +69,7 @@ public final class PhraseList: Sendable {
             guard line.count <= maxPhraseBytes else {
                 throw RuleFileError("\(path):\(number + 1): a phrase is at most \(maxPhraseBytes) bytes")
             }
-            let phrase = line.map(Transforms.lower)
+            let phrase = line.map(ASCII.lowercased)
             if seen.insert(phrase).inserted { phrases.append(phrase) }
             guard phrases.count <= maxPhrases else { throw RuleFileError("\(path): more than \(maxPhrases) phrases") }
         }

@@ -259,7 +259,7 @@ public enum SQLInjection {
         let word: Word
         func matches(_ text: UnsafeRawBufferPointer) -> Bool {
             guard text.count == lowercased.count else { return false }
-            for i in 0..<text.count where Transforms.lower(text[i]) != lowercased[i] { return false }
+            for i in 0..<text.count where ASCII.lowercased(text[i]) != lowercased[i] { return false }
             return true
         }
     }
@@ -268,7 +268,7 @@ public enum SQLInjection {
     @inline(__always) static func foldedHash(_ text: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text {
-            hash = (hash ^ UInt64(Transforms.lower(byte))) &* 0x100_0000_01b3
+            hash = (hash ^ UInt64(ASCII.lowercased(byte))) &* 0x100_0000_01b3
         }
         return hash
     }

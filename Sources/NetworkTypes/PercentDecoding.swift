@@ -1,15 +1,6 @@
 /// Percent-decoding as web servers and applications do it, shared by the model's text and the
 /// rules' transforms so both read a request the same way.
 public enum PercentDecoding {
-    @inline(__always) public static func hex(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case 0x30...0x39: byte - 0x30
-        case 0x41...0x46: byte - 0x41 + 10
-        case 0x61...0x66: byte - 0x61 + 10
-        default: nil
-        }
-    }
-
     /// `%XX`; with `plusIsSpace`, `+`; with `unicode`, IIS `%uXXXX` (full-width ASCII and slash
     /// look-alikes fold to ASCII). Malformed escapes are kept as they are.
     public static func decode(_ input: [UInt8], plusIsSpace: Bool, unicode: Bool) -> [UInt8] {
@@ -22,8 +13,7 @@ public enum PercentDecoding {
     /// when decoding changes nothing (no `%XX`, `%uXXXX` or `+` that decodes: "100%" stays).
     /// Output starts at the first escape, and plain runs are copied whole.
     public static func decode(_ input: UnsafeBufferPointer<UInt8>, plusIsSpace: Bool, unicode: Bool, into out: inout [UInt8]) -> Bool {
-        var copied = 0  // input before this is in `out` (once decoding has started)
-        var started = false
+        var copy = ChangedCopy()
         var i = 0
         while i < input.count {
             let byte = input[i]
@@ -36,27 +26,20 @@ public enum PercentDecoding {
             if byte == 0x2B {
                 (decoded, length) = (0x20, 1)
             } else if unicode, i + 5 < input.count, input[i + 1] | 0x20 == 0x75,
-                      let a = hex(input[i + 2]), let b = hex(input[i + 3]), let c = hex(input[i + 4]), let d = hex(input[i + 5]) {
+                      let a = ASCII.hexValue(input[i + 2]), let b = ASCII.hexValue(input[i + 3]), let c = ASCII.hexValue(input[i + 4]), let d = ASCII.hexValue(input[i + 5]) {
                 (decoded, length) = (UInt32(a) << 12 | UInt32(b) << 8 | UInt32(c) << 4 | UInt32(d), 6)
-            } else if i + 2 < input.count, let high = hex(input[i + 1]), let low = hex(input[i + 2]) {
+            } else if i + 2 < input.count, let high = ASCII.hexValue(input[i + 1]), let low = ASCII.hexValue(input[i + 2]) {
                 (decoded, length) = (UInt32(high << 4 | low), 3)
             } else {
                 i += 1
                 continue
             }
-            if !started {
-                started = true
-                out.reserveCapacity(out.count + input.count)
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: input[copied..<i]))
+            copy.replace(input, i, i + length, in: &out)
             // %XX is a byte (part of UTF-8 or not); %uXXXX is a code point.
             if length == 6 { appendScalar(decoded, to: &out) } else { out.append(UInt8(decoded)) }
             i += length
-            copied = i
         }
-        guard started else { return false }
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: input[copied...]))
-        return true
+        return copy.finish(input, in: &out)
     }
 
     /// UTF-8 for a code point, with the folds decoders on Windows stacks apply.
