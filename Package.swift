@@ -45,7 +45,8 @@ let package = Package(
             path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        // Vocabulary shared by every stage: addresses, endpoints, timestamps, TCP segments.
+        // Vocabulary and small helpers every stage shares: addresses, endpoints, timestamps, TCP
+        // segments; the clocks, threads, ASCII, trimming, percent-decoding, file reading, number formatting.
         .target(name: "NetworkTypes"),
         // Byte-level JSON lines for every machine-readable output.
         .target(name: "JSONOutput", dependencies: ["NetworkTypes"]),
