@@ -57,8 +57,9 @@ public final class TrainingJobs: Sendable {
                 if let running = state.jobs.first(where: { $0.state == .running }) { throw .busy(running.id) }
                 let id = state.nextID
                 state.nextID += 1
-                let job = Job(id: id, benign: benign.id, malicious: malicious.id, started: SystemClock.now().secondsSinceEpoch,
-                              modelPath: modelFolder + "/model-\(Int(SystemClock.now().secondsSinceEpoch))-\(id).bin")
+                let started = SystemClock.now().secondsSinceEpoch
+                let job = Job(id: id, benign: benign.id, malicious: malicious.id, started: started,
+                              modelPath: modelFolder + "/model-\(Int(started))-\(id).bin")
                 state.jobs.append(job)
                 if state.jobs.count > 50 { state.jobs.removeFirst() }
                 return job

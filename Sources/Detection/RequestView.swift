@@ -419,9 +419,7 @@ final class RequestView {
 
     @inline(__always)
     static func equalsLowercase(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: [UInt8]) -> Bool {
-        guard bytes.count == lowercase.count else { return false }
-        for i in 0..<bytes.count where ASCII.lowercased(bytes[i]) != lowercase[i] { return false }
-        return true
+        lowercase.withUnsafeBytes { ASCII.equalsIgnoringCase(UnsafeRawBufferPointer(bytes), lowercase: $0) }
     }
 }
 
@@ -489,9 +487,6 @@ struct BufferPlan {
         let parent: Int?
         let transform: Transform?
         let key: BufferKey
-        /// The header, argument or cookie name of `header:`, `arg:`, `cookie:` targets, as
-        /// bytes (lowercase for headers and arguments, matched case-insensitively).
-        let name: [UInt8]
     }
 
     private(set) var entries: [Entry] = []
@@ -499,7 +494,8 @@ struct BufferPlan {
     /// as plain arrays (read per buffer per request, where copying an entry costs retains).
     private(set) var parents: [Int] = []
     private(set) var kinds: [RuleTarget.Kind] = []
-    /// `entries[id].name`.
+    /// The header, argument or cookie name of `header:`, `arg:`, `cookie:` targets
+    /// (`target.selector`) as bytes: lowercase for headers and arguments, matched ignoring case.
     private(set) var selectors: [[UInt8]] = []
     private(set) var transforms: [Transform] = []
     private(set) var transformIndexes: [Int] = []
@@ -526,11 +522,10 @@ struct BufferPlan {
             parent = id(for: BufferKey(target: key.target, transforms: Array(key.transforms.dropLast())))
         }
         let id = entries.count
-        let name = Array(key.target.selector.utf8)
-        entries.append(Entry(target: key.target, parent: parent, transform: key.transforms.last, key: key, name: name))
+        entries.append(Entry(target: key.target, parent: parent, transform: key.transforms.last, key: key))
         parents.append(parent ?? -1)
         kinds.append(key.target.kind)
-        selectors.append(name)
+        selectors.append(Array(key.target.selector.utf8))
         transforms.append(key.transforms.last ?? .lowercase)  // unused for raw targets
         transformIndexes.append(key.transforms.last.flatMap { Transform.allCases.firstIndex(of: $0) } ?? 0)
         ids[key] = id

@@ -81,9 +81,11 @@ public struct RuleTarget: Hashable, Sendable {
         }
     }
 
-    /// `selector` is folded to lowercase for the kinds matched ignoring case.
+    /// `selector` is folded to lowercase for the kinds matched ignoring case. It may be empty
+    /// (the original format's `"headers": {"": ...}` names a header no request has); only
+    /// the kinds that select take one.
     public init(_ kind: Kind, selector: String = "") {
-        precondition(kind.spelling.selects != selector.isEmpty, "\(kind) \(kind.spelling.selects ? "needs" : "takes no") selector")
+        assert(kind.spelling.selects || selector.isEmpty, "\(kind) takes no selector")
         self.kind = kind
         self.selector = kind.spelling.folds ? selector.lowercased() : selector
     }

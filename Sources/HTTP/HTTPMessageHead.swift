@@ -153,12 +153,6 @@ public final class HTTPMessageHead: @unchecked Sendable {
 
     @inline(__always)
     static func equalsIgnoringCase(_ buffer: UnsafeRawBufferPointer, _ range: ByteRange, _ lowercase: UnsafeRawBufferPointer) -> Bool {
-        guard range.count == lowercase.count else { return false }
-        var i = Int(range.start)
-        for expected in lowercase {
-            if ASCII.lowercased(buffer[i]) != expected { return false }
-            i += 1
-        }
-        return true
+        ASCII.equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: buffer[Int(range.start)..<Int(range.end)]), lowercase: lowercase)
     }
 }

@@ -6,6 +6,14 @@ public enum ASCII {
         byte &- 0x41 < 26 ? byte | 0x20 : byte
     }
 
+    /// Whether `bytes`, read ignoring ASCII case, are `lowercase` (already lowercase): header
+    /// and argument names, SQL keywords.
+    @inline(__always) public static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, lowercase: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count == lowercase.count else { return false }
+        for i in 0..<bytes.count where lowercased(bytes[i]) != lowercase[i] { return false }
+        return true
+    }
+
     /// The value of a hexadecimal digit of either case.
     @inline(__always) public static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {

@@ -415,6 +415,14 @@ func ruleFileError(_ json: String) -> String {
         #expect(RuleTarget(name: "arg:") == nil && RuleTarget(name: "argz") == nil && RuleTarget(name: "url:x") == nil)
     }
 
+    /// The original format's header map may name the empty header (found by the rules
+    /// fuzzer: it trapped the loader): it loads, and that condition matches nothing.
+    @Test func emptyHeaderNameInOriginalFormatLoads() throws {
+        let rules = try ruleSet(#"[{"url": "evil", "alert": "x"}, {"headers": {"": "localhost"}, "alert": "yz"}]"#)
+        #expect(rules.rules.count == 2)
+        #expect(matchedIDs(rules, request("/evil", headers: [("Host", "localhost")])).count == 1)
+    }
+
     @Test func badRegexShowsPatternAndError() {
         let message = ruleFileError(#"[{"id":9,"alert":"a","conditions":[{"target":"args","operator":"regex","value":"(unclosed"}]}]"#)
         #expect(message.hasPrefix("rules.json: rule 0 (id 9): field conditions[0].value: invalid regex '(unclosed': missing closing parenthesis"))

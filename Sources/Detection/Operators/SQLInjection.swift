@@ -258,9 +258,7 @@ public enum SQLInjection {
         let kind: Kind
         let word: Word
         func matches(_ text: UnsafeRawBufferPointer) -> Bool {
-            guard text.count == lowercased.count else { return false }
-            for i in 0..<text.count where ASCII.lowercased(text[i]) != lowercased[i] { return false }
-            return true
+            lowercased.withUnsafeBytes { ASCII.equalsIgnoringCase(text, lowercase: $0) }
         }
     }
 
