@@ -98,5 +98,14 @@ let package = Package(
                            .product(name: "HTTPTypes", package: "swift-http-types")],
             path: "Tests/DiffaiTests"
         ),
+        // The proxy's exchange state machine and its channel handler on NIO's embedded channel
+        // (its end-to-end tests, with real backends, are in DiffaiTests).
+        .testTarget(
+            name: "ProxyTests",
+            dependencies: ["Proxy", "HTTP", "Detection", "Alerts", "NetworkTypes",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio")],
+            path: "Tests/ProxyTests"
+        ),
     ]
 )

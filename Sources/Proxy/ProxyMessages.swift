@@ -27,6 +27,14 @@ enum ProxyResponse {
         page(status: 403, reason: "Forbidden", explanation: "This request was refused by the site's intrusion prevention.", incident: incident, close: false)
     }
 
+    /// The page with `Connection: close` added (when the connection ends after it).
+    static func withClose(_ page: [UInt8]) -> [UInt8] {
+        let marker = Array("Connection: close\r\n".utf8)
+        if page.firstRange(of: marker) != nil { return page }
+        guard let end = page.firstRange(of: [0x0D, 0x0A, 0x0D, 0x0A]) else { return page }
+        return Array(page[..<end.lowerBound]) + [0x0D, 0x0A] + marker.dropLast(2) + Array(page[end.lowerBound...])
+    }
+
     static let continueInterim = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 }
 

@@ -5,7 +5,7 @@ import NetworkTypes
 import Synchronization
 
 /// Detection for the proxy's event loops: the shared `Detector` judges (each loop with its own
-/// working memory), alerts are written under one lock (the files want one writer), and the
+/// working memory), alerts go to a writer thread (an event loop never waits on a disk), and the
 /// verdict says whether to refuse: with `--block`, every incident is refused.
 public final class RequestInspector: Sendable {
     public let detector: Detector
@@ -16,15 +16,12 @@ public final class RequestInspector: Sendable {
     }
 
     private let counters: Mutex<Counters>
-    // The outputs are used only under `counters`' lock.
-    private let outputs: UncheckedOutputs
-
-    private struct UncheckedOutputs: @unchecked Sendable { let value: AlertOutputs }
+    private let writer: AlertWriter
 
     public init(detector: Detector, outputs: AlertOutputs) {
         self.detector = detector
         counters = Mutex(Counters())
-        self.outputs = UncheckedOutputs(value: outputs)
+        writer = AlertWriter(outputs: outputs)
     }
 
     /// Judges a request. `again`: a second look at the same request (its body complete), not
@@ -43,12 +40,11 @@ public final class RequestInspector: Sendable {
         counters.withLock { state in
             if blocked { state.blocked += 1 }
             state.alerts += 1
-            outputs.value.emit(alert)
-            outputs.value.flush()
         }
+        writer.submit(alert)
     }
 
-    /// A request refused for its syntax or size.
+    /// A request refused for its syntax, size or pace.
     public func emitViolation(_ message: String, signatureID: Int, for transaction: HTTPTransaction, incident: String, status: Int) {
         var alert = Alert(transaction: transaction, protocolViolation: message, signatureID: signatureID, action: .blocked)
         alert.incidentID = incident
@@ -56,18 +52,27 @@ public final class RequestInspector: Sendable {
         counters.withLock { state in
             state.alerts += 1
             state.blocked += 1
-            outputs.value.emit(alert)
-            outputs.value.flush()
         }
+        writer.submit(alert)
     }
 
     public var counts: (inspected: Int, alerts: Int, blocked: Int) { counters.withLock { ($0.inspected, $0.alerts, $0.blocked) } }
 
-    /// The alert outputs, under the lock every alert write takes.
+    /// Alerts that did not reach every output (including any the writer's full queue turned away).
+    public var alertsNotWritten: Int { writer.alertsNotWritten }
+
+    /// One line for the end of a run, nil when every alert was written.
+    public var lossReport: String? { writer.lossReport }
+
+    /// The alert outputs, while the writer thread leaves them alone.
     public func withOutputs<R>(_ body: (AlertOutputs) throws -> R) rethrows -> R {
-        try counters.withLock { _ in try body(outputs.value) }
+        try writer.withOutputs(body)
     }
 
     /// Reopens the alert files (SIGHUP).
-    public func reopenOutputs() { counters.withLock { _ in outputs.value.reopen() } }
+    public func reopenOutputs() { writer.reopen() }
+
+    /// Writes the alerts still queued; call when the proxy has stopped, before reading the
+    /// outputs' losses.
+    public func finish() { writer.finish() }
 }

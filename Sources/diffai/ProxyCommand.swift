@@ -131,8 +131,8 @@ struct ProxyCommand: ParsableCommand {
 
         var lastStats = SystemClock.monotonicSeconds()
         while !Signals.stopping {
+            // Standard output belongs to the alert writer's thread, which flushes it.
             usleep(50_000)
-            output.flush()
             if Signals.takeHangup() {
                 inspector.reopenOutputs()
                 switch detector.reloadRules(from: rulesPath) {
@@ -144,16 +144,20 @@ struct ProxyCommand: ParsableCommand {
                 lastStats = SystemClock.monotonicSeconds()
                 let counters = inspector.counts
                 feed.publishStatistics(ConsoleBridge.statistics(nil, requests: counters.inspected, alerts: counters.alerts,
-                                                                alertsNotWritten: inspector.withOutputs { $0.alertsNotWritten },
+                                                                alertsNotWritten: inspector.alertsNotWritten,
                                                                 extra: [("blocked", String(counters.blocked))]))
             }
         }
         server.stop()
+        inspector.finish()
         output.flush()
         consoleServer?.stop()
         let counters = inspector.counts
         printError("diffai: proxy stopped: \(counters.inspected) requests inspected, \(counters.alerts) alerts, \(counters.blocked) refused")
         if let limit = detector.regexLimitSummary { printError("diffai: \(limit)") }
-        try inspector.withOutputs { try checkAlertOutputs($0) }
+        if let report = inspector.lossReport {
+            printError("diffai: \(report)")
+            throw ExitCode(74)
+        }
     }
 }

@@ -215,3 +215,68 @@ func sampleAlert(target: String = "/items?id=1%20UNION%20SELECT", snippet: Strin
     }
 }
 
+
+/// The alert writer the proxy's event loops hand their alerts to: submitting never waits for
+/// the outputs, a stalled output holds a bounded queue, and what it turns away is reported.
+@Suite struct AlertWriterTests {
+    /// An output that stalls until released, as a full or hung disk would.
+    final class StalledOutput: @unchecked Sendable {
+        private var mutex = pthread_mutex_t()
+        private var entered = false
+        private var released = false
+        private(set) var written = 0
+        init() { pthread_mutex_init(&mutex, nil) }
+
+        func write() {
+            pthread_mutex_lock(&mutex)
+            entered = true
+            while !released {
+                pthread_mutex_unlock(&mutex)
+                usleep(1000)
+                pthread_mutex_lock(&mutex)
+            }
+            written += 1
+            pthread_mutex_unlock(&mutex)
+        }
+
+        var hasEntered: Bool { pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }; return entered }
+        func release() { pthread_mutex_lock(&mutex); released = true; pthread_mutex_unlock(&mutex) }
+        var count: Int { pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }; return written }
+    }
+
+    @Test func aStalledOutputNeitherBlocksTheSubmitterNorGrowsWithoutBound() throws {
+        let stalled = StalledOutput()
+        let outputs = AlertOutputs()
+        outputs.listeners.append { _ in stalled.write() }
+        let writer = AlertWriter(outputs: outputs, capacity: 4)
+        writer.submit(sampleAlert())
+        let deadline = SystemClock.monotonicSeconds() + 10
+        while !stalled.hasEntered && SystemClock.monotonicSeconds() < deadline { usleep(1000) }
+        #expect(stalled.hasEntered)
+        // The writer is stuck in its first alert: four more wait, the other five are turned away,
+        // and none of the ten submissions waited for the output.
+        for _ in 0..<9 { writer.submit(sampleAlert()) }
+        #expect(stalled.count == 0)
+        stalled.release()
+        writer.finish()
+        #expect(stalled.count == 5)
+        #expect(writer.alertsNotWritten == 5)
+        #expect(writer.lossReport?.contains("5 alerts were turned away") == true)
+        // After finish, a late alert is counted, not lost silently.
+        writer.submit(sampleAlert())
+        #expect(writer.alertsNotWritten == 6)
+    }
+
+    @Test func everyAlertIsWrittenInOrderBeforeFinishReturns() throws {
+        let path = TestPaths.temporaryDirectory("alert-writer").appendingPathComponent("alert.log").path
+        let outputs = AlertOutputs()
+        outputs.alertLog = AlertFile(path: path, report: { _ in })
+        let writer = AlertWriter(outputs: outputs)
+        for index in 0..<200 { writer.submit(sampleAlert(target: "/item/\(index)")) }
+        writer.finish()
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 200)
+        #expect(lines.first?.contains("/item/0") == true && lines.last?.contains("/item/199") == true)
+        #expect(writer.lossReport == nil)
+    }
+}
