@@ -7,6 +7,7 @@
 # and each harness is compiled and linked by swiftc against their objects.
 #
 #   Fuzz/build.sh            builds every harness into .build-fuzz/harnesses/
+#   Fuzz/build.sh proxy tcp  builds only those (the others, perhaps running, are left alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scratch=.build-fuzz
@@ -43,8 +44,10 @@ for map in $(find "$PWD/$scratch/checkouts" -path '*/Sources/*/include/module.mo
     modulemaps+=(-Xcc "-fmodule-map-file=$map" -Xcc "-I$(dirname "$map")")
 done
 
+wanted=("$@")
 harness() {
     local name=$1 source=$2
+    if [ ${#wanted[@]} -gt 0 ] && [[ " ${wanted[*]} " != *" $name "* ]]; then return; fi
     swiftc -sanitize=fuzzer,address -parse-as-library -O -assert-config Debug -module-name "Fuzz${name//-/_}" \
         -I "$bin/Modules" -I "$bin" "${modulemaps[@]}" \
         Fuzz/Harnesses/FuzzInput.swift "Fuzz/Harnesses/$source" "${objects[@]}" \

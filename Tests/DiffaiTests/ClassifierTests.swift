@@ -194,7 +194,7 @@ func smallTrainingData() -> (good: [[UInt8]], bad: [[UInt8]]) {
         #expect(model.score(text: []) == 0, "no part that can carry code: nothing to judge")
         var texts: [[UInt8]] = [[0x61], Array(repeating: 0x61, count: RequestText.maxLength), Array(0...255)]
         texts += ["/index.php/madrid/0", "/a/' or 0=0/y", "/p/<script> x", "/../../../../etc/passwd", "/x/${jndi:ldap://e/a}"].map { Array($0.utf8) }
-        var random = SystemRandomNumberGenerator()
+        var random = SeededRandom(seed: TestSeed.value("fast score equals TF-IDF"))
         for _ in 0..<200 { texts.append((0..<Int.random(in: 1...300, using: &random)).map { _ in UInt8.random(in: 0x20...0x7E, using: &random) }) }
         for text in texts {
             let (indices, values) = model.features(text)

@@ -8,7 +8,7 @@ import Testing
 @Suite struct PipelineFuzzTests {
     @Test func mutatedCapturesNeverCrashThePipeline() throws {
         let directory = TestPaths.temporaryDirectory("fuzz")
-        var random = SeededRandom(seed: 2026)
+        var random = SeededRandom(seed: TestSeed.value("pipeline random captures"))
         var files: [String] = []
         let sources = CaptureFixtures.all.filter { !["not-a-capture.pcap", "unknown-linktype.pcap", "truncated-file.pcap"].contains($0.name) }
         for round in 0..<240 {
@@ -50,7 +50,7 @@ import Testing
     /// arbitrary sequence numbers, flags and bytes.
     @Test func randomSegmentsNeverCrash() throws {
         let writer = CaptureFileWriter(linkType: .raw)
-        var random = SeededRandom(seed: 7)
+        var random = SeededRandom(seed: TestSeed.value("pipeline random flags"))
         let builder = FrameBuilder(linkType: .raw)
         let alphabet = Array("GET POST HTTP/1.1\r\nHost: Content-Length: 12 Transfer-Encoding: chunked\r\n0\r\n\r\n<script>".utf8)
         for i in 0..<20_000 {
