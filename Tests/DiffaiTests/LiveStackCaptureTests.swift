@@ -60,11 +60,6 @@ import Testing
     }
 
     func waitFor(_ what: String, timeout: TimeInterval = 10, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try condition() { return }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-        Issue.record("timed out waiting for \(what)")
+        if try !eventually(timeout: timeout, condition) { Issue.record("timed out waiting for \(what)") }
     }
 }

@@ -224,6 +224,20 @@ enum TemporaryDirectories {
 
 /// Seeds for randomised tests: fixed per test (so a run repeats), overridable with
 /// `DIFFAI_TEST_SEED`, and always printed so a failure can be replayed.
+/// Waits until `condition` holds, checking every 20 ms, for at most `timeout` seconds; true
+/// when it held. Tests wait on what they then check (an alert reaching its file, a process
+/// writing its banner) instead of sleeping a fixed time, which is too long on a quiet machine
+/// and too short on a loaded one.
+@discardableResult
+func eventually(timeout: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        if try condition() { return true }
+        if Date() >= deadline { return false }
+        usleep(20_000)
+    }
+}
+
 enum TestSeed {
     static func value(_ name: String) -> UInt64 {
         let seed: UInt64
