@@ -57,7 +57,7 @@ let package = Package(
         // Incremental HTTP/1.x parsing and request/response pairing.
         .target(name: "HTTP", dependencies: ["NetworkTypes"], swiftSettings: hotPath),
         // The ML model: features, training, scoring, model files.
-        .target(name: "Classifier", dependencies: ["NetworkTypes", "JSONOutput"], swiftSettings: hotPath),
+        .target(name: "Classifier", dependencies: ["NetworkTypes"], swiftSettings: hotPath),
         // Rules and the ML model turn requests into verdicts.
         .target(name: "Detection", dependencies: ["HTTP", "NetworkTypes", "CPCRE2", "CZlib", "Classifier"], swiftSettings: hotPath),
         // Alerts out of verdicts: alert.log, EVE JSON, console lines.

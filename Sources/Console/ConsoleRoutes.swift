@@ -52,15 +52,8 @@ struct ConsoleRoutes: Sendable {
     func stream(since: Int?, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let subscription = feed.subscribe(since: since)
         defer { feed.unsubscribe(subscription.id) }
-        var hello = JSONWriter()
-        hello.beginObject()
-        hello.key("type"); hello.string("hello")
-        hello.key("mode"); hello.string(hooks.mode)
-        hello.key("seq"); hello.number(feed.lastSequence)
-        // False when alerts the page missed are no longer held: it should refetch the history.
-        hello.key("complete"); hello.bool(subscription.complete)
-        hello.endObject()
-        try await outbound.writeTextMessage(String(decoding: hello.bytes, as: UTF8.self))
+        let hello = Hello(mode: hooks.mode, seq: feed.lastSequence, complete: subscription.complete)
+        try await outbound.writeTextMessage(String(decoding: ConsoleEvents.encoded(hello), as: UTF8.self))
         for event in subscription.missed {
             try await outbound.writeTextMessage(String(decoding: event.json, as: UTF8.self))
         }
@@ -89,6 +82,10 @@ struct ConsoleRoutes: Sendable {
 
     /// Read off the server's event loops (a search may read the whole history), by at most
     /// `HistoryReaders.concurrent` at once, each page within the history's time limit.
+    ///
+    /// The one answer not built from a Codable value: each alert is the EVE line as stored, put
+    /// in as it is (decoding and re-encoding it would cost a page's worth of parsing and could
+    /// only drift from what the SIEM reads).
     func alerts(_ request: Request) async -> Response {
         let history = configuration.history
         let query = query(request)
@@ -131,6 +128,8 @@ struct ConsoleRoutes: Sendable {
 
     // MARK: statistics, rules
 
+    /// The sensor's counters arrive as the JSON object the stream also carries (see
+    /// `ConsoleFeed.publishStatistics`); they are put in as they are.
     func stats() -> Response {
         var json = JSONWriter()
         json.beginObject()
@@ -144,89 +143,46 @@ struct ConsoleRoutes: Sendable {
         return ConsoleJSON.response(.ok, json.bytes)
     }
 
-    func rules() -> Response {
-        var json = JSONWriter(capacity: 8192)
-        json.beginObject()
-        json.key("file"); json.string(hooks.rulesFile)
-        json.key("rules")
-        json.beginArray()
-        for rule in hooks.rules() {
-            json.beginObject()
-            json.key("id"); json.number(rule.id)
-            json.key("message"); json.string(rule.message)
-            json.key("severity"); json.string(rule.severity)
-            json.key("action"); json.string(rule.action)
-            json.key("category"); json.string(rule.category)
-            json.key("enabled"); json.bool(rule.enabled)
-            json.endObject()
-        }
-        json.endArray()
-        json.endObject()
-        return ConsoleJSON.response(.ok, json.bytes)
+    func rules() -> JSONReply {
+        JSONReply(.ok, RuleList(file: hooks.rulesFile, rules: hooks.rules().map {
+            RuleList.Entry(id: $0.id, message: $0.message, severity: $0.severity, action: $0.action, category: $0.category, enabled: $0.enabled)
+        }))
     }
 
-    func reloadRules() async -> Response {
+    func reloadRules() async -> JSONReply {
         switch await hooks.reloadRules() {
         case .success(let count):
             // The answer, and the same fields typed for the pages listening on the stream.
-            func answer(type: String?) -> [UInt8] {
-                var json = JSONWriter()
-                json.beginObject()
-                if let type { json.key("type"); json.string(type) }
-                json.key("ok"); json.bool(true)
-                json.key("rules"); json.number(count)
-                json.key("message"); json.string("\(count) rules loaded from \(hooks.rulesFile)")
-                json.endObject()
-                return json.bytes
-            }
-            feed.publish(answer(type: "rules"))
-            return ConsoleJSON.response(.ok, answer(type: nil))
+            var answer = RulesReloaded(rules: count, message: "\(count) rules loaded from \(hooks.rulesFile)")
+            answer.type = "rules"
+            feed.publish(ConsoleEvents.encoded(answer))
+            answer.type = nil
+            return JSONReply(.ok, answer)
         case .failure(let failure):
-            var json = JSONWriter()
-            json.beginObject()
-            json.key("ok"); json.bool(false)
-            json.key("error"); json.string(failure.description)
-            json.endObject()
-            return ConsoleJSON.response(.unprocessableContent, json.bytes)
+            return JSONReply(.unprocessableContent, Failed(error: failure.description))
         }
     }
 
     // MARK: datasets and training
 
-    func datasets() -> Response {
-        var json = JSONWriter()
-        json.beginObject()
-        json.key("datasets")
-        json.beginArray()
-        for entry in configuration.datasets.list() { Self.write(entry, to: &json) }
-        json.endArray()
-        json.key("upload_folder"); json.string(configuration.datasets.uploadFolder.label)
-        json.endObject()
-        return ConsoleJSON.response(.ok, json.bytes)
-    }
-
-    static func write(_ entry: DatasetCatalog.Entry, to json: inout JSONWriter) {
-        json.beginObject()
-        json.key("id"); json.string(entry.id)
-        json.key("folder"); json.string(entry.folder)
-        json.key("name"); json.string(entry.name)
-        json.key("bytes"); json.number(entry.bytes)
-        json.endObject()
+    func datasets() -> JSONReply {
+        JSONReply(.ok, DatasetList(datasets: configuration.datasets.list().map(DatasetList.Entry.init),
+                                   uploadFolder: configuration.datasets.uploadFolder.label))
     }
 
     /// `POST /api/datasets?name=FILE.txt` with the file as the body, streamed to disk.
-    func upload(_ request: Request) async throws -> Response {
+    func upload(_ request: Request) async throws -> JSONReply {
         guard let requested = request.uri.queryParameters.get("name"), let name = DatasetCatalog.sanitizedUploadName(requested) else {
-            return ConsoleJSON.error(.badRequest, "give the file name as ?name=NAME.txt")
+            return .error(.badRequest, "give the file name as ?name=NAME.txt")
         }
         if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length > DatasetCatalog.maxUploadBytes {
-            return ConsoleJSON.error(.contentTooLarge, "uploads are limited to \(DatasetCatalog.maxUploadBytes >> 20) MB")
+            return .error(.contentTooLarge, "uploads are limited to \(DatasetCatalog.maxUploadBytes >> 20) MB")
         }
         let folder = configuration.datasets.uploadFolder.path
         TrainingJobs.makeFolder(folder)
         let partial = folder + "/.upload-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return ConsoleJSON.error(.internalServerError, "cannot write into \(folder): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { return .error(.internalServerError, "cannot write into \(folder): \(String(cString: strerror(errno)))") }
         var total: Int64 = 0
         var failed: String?
         do {
@@ -242,75 +198,57 @@ struct ConsoleRoutes: Sendable {
         close(fd)
         if let failed {
             unlink(partial)
-            return ConsoleJSON.error(failed.hasPrefix("uploads are limited") ? .contentTooLarge : .badRequest, failed)
+            return .error(failed.hasPrefix("uploads are limited") ? .contentTooLarge : .badRequest, failed)
         }
         guard rename(partial, folder + "/" + name) == 0 else {
             unlink(partial)
-            return ConsoleJSON.error(.internalServerError, "cannot store the upload: \(String(cString: strerror(errno)))")
+            return .error(.internalServerError, "cannot store the upload: \(String(cString: strerror(errno)))")
         }
         guard let entry = configuration.datasets.entry(id: configuration.datasets.uploadFolder.label + "/" + name) else {
-            return ConsoleJSON.error(.internalServerError, "the upload was stored but cannot be listed")
+            return .error(.internalServerError, "the upload was stored but cannot be listed")
         }
-        var json = JSONWriter()
-        Self.write(entry, to: &json)
-        return ConsoleJSON.response(.created, json.bytes)
+        return JSONReply(.created, DatasetList.Entry(entry))
     }
 
-    func trainingJobs() -> Response {
-        var json = JSONWriter(capacity: 4096)
-        json.beginObject()
-        json.key("jobs")
-        json.beginArray()
-        for job in jobs.jobs.reversed() { TrainingJobs.write(job, to: &json) }
-        json.endArray()
-        json.endObject()
-        return ConsoleJSON.response(.ok, json.bytes)
+    func trainingJobs() -> JSONReply {
+        JSONReply(.ok, TrainingJobList(jobs: jobs.jobs.reversed().map(TrainingJobJSON.init)))
     }
 
-    func trainingJob(_ id: Int?) -> Response {
-        guard let id, let job = jobs.job(id) else { return ConsoleJSON.error(.notFound, "no such training job") }
-        var json = JSONWriter()
-        TrainingJobs.write(job, to: &json)
-        return ConsoleJSON.response(.ok, json.bytes)
+    func trainingJob(_ id: Int?) -> JSONReply {
+        guard let id, let job = jobs.job(id) else { return .error(.notFound, "no such training job") }
+        return JSONReply(.ok, TrainingJobJSON(job))
     }
 
     /// `{"benign": DATASET-ID, "malicious": DATASET-ID}`: ids from /api/datasets only.
-    func startTraining(_ request: Request) async throws -> Response {
-        guard let body = try await Self.jsonBody(request) else { return ConsoleJSON.error(.badRequest, "send JSON: {\"benign\": ID, \"malicious\": ID}") }
+    func startTraining(_ request: Request) async throws -> JSONReply {
+        guard let body = try await Self.jsonBody(request) else { return .error(.badRequest, "send JSON: {\"benign\": ID, \"malicious\": ID}") }
         guard let benignID = body["benign"]?.stringValue, let maliciousID = body["malicious"]?.stringValue else {
-            return ConsoleJSON.error(.badRequest, "both \"benign\" and \"malicious\" dataset ids are needed (see /api/datasets)")
+            return .error(.badRequest, "both \"benign\" and \"malicious\" dataset ids are needed (see /api/datasets)")
         }
         guard let benign = configuration.datasets.entry(id: benignID) else {
-            return ConsoleJSON.error(.badRequest, "unknown dataset \"\(benignID)\": choose one listed by /api/datasets")
+            return .error(.badRequest, "unknown dataset \"\(benignID)\": choose one listed by /api/datasets")
         }
         guard let malicious = configuration.datasets.entry(id: maliciousID) else {
-            return ConsoleJSON.error(.badRequest, "unknown dataset \"\(maliciousID)\": choose one listed by /api/datasets")
+            return .error(.badRequest, "unknown dataset \"\(maliciousID)\": choose one listed by /api/datasets")
         }
         do {
             let job = try jobs.start(benign: benign, malicious: malicious)
-            var json = JSONWriter()
-            TrainingJobs.write(job, to: &json)
-            return ConsoleJSON.response(.accepted, json.bytes)
+            return JSONReply(.accepted, TrainingJobJSON(job))
         } catch {
-            guard case .busy(let running) = error else { return ConsoleJSON.error(.conflict, "busy") }
-            return ConsoleJSON.error(.conflict, "training job \(running) is still running")
+            guard case .busy(let running) = error else { return .error(.conflict, "busy") }
+            return .error(.conflict, "training job \(running) is still running")
         }
     }
 
-    func activate(_ id: Int?) async -> Response {
-        guard let id, let job = jobs.job(id) else { return ConsoleJSON.error(.notFound, "no such training job") }
-        guard job.state == .succeeded else { return ConsoleJSON.error(.conflict, "job \(id) has not finished successfully") }
+    func activate(_ id: Int?) async -> JSONReply {
+        guard let id, let job = jobs.job(id) else { return .error(.notFound, "no such training job") }
+        guard job.state == .succeeded else { return .error(.conflict, "job \(id) has not finished successfully") }
         switch await hooks.activateModel(job.modelPath) {
         case .success(let message):
             jobs.markActive(id, message: message)
-            var json = JSONWriter()
-            json.beginObject()
-            json.key("ok"); json.bool(true)
-            json.key("message"); json.string(message)
-            json.endObject()
-            return ConsoleJSON.response(.ok, json.bytes)
+            return JSONReply(.ok, Done(message: message))
         case .failure(let failure):
-            return ConsoleJSON.error(.unprocessableContent, failure.description)
+            return .error(.unprocessableContent, failure.description)
         }
     }
 
@@ -320,7 +258,7 @@ struct ConsoleRoutes: Sendable {
         guard let body = try await Self.jsonBody(request), let token = body["token"]?.stringValue, access.checkToken(token) else {
             return ConsoleJSON.error(.unauthorized, "wrong token (it is in keys/console-token on the sensor)")
         }
-        var response = ConsoleJSON.response(.ok, Array("{\"ok\":true}".utf8))
+        var response = ConsoleJSON.response(.ok, ConsoleEvents.encoded(Done(message: "signed in")))
         response.headers[.setCookie] = "\(ConsoleAccess.cookieName)=\(token); Path=/; HttpOnly; SameSite=Strict"
         return response
     }

@@ -86,12 +86,9 @@ enum ConsoleJSON {
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
+    /// For answers made outside a route (the access rules' refusals, missing assets).
     static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        var json = JSONWriter(capacity: 256)
-        json.beginObject()
-        json.key("error"); json.string(message)
-        json.endObject()
-        return response(status, json.bytes)
+        response(status, ConsoleEvents.encoded(ErrorMessage(error: message)))
     }
 }
 

@@ -123,12 +123,7 @@ public final class TrainingJobs: Sendable {
         let json: [UInt8]? = state.withLock { state in
             guard let index = state.jobs.firstIndex(where: { $0.id == id }) else { return nil }
             change(&state.jobs[index])
-            var writer = JSONWriter()
-            writer.beginObject()
-            writer.key("type"); writer.string("training")
-            writer.key("job"); Self.write(state.jobs[index], to: &writer)
-            writer.endObject()
-            return writer.bytes
+            return ConsoleEvents.encoded(TrainingEvent(job: TrainingJobJSON(state.jobs[index])))
         }
         if let json { feed.publish(json) }
     }
@@ -142,40 +137,6 @@ public final class TrainingJobs: Sendable {
 
     public func job(_ id: Int) -> Job? { state.withLock { $0.jobs.first { $0.id == id } } }
     public var jobs: [Job] { state.withLock { $0.jobs } }
-
-    public static func write(_ job: Job, to json: inout JSONWriter) {
-        json.beginObject()
-        json.key("id"); json.number(job.id)
-        json.key("state"); json.string(job.state.rawValue)
-        json.key("benign"); json.string(job.benign)
-        json.key("malicious"); json.string(job.malicious)
-        json.key("progress"); json.number(literal: job.progress.fixed(3))
-        json.key("stage"); json.string(job.stage)
-        json.key("started"); json.number(Int64(job.started))
-        json.key("finished"); if let finished = job.finished { json.number(Int64(finished)) } else { json.null() }
-        json.key("model"); json.string(job.modelPath)
-        json.key("active"); json.bool(job.active)
-        if let message = job.activationMessage { json.key("activation"); json.string(message) }
-        json.key("error"); if let error = job.error { json.string(error) } else { json.null() }
-        json.key("metrics")
-        if let report = job.report {
-            json.beginObject()
-            report.split.writeMembers(into: &json)
-            json.key("generated_benign_fpr"); json.number(literal: report.generatedBenignFPR.fixed(5))
-            json.key("benign_lines"); json.number(report.goodLines)
-            json.key("malicious_lines"); json.number(report.badLines)
-            json.key("inert_dropped"); json.number(report.inertDropped)
-            json.key("mislabelled_dropped"); json.number(report.mislabelledDropped)
-            json.key("train_samples"); json.number(report.trainSamples)
-            json.key("test_samples"); json.number(report.testSamples)
-            json.key("iterations"); json.number(report.iterations)
-            json.key("seconds"); json.number(literal: report.seconds.fixed(1))
-            json.endObject()
-        } else {
-            json.null()
-        }
-        json.endObject()
-    }
 
     static func makeFolder(_ path: String) {
         var partial = ""

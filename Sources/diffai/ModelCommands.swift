@@ -1,6 +1,7 @@
 import ArgumentParser
 import Classifier
 import Detection
+import Foundation
 import JSONOutput
 
 #if canImport(Glibc)
@@ -185,17 +186,26 @@ struct EvaluateCommand: ParsableCommand {
         let t = threshold ?? classifier.threshold
         let metrics = Trainer.evaluate(classifier, good: goodLines, bad: badLines, threshold: t)
         if json {
-            var writer = JSONWriter()
-            writer.beginObject()
-            writer.key("threshold"); writer.number(literal: "\(t)")
-            metrics.writeMembers(into: &writer)
-            writer.endObject()
-            writer.newline()
-            print(String(decoding: writer.bytes, as: UTF8.self), terminator: "")
+            let encoded = try JSONEncoder().encode(Evaluation(threshold: t, metrics: metrics))
+            print(String(decoding: encoded, as: UTF8.self))
         } else {
             print("\(model.path) on \(goodLines.count) benign and \(badLines.count) malicious lines, threshold \(t):")
             print(metrics.description)
         }
+    }
+}
+
+/// `evaluate --json`: the threshold beside the metrics, in their one encoding.
+struct Evaluation: Encodable {
+    let threshold: Float
+    let metrics: ClassificationMetrics
+
+    enum CodingKeys: String, CodingKey { case threshold }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(threshold, forKey: .threshold)
+        try metrics.encode(to: encoder)
     }
 }
 

@@ -189,6 +189,20 @@ func smallTrainingData() -> (good: [[UInt8]], bad: [[UInt8]]) {
 
     /// The per-request score counts n-grams in a hash table; it must equal the weights times
     /// the TF-IDF vector, the definition the model was trained with.
+    /// The console's training jobs and `evaluate --json` print metrics through this one
+    /// encoding: the same names, ratios to five decimals, the confusion counts beside them.
+    @Test func metricsHaveOneEncoding() throws {
+        var metrics = ClassificationMetrics()
+        metrics.truePositives = 2
+        metrics.falsePositives = 1
+        metrics.trueNegatives = 4
+        let text = String(decoding: try JSONEncoder().encode(metrics), as: UTF8.self)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["accuracy", "precision", "recall", "f1", "false_positive_rate", "confusion"])
+        #expect(text.contains("\"precision\":0.66667") && text.contains("\"accuracy\":0.85714"), "\(text)")
+        #expect(object["confusion"] as? [String: Int] == ["true_positives": 2, "false_positives": 1, "true_negatives": 4, "false_negatives": 0])
+    }
+
     @Test func fastScoreEqualsTheTFIDFDefinition() throws {
         let model = try ModelFile.load(path: TestPaths.packageRoot.appendingPathComponent("Dataset/diffai-model.bin").path)
         #expect(model.score(text: []) == 0, "no part that can carry code: nothing to judge")
