@@ -92,9 +92,21 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // What every test target shares: paths, seeds, waiting, processes, HTTP drivers.
+        .target(name: "TestSupport", dependencies: ["HTTP", "NetworkTypes", "CaptureSynthesis", "CZlib"], path: "Tests/Support"),
+        // One test target per stage, built with that stage (as SwiftNIO and Hummingbird do);
+        // DiffaiTests holds what crosses stages: replay, monitor and proxy end to end, the
+        // console in a browser, the fixtures, the hostile inputs.
+        .testTarget(name: "NetworkTypesTests", dependencies: ["NetworkTypes", "CaptureSynthesis", "TestSupport"], path: "Tests/NetworkTypesTests"),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "CaptureSynthesis", "NetworkTypes", "TestSupport"], path: "Tests/CaptureTests"),
+        .testTarget(name: "ReassemblyTests", dependencies: ["Reassembly", "NetworkTypes", "TestSupport"], path: "Tests/ReassemblyTests"),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "NetworkTypes", "CaptureSynthesis", "TestSupport"], path: "Tests/HTTPTests"),
+        .testTarget(name: "ClassifierTests", dependencies: ["Classifier", "Detection", "HTTP", "TestSupport"], path: "Tests/ClassifierTests"),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "Classifier", "HTTP", "NetworkTypes", "CZlib", "TestSupport"], path: "Tests/DetectionTests"),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Detection", "NetworkTypes", "CaptureSynthesis", "TestSupport"], path: "Tests/AlertsTests"),
         .testTarget(
             name: "DiffaiTests",
-            dependencies: ["Capture", "Reassembly", "HTTP", "Pipeline", "CaptureSynthesis", "NetworkTypes", "JSONOutput", "Detection", "Alerts", "Classifier", "Console", "Proxy", "CZlib",
+            dependencies: ["Capture", "Reassembly", "HTTP", "Pipeline", "CaptureSynthesis", "NetworkTypes", "JSONOutput", "Detection", "Alerts", "Classifier", "Console", "Proxy", "CZlib", "TestSupport",
                            .product(name: "HTTPTypes", package: "swift-http-types")],
             path: "Tests/DiffaiTests"
         ),

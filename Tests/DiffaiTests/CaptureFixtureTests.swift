@@ -2,6 +2,7 @@ import CaptureSynthesis
 import Foundation
 import HTTP
 import Testing
+import TestSupport
 
 /// Each committed capture in `captures/` is what the generator writes, and replay extracts
 /// exactly the expected transactions from it.

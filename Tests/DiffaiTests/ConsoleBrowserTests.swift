@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The console in a real headless Chromium (Debian's chromium + chromedriver, installed by
 /// .ci/deps). Screenshots of each page land in test-artifacts/console/.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// One HTTP/1.1 exchange over a plain socket, so a test controls every header (Host, Origin,
 /// Cookie), which URLSession would not let it set.

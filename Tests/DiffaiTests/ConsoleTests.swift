@@ -5,6 +5,7 @@ import CaptureSynthesis
 import Foundation
 import NetworkTypes
 import Testing
+import TestSupport
 
 /// A capture with the given GET requests (raw targets), each answered 200.
 func writeRequestCapture(_ targets: [String], to path: String) throws {
@@ -300,7 +301,7 @@ enum HTTPFieldsForTests {
         let setup = try start()
         defer { setup.console.stop() }
         var text = ""
-        for n in 0..<120_000 { text += AlertHistoryHostileTests.alertLine(n) + "\n" }
+        for n in 0..<120_000 { text += SampleEVE.line(n) + "\n" }
         try Data(text.utf8).write(to: URL(fileURLWithPath: setup.eve))
         let group = DispatchGroup()
         let answers = Answers()

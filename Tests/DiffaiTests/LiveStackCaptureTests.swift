@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A capture written by the real kernel stack: curl talks to a local HTTP server on `lo`
 /// while tcpdump records; replay must extract exactly what curl sent.

@@ -2,6 +2,7 @@ import CaptureSynthesis
 import Foundation
 import Pipeline
 import Testing
+import TestSupport
 
 /// Floods a hostile sender would use to exhaust or blind a sensor, replayed under a small
 /// budget: peak memory stays under the budget, the counters say what the flood cost, and the

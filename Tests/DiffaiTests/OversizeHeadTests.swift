@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 import NetworkTypes
 import Testing
+import TestSupport
 
 /// Limits bound what is kept, not whether a request is seen: the hostile review found that a
 /// first line over 8 KiB made the whole connection "not HTTP", so attacks after it were never

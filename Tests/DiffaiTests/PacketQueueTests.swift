@@ -3,6 +3,7 @@ import Foundation
 import NetworkTypes
 import Pipeline
 import Testing
+import TestSupport
 
 /// The monitor's hand-off from the capture thread: the consumer is woken once per batch of
 /// packets (`publish`), and a full queue drops instead of waiting.

@@ -2,6 +2,7 @@ import CaptureSynthesis
 import Foundation
 import Pipeline
 import Testing
+import TestSupport
 
 /// Hostile captures: every fixture, mutated at random (bytes flipped, records cut and
 /// duplicated), replayed with detection on. The process must never crash, whatever the bytes.

@@ -1,6 +1,7 @@
 import Detection
 import Foundation
 import Testing
+import TestSupport
 
 /// The `diffai` executable as users run it.
 @Suite struct ReplayCommandTests {

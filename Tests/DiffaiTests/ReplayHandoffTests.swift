@@ -4,6 +4,7 @@ import HTTP
 import NetworkTypes
 import Pipeline
 import Testing
+import TestSupport
 
 /// Replay runs reassembly and HTTP on two threads joined by batches of stream events; these
 /// cases cross many batch boundaries, which the small fixtures never do.

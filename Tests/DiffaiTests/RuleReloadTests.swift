@@ -4,6 +4,7 @@ import Foundation
 import HTTP
 import Pipeline
 import Testing
+import TestSupport
 
 @Suite struct RuleReloadTests {
     @Test func badReloadKeepsTheRulesInForce() throws {

@@ -2,48 +2,7 @@ import Foundation
 import HTTP
 import NetworkTypes
 import Pipeline
-
-enum TestPaths {
-    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static var captures: URL { packageRoot.appendingPathComponent("captures") }
-    /// How many rules the default rules.json has, and how many are enabled: tests that load it
-    /// count from the file, so adding a rule does not break them.
-    static let defaultRules: (count: Int, enabled: Int) = {
-        let data = (try? Data(contentsOf: packageRoot.appendingPathComponent("rules.json"))) ?? Data()
-        let rules = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? []
-        return (rules.count, rules.filter { ($0["enabled"] as? Bool) != false }.count)
-    }()
-    static func capture(_ name: String) -> String { captures.appendingPathComponent(name).path }
-
-    /// The `diffai` executable built alongside the tests.
-    static var diffaiBinary: String {
-        let candidates = [".build/debug/diffai", ".build/x86_64-unknown-linux-gnu/debug/diffai",
-                          ".build/aarch64-unknown-linux-gnu/debug/diffai"]
-        for candidate in candidates {
-            let path = packageRoot.appendingPathComponent(candidate).path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return packageRoot.appendingPathComponent(".build/debug/diffai").path
-    }
-
-    /// A fresh folder under /tmp, removed when the test process exits (set
-    /// DIFFAI_KEEP_TEST_DIRS=1 to keep them for a post-mortem).
-    static func temporaryDirectory(_ name: String) -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("diffai-tests-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        TemporaryDirectories.register(url.path)
-        return url
-    }
-}
-
-/// Collects transactions in completion order.
-final class CollectingSink: HTTPTransactionSink {
-    var requests: [HTTPTransaction] = []
-    var transactions: [HTTPTransaction] = []
-    func requestCompleted(_ transaction: HTTPTransaction) { requests.append(transaction) }
-    func transactionCompleted(_ transaction: HTTPTransaction) { transactions.append(transaction) }
-}
+import TestSupport
 
 struct ReplayResult {
     var transactions: [HTTPTransaction]
@@ -59,50 +18,6 @@ func replay(_ files: [String], options: PipelineOptions = PipelineOptions()) -> 
     let summary = engine.run(files: files)
     return ReplayResult(transactions: sink.transactions, requestsInDetectionOrder: sink.requests,
                         summary: summary, diagnostics: diagnostics)
-}
-
-struct ProcessResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-@discardableResult
-func run(_ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    // Output goes to files, so a chatty child can never block on a full pipe.
-    let directory = TestPaths.temporaryDirectory("process")
-    let outURL = directory.appendingPathComponent("stdout"), errURL = directory.appendingPathComponent("stderr")
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-    process.standardOutput = out
-    process.standardError = err
-    let input = Pipe()
-    process.standardInput = input
-    try process.run()
-    if let stdin { input.fileHandleForWriting.write(stdin) }
-    try? input.fileHandleForWriting.close()
-    process.waitUntilExit()
-    try? out.close()
-    try? err.close()
-    let outData = (try? Data(contentsOf: outURL)) ?? Data()
-    let errData = (try? Data(contentsOf: errURL)) ?? Data()
-    try? FileManager.default.removeItem(at: directory)
-    return ProcessResult(status: process.terminationStatus,
-                         stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
-}
-
-func which(_ tool: String) -> String? {
-    for directory in ["/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin"] {
-        let path = directory + "/" + tool
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
-    }
-    return nil
 }
 
 extension HTTPTransaction {
@@ -196,62 +111,6 @@ func connectLoopback(port: Int, receiveTimeout: Int) -> Int32? {
         return nil
     }
     return fd
-}
-
-/// Folders the tests made, removed at exit.
-enum TemporaryDirectories {
-    nonisolated(unsafe) private static var paths: [String] = []
-    nonisolated(unsafe) private static var lock = pthread_mutex_t()
-    nonisolated(unsafe) private static var registered = false
-
-    static func register(_ path: String) {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        paths.append(path)
-        guard !registered, ProcessInfo.processInfo.environment["DIFFAI_KEEP_TEST_DIRS"] == nil else { return }
-        registered = true
-        atexit { TemporaryDirectories.removeAll() }
-    }
-
-    static func removeAll() {
-        pthread_mutex_lock(&lock)
-        let all = paths
-        paths.removeAll()
-        pthread_mutex_unlock(&lock)
-        for path in all { try? FileManager.default.removeItem(atPath: path) }
-    }
-}
-
-/// Seeds for randomised tests: fixed per test (so a run repeats), overridable with
-/// `DIFFAI_TEST_SEED`, and always printed so a failure can be replayed.
-/// Waits until `condition` holds, checking every 20 ms, for at most `timeout` seconds; true
-/// when it held. Tests wait on what they then check (an alert reaching its file, a process
-/// writing its banner) instead of sleeping a fixed time, which is too long on a quiet machine
-/// and too short on a loaded one.
-@discardableResult
-func eventually(timeout: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while true {
-        if try condition() { return true }
-        if Date() >= deadline { return false }
-        usleep(20_000)
-    }
-}
-
-enum TestSeed {
-    static func value(_ name: String) -> UInt64 {
-        let seed: UInt64
-        if let text = ProcessInfo.processInfo.environment["DIFFAI_TEST_SEED"], let value = UInt64(text) {
-            seed = value
-        } else {
-            // FNV-1a of the name: stable across runs and platforms, unlike Hasher.
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            seed = hash
-        }
-        FileHandle.standardError.write(Data("random test '\(name)': seed \(seed) (DIFFAI_TEST_SEED=\(seed) repeats it)\n".utf8))
-        return seed
-    }
 }
 
 /// Every rule id behind an EVE alert: its lead and every match (an incident lists them all).

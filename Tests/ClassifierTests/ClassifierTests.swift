@@ -3,6 +3,7 @@ import Detection
 import Foundation
 import HTTP
 import Testing
+import TestSupport
 
 /// Small labelled data shaped like the real files: bare benign paths, attacks with parameters.
 func smallTrainingData() -> (good: [[UInt8]], bad: [[UInt8]]) {

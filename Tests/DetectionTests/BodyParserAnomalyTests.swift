@@ -2,6 +2,7 @@ import Detection
 import Foundation
 import HTTP
 import Testing
+import TestSupport
 
 /// Bodies the detection parser cannot read are anomalies the default rules see (9015-9018), as
 /// ModSecurity's REQBODY_ERROR is, instead of silently being read some other way; well-formed

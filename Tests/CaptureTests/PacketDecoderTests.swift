@@ -2,6 +2,7 @@ import Capture
 import CaptureSynthesis
 import NetworkTypes
 import Testing
+import TestSupport
 
 @Suite struct PacketDecoderTests {
     let v4Client = IPAddress("192.0.2.1")!

@@ -1,6 +1,7 @@
 import NetworkTypes
 import Reassembly
 import Testing
+import TestSupport
 
 /// Records what reassembly delivers, per direction.
 final class RecordingHandler: TCPFlowHandler {

@@ -3,6 +3,7 @@ import CZlib
 import Foundation
 import HTTP
 import Testing
+import TestSupport
 
 func request(_ target: String, method: String = "GET", headers: [(String, String)] = [("Host", "shop.example")],
              body: String = "") -> HTTPRequest {
@@ -567,26 +568,6 @@ func ruleFileError(_ json: String) -> String {
 
 /// Compressed request bodies are inspected as the application reads them (EVASION 10).
 @Suite struct CompressedBodyTests {
-    /// gzip (windowBits 31), zlib (15) or raw deflate (-15), made with the system zlib.
-    static func compress(_ bytes: [UInt8], windowBits: Int32) -> [UInt8] {
-        var stream = z_stream()
-        #expect(deflateInit2_(&stream, 9, Z_DEFLATED, windowBits, 9, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK)
-        defer { deflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))) + 64)
-        var input = bytes
-        let written: Int = input.withUnsafeMutableBufferPointer { input in
-            output.withUnsafeMutableBufferPointer { out in
-                stream.next_in = input.baseAddress
-                stream.avail_in = uInt(input.count)
-                stream.next_out = out.baseAddress
-                stream.avail_out = uInt(out.count)
-                #expect(deflate(&stream, Z_FINISH) == Z_STREAM_END)
-                return out.count - Int(stream.avail_out)
-            }
-        }
-        return Array(output[..<written])
-    }
-
     static func post(_ body: [UInt8], encoding: String?, type: String = "application/x-www-form-urlencoded") -> HTTPRequest {
         var headers = [("Host", "shop.example"), ("Content-Type", type)]
         if let encoding { headers.append(("Content-Encoding", encoding)) }
@@ -600,7 +581,7 @@ func ruleFileError(_ json: String) -> String {
     @Test(arguments: [("gzip", Int32(31)), ("x-gzip", 31), ("deflate", 15), ("deflate", -15)])
     func attackInACompressedFormIsFound(_ encoding: String, _ windowBits: Int32) {
         let form = Array("user=alice&comment=1%27%20UNION%20SELECT%20password%20FROM%20users--".utf8)
-        let compressed = Self.compress(form, windowBits: windowBits)
+        let compressed = Deflate.compress(form, windowBits: windowBits)
         #expect(!compressed.contains(Array("UNION".utf8)))
         #expect(Self.ruleIDs(Self.post(compressed, encoding: encoding)).contains(1001), "\(encoding)")
         // The same bytes without the header are just bytes: nothing to find, nothing invented.
@@ -631,14 +612,14 @@ func ruleFileError(_ json: String) -> String {
 
     @Test func argumentsOfACompressedJSONBodyAreParsed() {
         let json = Array(#"{"q": "<script>alert(1)</script>", "n": 1}"#.utf8)
-        let request = Self.post(Self.compress(json, windowBits: 31), encoding: "gzip", type: "application/json")
+        let request = Self.post(Deflate.compress(json, windowBits: 31), encoding: "gzip", type: "application/json")
         let arguments = RequestArguments(request: request)
         #expect(arguments.names.contains(Array("q".utf8)))
         #expect(Self.ruleIDs(request).contains(2001))
     }
 
     @Test func aCompressionBombYieldsOnlyItsBoundedStart() {
-        let bomb = Self.compress([UInt8](repeating: 0x61, count: 50 << 20), windowBits: 31)
+        let bomb = Deflate.compress([UInt8](repeating: 0x61, count: 50 << 20), windowBits: 31)
         #expect(bomb.count < 100_000)
         let decoded = BodyDecoding.applicationBody(Self.post(bomb, encoding: "gzip"))
         #expect(decoded.decoded)
@@ -647,7 +628,7 @@ func ruleFileError(_ json: String) -> String {
 
     @Test func aCutOrBrokenBodyFallsBackSafely() throws {
         let form = Array(("pad=" + String(repeating: "x", count: 3000) + "&c=%27%20AND%20SLEEP(5)--").utf8)
-        let compressed = Self.compress(form, windowBits: 31)
+        let compressed = Deflate.compress(form, windowBits: 31)
         // Cut (the inspection limit): what inflates before the cut is read.
         let cut = BodyDecoding.applicationBody(Self.post(Array(compressed.prefix(compressed.count / 2)), encoding: "gzip"))
         #expect(cut.decoded && !cut.bytes.isEmpty && Array(form.prefix(cut.bytes.count)) == cut.bytes)
@@ -657,14 +638,14 @@ func ruleFileError(_ json: String) -> String {
         #expect(Self.ruleIDs(plain).contains(1004))
         #expect(!BodyDecoding.applicationBody(Self.post(compressed, encoding: "br")).decoded)
         // Two gzip members back to back (gzip readers read both): the second is inspected too.
-        let members = Self.compress(Array("user=alice&".utf8), windowBits: 31)
-            + Self.compress(Array("c=1%27%20UNION%20SELECT%20password%20FROM%20users--".utf8), windowBits: 31)
+        let members = Deflate.compress(Array("user=alice&".utf8), windowBits: 31)
+            + Deflate.compress(Array("c=1%27%20UNION%20SELECT%20password%20FROM%20users--".utf8), windowBits: 31)
         #expect(Self.ruleIDs(Self.post(members, encoding: "gzip")).contains(1001))
         // Garbage after a complete stream does not make the whole body "not compressed".
-        let padded = Self.compress(Array("c=1%27%20UNION%20SELECT%20password%20FROM%20users--".utf8), windowBits: 15) + Array("\u{1}garbage".utf8)
+        let padded = Deflate.compress(Array("c=1%27%20UNION%20SELECT%20password%20FROM%20users--".utf8), windowBits: 15) + Array("\u{1}garbage".utf8)
         #expect(Self.ruleIDs(Self.post(padded, encoding: "deflate")).contains(1001))
         // Applied twice (listed in order): undone twice.
-        let twice = Self.compress(compressed, windowBits: 15)
+        let twice = Deflate.compress(compressed, windowBits: 15)
         let undone = BodyDecoding.applicationBody(Self.post(twice, encoding: "gzip, deflate"))
         #expect(undone.decoded && undone.bytes == form)
     }

@@ -2,14 +2,11 @@
 import Foundation
 import CaptureSynthesis
 import Testing
+import TestSupport
 
 /// Alert files are written by diffai, but read from disk: damaged, hand-edited or hostile
 /// content must never end the history, make the API's JSON invalid, or stall the console.
 @Suite struct AlertHistoryHostileTests {
-    static func alertLine(_ n: Int, signature: String = "probe") -> String {
-        #"{"timestamp":"2026-12-01T00:00:00.000000+0000","event_type":"alert","src_ip":"10.0.0.1","src_port":\#(n),"dest_ip":"10.0.0.2","dest_port":80,"alert":{"signature_id":\#(n),"signature":"\#(signature) \#(n)","severity":2,"category":"x"},"http":{"url":"/n/\#(n)"},"diffai":{"severity":"medium","source":"rule"}}"#
-    }
-
     /// Every alert, paging back from the end 7 at a time.
     func pageAll(_ history: AlertHistory, text: String? = nil) -> (ids: [Int], skipped: Int, pages: Int) {
         var ids: [Int] = []
@@ -33,14 +30,14 @@ import Testing
         let directory = TestPaths.temporaryDirectory("history-hostile")
         let path = directory.appendingPathComponent("eve.json").path
         var text = ""
-        for n in 1...20 { text += Self.alertLine(n) + "\n" }
+        for n in 1...20 { text += SampleEVE.line(n) + "\n" }
         // A 10 MB line (one giant string), a truncated line, garbage, an empty line.
         text += #"{"event_type":"alert","x":""# + String(repeating: "A", count: 10 << 20) + "\"}\n"
         text += #"{"event_type":"alert","src_port":"# + "\n"
         text += "\u{1}\u{2}garbage\n\n"
-        for n in 21...40 { text += Self.alertLine(n) + "\n" }
+        for n in 21...40 { text += SampleEVE.line(n) + "\n" }
         text += String(repeating: "B", count: 3 << 20) + "\n"
-        for n in 41...45 { text += Self.alertLine(n) + "\n" }
+        for n in 41...45 { text += SampleEVE.line(n) + "\n" }
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         let history = AlertHistory(evePath: path, alertLogPath: nil)
         let all = pageAll(history)
@@ -60,7 +57,7 @@ import Testing
     @Test func invalidUTF8IsEscapedIntoValidJSON() throws {
         let directory = TestPaths.temporaryDirectory("history-utf8")
         let path = directory.appendingPathComponent("eve.json").path
-        var bytes = Array(Self.alertLine(1, signature: "bad").utf8)
+        var bytes = Array(SampleEVE.line(1, signature: "bad").utf8)
         let at = bytes.firstIndex(of: UInt8(ascii: "b"))!  // inside the signature string
         bytes.insert(contentsOf: [0xFF, 0xC3, 0x28, 0xE9], at: at)
         bytes.append(0x0A)
@@ -79,8 +76,8 @@ import Testing
     @Test func slowSearchesStopInTimeAndResume() throws {
         let directory = TestPaths.temporaryDirectory("history-deadline")
         let path = directory.appendingPathComponent("eve.json").path
-        var text = Self.alertLine(0, signature: "needle") + "\n"
-        for n in 1...30_000 { text += Self.alertLine(n) + "\n" }
+        var text = SampleEVE.line(0, signature: "needle") + "\n"
+        for n in 1...30_000 { text += SampleEVE.line(n) + "\n" }
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         var history = AlertHistory(evePath: path, alertLogPath: nil)
         history.pageSeconds = 0.02

@@ -2,6 +2,7 @@
 import CaptureSynthesis
 import NetworkTypes
 import Testing
+import TestSupport
 
 /// Fragment sets a hostile sender can craft: none may crash the decoder, and whatever is
 /// reassembled must be exactly what the fragments carried.

@@ -3,6 +3,7 @@ import Detection
 import Foundation
 import NetworkTypes
 import Testing
+import TestSupport
 
 func sampleAlert(target: String = "/items?id=1%20UNION%20SELECT", snippet: String = "1 union select") -> Alert {
     Alert(timestamp: Timestamp(seconds: 1_700_000_000, microseconds: 123_456), flowID: 42, transactionIndex: 3,

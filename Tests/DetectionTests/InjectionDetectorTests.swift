@@ -1,6 +1,7 @@
 @testable import Detection
 import Foundation
 import Testing
+import TestSupport
 
 /// The tokenizing detectors and the phrase lists: attacks of each shape are found, and the text
 /// that looks like them (inch marks, quotations, English with SQL words, markup without script)

@@ -4,6 +4,7 @@ import Foundation
 import NetworkTypes
 import Synchronization
 import Testing
+import TestSupport
 
 @Suite struct ByteSearchTests {
     /// The memchr/memcmp search agrees with the plain definition, on arrays, slices and

@@ -4,6 +4,7 @@ import Foundation
 import HTTP
 import Synchronization
 import Testing
+import TestSupport
 
 /// One verdict per request: rules add points by severity, the model by its confidence, and the
 /// total decides. Every mode judges through `Detector`, so these are the semantics everywhere.

@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 import NetworkTypes
 import Testing
+import TestSupport
 
 /// Tuning exclusions in rules.json (what a CRS user writes as a rule exclusion): a rule is
 /// taken out for a path prefix, a host or a client network, or kept from named parameters, and

@@ -2,35 +2,7 @@ import CaptureSynthesis
 import HTTP
 import NetworkTypes
 import Testing
-
-/// Drives one HTTP connection directly, without TCP.
-final class ConnectionHarness {
-    let sink = CollectingSink()
-    let analyzer: HTTPConnectionAnalyzer
-    var clock: Int64 = 0
-
-    init(limits: HTTPParserLimits = .init(), midstream: Bool = false) {
-        let info = HTTPConnectionInfo(id: 1, client: Endpoint(address: IPAddress("10.0.0.1")!, port: 5000),
-                                      server: Endpoint(address: IPAddress("10.0.0.2")!, port: 80), midstream: midstream)
-        analyzer = HTTPConnectionAnalyzer(connection: info, limits: limits, sink: sink)
-    }
-
-    @discardableResult
-    func client(_ text: String) -> Bool { feed(Array(text.utf8), fromClient: true) }
-    @discardableResult
-    func server(_ text: String) -> Bool { feed(Array(text.utf8), fromClient: false) }
-
-    @discardableResult
-    func feed(_ bytes: [UInt8], fromClient: Bool) -> Bool {
-        clock += 1
-        return bytes.withUnsafeBytes { analyzer.receive($0, fromClient: fromClient, at: Timestamp(microseconds: clock)) }
-    }
-
-    func close() { analyzer.close(at: Timestamp(microseconds: clock + 1)) }
-
-    var requests: [HTTPRequest] { sink.requests.map(\.request) }
-    var targets: [String] { requests.map(\.target) }
-}
+import TestSupport
 
 /// A stream exercising most of the parser: pipelining, chunking, folding, bodies.
 let complexStream =
@@ -355,14 +327,5 @@ let complexStream =
             }
             h.close()
         }
-    }
-}
-
-/// The project's deterministic generator, as the tests use it.
-typealias SeededRandom = SeededGenerator
-
-extension Array {
-    func chunked(into size: Int) -> [[Element]] {
-        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min(count, $0 + size)]) }
     }
 }
