@@ -48,17 +48,12 @@ public struct FloodCaptureGenerator {
     }
 
     public func write(to path: String) throws -> Result {
-        guard let file = fopen(path, "wb") else {
-            throw FileBytes.WriteError(path: path, reason: String(cString: strerror(errno)))
-        }
-        defer { fclose(file) }
-        let writer = CaptureFileWriter(linkType: .ethernet)
-        let builder = FrameBuilder(linkType: .ethernet)
+        let output = try StreamedCaptureFile(path: path)
+        let writer = output.writer, builder = output.builder
         var result = Result()
         func flush() {
-            let chunk = writer.takeBytes()
-            result.bytes += chunk.count
-            _ = chunk.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+            output.flush()
+            result.bytes = output.bytesWritten
         }
         let server = Endpoint(address: IPAddress(ipv4: 0xC000_0250), port: 8080)  // 192.0.2.80
         // Ten microseconds a packet: a flood of a million packets spans ten seconds, well within

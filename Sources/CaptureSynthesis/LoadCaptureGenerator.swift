@@ -52,12 +52,8 @@ public struct LoadCaptureGenerator {
 
     /// Writes the capture to `path` in chunks; memory stays small whatever the size.
     public func write(to path: String) throws -> Result {
-        guard let file = fopen(path, "wb") else {
-            throw FileBytes.WriteError(path: path, reason: String(cString: strerror(errno)))
-        }
-        defer { fclose(file) }
-        let writer = CaptureFileWriter(linkType: .ethernet)
-        let builder = FrameBuilder(linkType: .ethernet)
+        let output = try StreamedCaptureFile(path: path)
+        let writer = output.writer, builder = output.builder
         var random = SeededGenerator(seed: seed)
         var result = Result()
         let perConnection = max(1, requests / max(1, connections))
@@ -66,9 +62,8 @@ public struct LoadCaptureGenerator {
         var active: [(conversation: TCPConversation, remaining: Int)] = []
 
         func flush() {
-            let chunk = writer.takeBytes()
-            result.bytes += chunk.count
-            _ = chunk.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+            output.flush()
+            result.bytes = output.bytesWritten
         }
 
         while started < connections || !active.isEmpty {
