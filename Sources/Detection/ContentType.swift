@@ -32,19 +32,10 @@ struct ContentType {
         needle.withUTF8Buffer { n in lowered.withUnsafeBytes { RuleSet.find(UnsafeRawBufferPointer(n), in: $0) } }
     }
 
-    /// The value of parameter `name` (lowercase ASCII) after the media type, without
-    /// surrounding blanks and quotes, lowercased.
-    func parameter(_ name: StaticString) -> [UInt8]? {
-        var start = (lowered.firstIndex(of: Self.semicolon) ?? lowered.endIndex)
-        while start < lowered.endIndex {
-            let pieceStart = start + 1
-            let pieceEnd = lowered[pieceStart...].firstIndex(of: Self.semicolon) ?? lowered.endIndex
-            start = pieceEnd
-            guard let equals = lowered[pieceStart..<pieceEnd].firstIndex(of: Self.equals),
-                  lowered[pieceStart..<equals].trimming(where: Self.isBlank).elementsEqual(name.utf8Bytes) else { continue }
-            return Array(lowered[(equals + 1)..<pieceEnd].trimming { Self.isBlank($0) || $0 == Self.quote })
-        }
-        return nil
+    /// The value of parameter `name` (lowercase ASCII) after the media type, lowercased,
+    /// without blanks around it even inside quotes (`charset=" UTF-8 "` is still UTF-8).
+    func parameter(_ name: String) -> [UInt8]? {
+        HeaderParameters.value(of: name, in: lowered).map { Array($0.trimming(where: Self.isBlank)) }
     }
 
     /// The multipart boundary: `boundary=` found anywhere (browsers and servers disagree on

@@ -194,16 +194,11 @@ struct RequestArguments {
         return wellFormed && (closed || !whole)
     }
 
+    /// A parameter of the part's Content-Disposition (`name`, `filename`), as sent.
     static func parameter(_ key: String, in headers: String) -> String? {
         // `isNewline`: "\r\n" is one Character in Swift, equal to neither "\r" nor "\n".
         for line in headers.split(whereSeparator: \.isNewline) where line.lowercased().hasPrefix("content-disposition") {
-            for piece in line.split(separator: ";").dropFirst() {
-                let trimmed = piece.trimming(" \t")
-                guard let equals = trimmed.firstIndex(of: "=") else { continue }
-                if trimmed[..<equals].lowercased() == key {
-                    return String(trimmed[trimmed.index(after: equals)...]).trimming("\"")
-                }
-            }
+            if let value = HeaderParameters.value(of: key, in: line.utf8) { return String(decoding: value, as: UTF8.self) }
         }
         return nil
     }

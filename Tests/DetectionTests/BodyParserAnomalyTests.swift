@@ -1,4 +1,4 @@
-import Detection
+@testable import Detection
 import Foundation
 import HTTP
 import Testing
@@ -53,5 +53,32 @@ import TestSupport
         for charset in ["utf-8", "UTF-8", "iso-8859-1", "\"us-ascii\""] {
             #expect(!ruleIDs(contentType: "application/x-www-form-urlencoded; charset=\(charset)", body: "a=1").contains(9018), "\(charset)")
         }
+    }
+}
+
+/// Content-Type and a multipart part's Content-Disposition read their `; name=value`
+/// parameters one way (`HeaderParameters`).
+@Suite struct HeaderParameterTests {
+    func part(_ disposition: String, _ key: String) -> String? {
+        RequestArguments.parameter(key, in: "Content-Disposition: \(disposition)\r\nContent-Type: text/plain\r\n\r\n")
+    }
+
+    @Test func multipartNamesKeepWhatIsQuotedAndLoseWhatIsAround() {
+        #expect(part(#"form-data; name="comment""#, "name") == "comment")
+        #expect(part(#"form-data; name=" a ""#, "name") == " a ", "inside the quotes stays as sent")
+        #expect(part(#"form-data; NAME = "x" ; filename="shell.php""#, "name") == "x")
+        #expect(part(#"form-data; name=plain"#, "name") == "plain")
+        #expect(part(#"form-data; name="x"; filename="shell.php""#, "filename") == "shell.php")
+        #expect(part(#"form-data; filename="shell.php;.jpg"; name="f""#, "filename") == "shell.php;.jpg", "a quoted ; is part of the value")
+        #expect(part(#"form-data; filename="shell.php;.jpg"; name="f""#, "name") == "f")
+        #expect(part(#"form-data; name="a\"; b""#, "name") == #"a\"; b"#, "an escaped quote does not end the string")
+        #expect(part("form-data", "name") == nil)
+        #expect(part(#"form-data; name="x""#, "filename") == nil)
+    }
+
+    @Test func contentTypeParametersAreReadTheSameWay() {
+        #expect(ContentType(Array(#"text/plain; charset="UTF-8""#.utf8)).parameter("charset") == Array("utf-8".utf8))
+        #expect(ContentType(Array(#"text/plain ; Charset = " utf-7 ""#.utf8)).parameter("charset") == Array("utf-7".utf8))
+        #expect(ContentType(Array("application/json".utf8)).parameter("charset") == nil)
     }
 }
