@@ -45,6 +45,12 @@ let package = Package(
             path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // The system OpenSSL: libcrypto's KDFs and AEADs for passive TLS decryption.
+        .systemLibrary(
+            name: "COpenSSL",
+            path: "Sources/COpenSSL",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Vocabulary and small helpers every stage shares: addresses, endpoints, timestamps, TCP
         // segments; the clocks, threads, ASCII, trimming, percent-decoding, file reading, number formatting.
         .target(name: "NetworkTypes"),
@@ -58,6 +64,8 @@ let package = Package(
         .target(name: "HTTP", dependencies: ["NetworkTypes"], swiftSettings: hotPath),
         // The ML model: features, training, scoring, model files.
         .target(name: "Classifier", dependencies: ["NetworkTypes"], swiftSettings: hotPath),
+        // Passive TLS decryption from key logs: records, hellos, key schedule, AEAD records.
+        .target(name: "TLS", dependencies: ["COpenSSL", "NetworkTypes"]),
         // Rules and the ML model turn requests into verdicts.
         .target(name: "Detection", dependencies: ["HTTP", "NetworkTypes", "CPCRE2", "CZlib", "Classifier"], swiftSettings: hotPath),
         // Alerts out of verdicts: alert.log, EVE JSON, console lines.
@@ -103,6 +111,8 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "NetworkTypes", "CaptureSynthesis", "TestSupport"], path: "Tests/HTTPTests"),
         .testTarget(name: "ClassifierTests", dependencies: ["Classifier", "Detection", "HTTP", "TestSupport"], path: "Tests/ClassifierTests"),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "Classifier", "HTTP", "NetworkTypes", "CZlib", "TestSupport"], path: "Tests/DetectionTests"),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "NetworkTypes", "TestSupport"], path: "Tests/TLSTests",
+                    exclude: ["tls-exchange.py"]),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Detection", "NetworkTypes", "CaptureSynthesis", "TestSupport"], path: "Tests/AlertsTests"),
         .testTarget(
             name: "DiffaiTests",

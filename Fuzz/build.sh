@@ -18,7 +18,7 @@ scratch=.build-fuzz
 flags=(-c release -Xswiftc -sanitize=fuzzer -Xswiftc -sanitize=address
        -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp
        -Xswiftc -enable-testing -Xswiftc -assert-config -Xswiftc Debug)
-# The stage modules (Pipeline depends on all of them), the proxy, and NIO's embedded channel
+# The stage modules (Pipeline depends on all of them), the proxy, TLS, and NIO's embedded channel
 # for the proxy harness; targets, not products (products would link executables).
 # SwiftPM does not rebuild what it built with other flags: start afresh when they change.
 stamp="$scratch/fuzz-flags"
@@ -27,7 +27,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "${flags[*]}" ]; then
     mkdir -p "$scratch"
     echo "${flags[*]}" > "$stamp"
 fi
-for target in Pipeline Proxy NIOEmbedded; do
+for target in Pipeline Proxy TLS NIOEmbedded; do
     swift build --scratch-path "$scratch" --target "$target" "${flags[@]}" >&2
 done
 
@@ -51,7 +51,7 @@ harness() {
     swiftc -sanitize=fuzzer,address -parse-as-library -O -assert-config Debug -module-name "Fuzz${name//-/_}" \
         -I "$bin/Modules" -I "$bin" "${modulemaps[@]}" \
         Fuzz/Harnesses/FuzzInput.swift "Fuzz/Harnesses/$source" "${objects[@]}" \
-        -lpcap -lpcre2-8 -lz -o "$out/fuzz-$name"
+        -lpcap -lpcre2-8 -lz -lssl -lcrypto -o "$out/fuzz-$name"
     echo "$out/fuzz-$name" >&2
 }
 
@@ -62,3 +62,4 @@ harness proxy FuzzProxy.swift
 harness rules FuzzRules.swift
 harness model FuzzModel.swift
 harness alert-files FuzzAlertFiles.swift
+harness tls FuzzTLS.swift

@@ -123,3 +123,27 @@ for n in range(20):
 write("alert-files", "eve.json", b"\x00" + eve)
 log = b"".join(b"1764547200 - probe %d | src=10.0.0.1:%d dst=10.0.0.2:80 method=GET url=/x?%d rule=%d severity=medium\n" % (n, 40000 + n, n, 1000 + n) for n in range(20))
 write("alert-files", "alert.log", b"\x01" + log)
+
+# tls: real sessions (the test suite's generator, Python's ssl on both ends over memory BIOs),
+# each flight cut into pieces of direction byte, length byte (length - 1) and bytes
+def tls_seed(version, suite, certificate):
+    import subprocess, tempfile
+    folder = tempfile.mkdtemp()
+    cert, key = os.path.join(folder, "c.pem"), os.path.join(folder, "k.pem")
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey"] + certificate + ["-nodes", "-keyout", key, "-out", cert,
+                           "-subj", "/CN=shop.example", "-days", "2"], capture_output=True)
+    out = os.path.join(folder, "x.json")
+    if made.returncode != 0 or subprocess.run([sys.executable, "Tests/TLSTests/tls-exchange.py", cert, key, version, suite, out],
+                                              capture_output=True).returncode != 0:
+        return None
+    seed = b"\x01"
+    for direction, text in json.load(open(out))["flights"]:
+        data = bytes.fromhex(text)
+        for start in range(0, len(data), 256):
+            piece = data[start:start + 256]
+            seed += bytes([0 if direction == "c2s" else 1, len(piece) - 1]) + piece
+    return seed
+for name, version, suite, certificate in [("tls13.bin", "1.3", "x", ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
+                                           ("tls12.bin", "1.2", "ECDHE-RSA-AES128-GCM-SHA256", ["rsa:2048"])]:
+    seed = tls_seed(version, suite, certificate)
+    if seed: write("tls", name, seed)

@@ -27,7 +27,7 @@ else
     limit=(-max_total_time="$seconds")
 fi
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(packets tcp http proxy rules model alert-files)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(packets tcp http proxy rules model alert-files tls)
 
 [ "${FUZZ_BUILD:-1}" = 0 ] || bash Fuzz/build.sh
 bin=.build-fuzz/harnesses
