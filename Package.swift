@@ -71,7 +71,7 @@ let package = Package(
         // Alerts out of verdicts: alert.log, EVE JSON, console lines.
         .target(name: "Alerts", dependencies: ["Detection", "HTTP", "NetworkTypes", "JSONOutput"]),
         // Wires the stages together for replay and monitor (threads, queues, memory budget).
-        .target(name: "Pipeline", dependencies: ["Capture", "Reassembly", "HTTP", "Detection", "Alerts", "NetworkTypes", "JSONOutput"], swiftSettings: hotPath),
+        .target(name: "Pipeline", dependencies: ["Capture", "Reassembly", "HTTP", "TLS", "Detection", "Alerts", "NetworkTypes", "JSONOutput"], swiftSettings: hotPath),
         // Writes pcap/pcapng files from synthetic conversations: fixtures and load captures.
         .target(name: "CaptureSynthesis", dependencies: ["NetworkTypes", "Capture"]),
         // The analyst's web console: static pages, JSON APIs, WebSocket alert stream, training jobs.
@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "diffai",
             dependencies: [
-                "Console", "Proxy", "Pipeline", "Capture", "HTTP", "CaptureSynthesis", "Detection", "Alerts", "JSONOutput", "Classifier",
+                "Console", "Proxy", "Pipeline", "Capture", "HTTP", "TLS", "CaptureSynthesis", "Detection", "Alerts", "JSONOutput", "Classifier", "NetworkTypes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "NetworkTypes", "CaptureSynthesis", "TestSupport"], path: "Tests/HTTPTests"),
         .testTarget(name: "ClassifierTests", dependencies: ["Classifier", "Detection", "HTTP", "TestSupport"], path: "Tests/ClassifierTests"),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "Classifier", "HTTP", "NetworkTypes", "CZlib", "TestSupport"], path: "Tests/DetectionTests"),
-        .testTarget(name: "TLSTests", dependencies: ["TLS", "NetworkTypes", "TestSupport"], path: "Tests/TLSTests",
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "NetworkTypes", "CaptureSynthesis", "TestSupport"], path: "Tests/TLSTests",
                     exclude: ["tls-exchange.py"]),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Detection", "NetworkTypes", "CaptureSynthesis", "TestSupport"], path: "Tests/AlertsTests"),
         .testTarget(

@@ -1,4 +1,5 @@
 import Detection
+import HTTP
 import NetworkTypes
 
 /// Where a verdict came from.
@@ -70,6 +71,8 @@ public struct Alert: Sendable {
     public var anomalies: [String]
     /// Set by the blocking proxy: the id shown on the refusal page.
     public var incidentID: String?
+    /// The request came out of a decrypted TLS session.
+    public var tls: TLSConnectionInfo?
     /// Every piece of evidence, lead first then in rule-file order (the model last).
     public var matches: [AlertMatch] = []
     /// The total the evidence added up to.
@@ -108,5 +111,5 @@ public struct Alert: Sendable {
     }
 
     /// `http://` + Host + target: the URL as the original diffai reported it.
-    public var url: [UInt8] { Array("http://".utf8) + (host ?? []) + target }
+    public var url: [UInt8] { Array((tls == nil ? "http://" : "https://").utf8) + (host ?? []) + target }
 }

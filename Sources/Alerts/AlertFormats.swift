@@ -27,6 +27,7 @@ public enum AlertFormat {
         field("target", Array(alert.matchedTarget.utf8))
         if !alert.snippet.isEmpty { field("snippet", alert.snippet) }
         if let incident = alert.incidentID { field("incident", Array(incident.utf8)) }
+        if let tls = alert.tls { field("tls_sni", Array((tls.serverName ?? "-").utf8)) }
         if !alert.matches.isEmpty {
             field("rules", Array(alert.matches.map { $0.source == .ml ? "ml" : String($0.signatureID) }.joined(separator: ",").utf8))
             field("anomaly_score", Array(String(alert.anomalyScore).utf8))
@@ -92,6 +93,13 @@ public enum AlertFormat {
         if let status = alert.status { json.key("status"); json.number(status) }
         if let length = alert.responseLength { json.key("length"); json.number(length) }
         json.endObject()
+        if let tls = alert.tls {
+            json.key("tls")
+            json.beginObject()
+            if let name = tls.serverName { json.key("sni"); json.string(name) }
+            json.key("version"); json.string(tls.version)
+            json.endObject()
+        }
         json.key("diffai")
         json.beginObject()
         json.key("source"); json.string(alert.verdictSource.rawValue)

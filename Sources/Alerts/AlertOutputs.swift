@@ -119,5 +119,6 @@ extension Alert {
             message: message, severity: severity, category: category,
             verdictSource: source, score: score, matchedTarget: matchedTarget, snippet: snippet, action: action,
             anomalies: request.anomalies.names)
+        tls = transaction.connection.tls
     }
 }

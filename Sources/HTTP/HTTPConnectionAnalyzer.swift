@@ -172,6 +172,11 @@ public final class HTTPConnectionAnalyzer {
     }
 
     /// The connection is gone: finish both directions and flush every transaction.
+    /// The connection's bytes come from a decrypted TLS session: its requests say so.
+    public func noteTLS(_ info: TLSConnectionInfo) {
+        connection.tls = info
+    }
+
     public func close(at time: Timestamp) {
         requestParser.finish(at: time)
         responseParser.finish(at: time)

@@ -79,12 +79,26 @@ public struct HTTPConnectionInfo: Sendable, Equatable {
     public var server: Endpoint
     /// Picked up mid-stream: the first bytes may sit in the middle of a message.
     public var midstream: Bool
+    /// Set when the HTTP came out of a decrypted TLS session.
+    public var tls: TLSConnectionInfo?
 
     public init(id: UInt64, client: Endpoint, server: Endpoint, midstream: Bool = false) {
         self.id = id
         self.client = client
         self.server = server
         self.midstream = midstream
+    }
+}
+
+/// What an HTTP connection inside TLS says about its TLS session (EVE's `tls{sni, version}`).
+public struct TLSConnectionInfo: Sendable, Equatable {
+    public var serverName: String?
+    /// As Suricata names it: "TLS 1.2", "TLS 1.3".
+    public var version: String
+
+    public init(serverName: String?, version: String) {
+        self.serverName = serverName
+        self.version = version
     }
 }
 

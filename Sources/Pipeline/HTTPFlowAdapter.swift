@@ -1,20 +1,80 @@
 import HTTP
 import NetworkTypes
 import Reassembly
+import TLS
 
-/// Connects reassembled TCP streams to HTTP analysis. The initiator of a connection is its client.
+/// Connects reassembled TCP streams to HTTP analysis. The initiator of a connection is its
+/// client. With key logs, a stream that opens with a TLS record is decrypted first
+/// (`TLSSession`) and its plaintext goes to the same HTTP analysis.
 final class HTTPFlowAdapter: TCPFlowHandler {
-    private let analyzer: HTTPConnectionAnalyzer
+    private enum Mode {
+        /// No bytes yet: the first ones say HTTP or TLS.
+        case undecided
+        case http
+        case tls(TLSSession)
+        /// A TLS session that will not be decrypted: its bytes are let go.
+        case opaque
+    }
 
-    init(analyzer: HTTPConnectionAnalyzer) {
+    private let analyzer: HTTPConnectionAnalyzer
+    private let tls: TLSDecryption?
+    private var mode = Mode.undecided
+    /// The capture time of the bytes being decrypted (the plaintext is parsed at that time).
+    private var now = Timestamp(microseconds: 0)
+    private var tlsNoted = false
+
+    init(analyzer: HTTPConnectionAnalyzer, tls: TLSDecryption?) {
         self.analyzer = analyzer
+        self.tls = tls
     }
 
     func receive(_ bytes: UnsafeRawBufferPointer, direction: FlowDirection, at time: Timestamp) -> StreamVerdict {
-        analyzer.receive(bytes, fromClient: direction == .fromInitiator, at: time) ? .keepGoing : .ignoreFlow
+        switch mode {
+        case .undecided:
+            if let tls, TLSSession.looksLikeTLS(bytes) {
+                let session = TLSSession(lookup: { tls.keyLog.secrets(forClientRandom: $0) }) { [unowned self] direction, plaintext in
+                    decrypted(plaintext, from: direction)
+                }
+                mode = .tls(session)
+                return receive(bytes, direction: direction, at: time)
+            }
+            mode = .http
+            return receive(bytes, direction: direction, at: time)
+        case .http:
+            return analyzer.receive(bytes, fromClient: direction == .fromInitiator, at: time) ? .keepGoing : .ignoreFlow
+        case .tls(let session):
+            now = time
+            session.receive(bytes, from: direction == .fromInitiator ? .clientToServer : .serverToClient)
+            guard session.isFinished else { return .keepGoing }
+            finishTLS(session)
+            return .ignoreFlow
+        case .opaque:
+            return .ignoreFlow
+        }
+    }
+
+    private func decrypted(_ plaintext: [UInt8], from direction: TLSSession.Direction) {
+        guard case .tls(let session) = mode else { return }
+        if !tlsNoted, let version = session.versionName {
+            tlsNoted = true
+            analyzer.noteTLS(TLSConnectionInfo(serverName: session.serverName, version: version))
+        }
+        _ = plaintext.withUnsafeBytes { analyzer.receive($0, fromClient: direction == .clientToServer, at: now) }
+    }
+
+    /// Counts the session's outcome once.
+    private func finishTLS(_ session: TLSSession) {
+        tls?.statistics.record(session.finish())
+        mode = session.state == .decrypting ? .http : .opaque
     }
 
     func gap(_ length: Int, direction: FlowDirection, at time: Timestamp) {
+        if case .tls(let session) = mode {
+            // Records after a hole cannot be found again: the session ends here.
+            session.lost()
+            finishTLS(session)
+            mode = .opaque
+        }
         analyzer.gap(length, fromClient: direction == .fromInitiator, at: time)
     }
 
@@ -32,6 +92,7 @@ final class HTTPFlowAdapter: TCPFlowHandler {
     }
 
     func closed(reason: FlowEndReason, at time: Timestamp) {
+        if case .tls(let session) = mode { finishTLS(session) }
         analyzer.close(at: time)
     }
 }
@@ -41,19 +102,34 @@ public final class HTTPFlowFactory: TCPFlowHandlerFactory {
     public let limits: HTTPParserLimits
     public let statistics: HTTPStatistics
     public let memory: HTTPMemoryPool
+    /// Decryption of TLS streams with key logs; nil: TLS streams are let go at their first bytes.
+    public let tls: TLSDecryption?
     private let sink: HTTPTransactionSink
 
-    public init(limits: HTTPParserLimits, statistics: HTTPStatistics, memory: HTTPMemoryPool, sink: HTTPTransactionSink) {
+    public init(limits: HTTPParserLimits, statistics: HTTPStatistics, memory: HTTPMemoryPool, sink: HTTPTransactionSink,
+                tls: TLSDecryption? = nil) {
         self.limits = limits
         self.statistics = statistics
         self.memory = memory
         self.sink = sink
+        self.tls = tls
     }
 
     public func makeHandler(for flow: FlowDescriptor) -> TCPFlowHandler? {
         let connection = HTTPConnectionInfo(
             id: flow.id, client: flow.initiator, server: flow.responder, midstream: !flow.sawHandshake)
         return HTTPFlowAdapter(analyzer: HTTPConnectionAnalyzer(
-            connection: connection, limits: limits, statistics: statistics, memory: memory, sink: sink))
+            connection: connection, limits: limits, statistics: statistics, memory: memory, sink: sink), tls: tls)
+    }
+}
+
+/// The key logs TLS streams are decrypted with, and what became of the sessions (counted on
+/// the thread that runs the HTTP stage).
+public final class TLSDecryption {
+    public let keyLog: KeyLogStore
+    public var statistics = TLSStatistics()
+
+    public init(keyLog: KeyLogStore) {
+        self.keyLog = keyLog
     }
 }

@@ -2,6 +2,7 @@ import Capture
 import HTTP
 import JSONOutput
 import Reassembly
+import TLS
 
 #if canImport(Glibc)
 import Glibc
@@ -24,6 +25,7 @@ public struct PipelineStatistics: Sendable {
     /// Live capture only: packets the kernel dropped, and packets diffai's queue dropped.
     public var kernelDrops = 0
     public var queueDrops = 0
+    public var tls = TLSStatistics()
     public var peakResidentBytes = 0
     public var memoryBudgetBytes = MemoryBudget.defaultTotalBytes
 

@@ -2,6 +2,7 @@ import Capture
 import HTTP
 import NetworkTypes
 import Reassembly
+import TLS
 
 #if canImport(Glibc)
 import Glibc
@@ -18,6 +19,8 @@ public struct PipelineOptions: Sendable {
     public var httpHeldBytes = MemoryBudget().httpHeldBytes
     /// Snaplen warnings printed per file before they are only counted.
     public var maxWarningsPerFile = 5
+    /// Secrets for decrypting TLS streams (`--keylog`); nil: TLS streams are let go unread.
+    public var keyLog: KeyLogStore?
 
     /// Limits from the default memory budget.
     public init() {
@@ -51,7 +54,7 @@ public struct ReplaySummary: Sendable {
         \(elapsedSeconds.fixed(2)) s, \(rate) requests/s, \((mb / max(elapsedSeconds, 1e-9)).fixed(2)) MB/s
         \(pipeline.lossSummary)
         \(pipeline.memorySummary)
-        \(pipeline.details)
+        \(pipeline.details)\(pipeline.tls.summaryLine.map { "\n" + $0 } ?? "")
         """
     }
 }
@@ -70,7 +73,8 @@ public final class PipelineCore {
         let statistics = HTTPStatistics()
         let memory = HTTPMemoryPool(limit: options.httpHeldBytes)
         self.init(options: options, httpStatistics: statistics, httpMemory: memory,
-                  factory: HTTPFlowFactory(limits: options.http, statistics: statistics, memory: memory, sink: sink))
+                  factory: HTTPFlowFactory(limits: options.http, statistics: statistics, memory: memory, sink: sink,
+                                           tls: options.keyLog.map(TLSDecryption.init)))
     }
 
     /// Streams go to `factory`'s handlers (replay: the hand-off to the analysing thread, whose
@@ -125,6 +129,8 @@ public final class ReplayEngine {
     private let queue = StreamEventQueue()
     private let writer: StreamEventWriter
     private let dispatcher: StreamEventDispatcher
+    /// The analysing side's TLS decryption, when there are key logs.
+    private let tls: TLSDecryption?
     // Reading thread's own state.
     private var lastTimestamp = Timestamp.zero
     private var filesFailed = 0
@@ -139,8 +145,9 @@ public final class ReplayEngine {
         let statistics = HTTPStatistics()
         let memory = HTTPMemoryPool(limit: options.httpHeldBytes)
         core = PipelineCore(options: options, httpStatistics: statistics, httpMemory: memory, factory: writer)
+        tls = options.keyLog.map(TLSDecryption.init)
         dispatcher = StreamEventDispatcher(
-            factory: HTTPFlowFactory(limits: options.http, statistics: statistics, memory: memory, sink: sink),
+            factory: HTTPFlowFactory(limits: options.http, statistics: statistics, memory: memory, sink: sink, tls: tls),
             diagnostics: diagnostics)
     }
 
@@ -163,6 +170,7 @@ public final class ReplayEngine {
         summary.elapsedSeconds = SystemClock.monotonicSeconds() - started
         summary.pipeline = core.statistics
         summary.pipeline.reassembly.flowsIgnored = dispatcher.flowsIgnored
+        if let tls { summary.pipeline.tls = tls.statistics }
         return summary
     }
 

@@ -1,4 +1,5 @@
 import NetworkTypes
+import Synchronization
 
 /// The secrets of TLS sessions, from key log files in the NSS format that `SSLKEYLOGFILE`
 /// makes Apache (mod_ssl), curl, browsers and most TLS libraries write: one line per secret,
@@ -113,4 +114,28 @@ public struct KeyLog: Sendable {
         }
         return out
     }
+}
+
+/// The key logs of a sensor, shared by the thread that reads them (a followed file grows while
+/// the monitor runs) and the one that decrypts: every access under one lock, which a session
+/// takes only when it needs its secrets.
+public final class KeyLogStore: Sendable {
+    private let log: Mutex<KeyLog>
+
+    public init(capacity: Int = 200_000) {
+        log = Mutex(KeyLog(capacity: capacity))
+    }
+
+    public func secrets(forClientRandom random: [UInt8]) -> KeyLog.Secrets? {
+        log.withLock { $0.secrets(forClientRandom: random) }
+    }
+
+    /// Reads the complete lines of `bytes`; returns the bytes consumed.
+    @discardableResult
+    public func read(_ bytes: [UInt8]) -> Int {
+        log.withLock { $0.read(bytes) }
+    }
+
+    public var sessions: Int { log.withLock { $0.count } }
+    public var malformedLines: Int { log.withLock { $0.malformedLines } }
 }

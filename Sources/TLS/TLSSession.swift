@@ -25,6 +25,10 @@ public final class TLSSession {
         case malformed
         /// A record did not open with the keys the secrets gave.
         case decryptFailed = "decrypt_failed"
+        /// Bytes of the stream were lost: the records after them cannot be found or opened.
+        case streamGap = "stream_gap"
+        /// The connection ended before its handshake did.
+        case incompleteHandshake = "incomplete_handshake"
     }
 
     public enum State: Equatable {
@@ -89,6 +93,38 @@ public final class TLSSession {
             }
         }
         if withSide(direction, { $0.records.state == .broken }) { give(up: .malformed) }
+    }
+
+    /// Bytes were lost in one direction (a gap in the capture).
+    public func lost() {
+        give(up: .streamGap)
+    }
+
+    /// The connection is over: why it was not decrypted, when it was not (nil when it was).
+    public func finish() -> Undecryptable? {
+        switch state {
+        case .decrypting: return nil
+        case .undecryptable(let reason): return reason
+        case .awaitingHellos:
+            let waited = client.heldBytes + server.heldBytes > 0
+            give(up: waited ? .noSecrets : .incompleteHandshake)
+            if case .undecryptable(let reason) = state { return reason }
+            return nil
+        }
+    }
+
+    /// Whether a stream's first bytes are a TLS record header (handshake, SSL 3.0 to TLS 1.3).
+    public static func looksLikeTLS(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.count >= 3 && bytes[0] == TLSRecordReader.ContentType.handshake && bytes[1] == 3 && bytes[2] <= 4
+    }
+
+    /// "TLS 1.2" or "TLS 1.3", as Suricata's EVE names versions.
+    public var versionName: String? {
+        switch version {
+        case 0x0304: "TLS 1.3"
+        case 0x0303: "TLS 1.2"
+        default: nil
+        }
     }
 
     /// The key log grew: records held for secrets are tried again.

@@ -54,6 +54,8 @@ struct ReplayCommand: ParsableCommand {
 
     @OptionGroup var detectionOptions: DetectionOptions
 
+    @OptionGroup var keyLogs: KeyLogOptions
+
     @Flag(help: "Print alerts as EVE JSON lines instead of readable lines.")
     var json = false
 
@@ -94,6 +96,7 @@ struct ReplayCommand: ParsableCommand {
         options.reassembly.maxPendingBytesPerStream = maxPendingBytes
         options.http.maxHeaderBytes = headerLimit
         options.http.maxInspectedBodyBytes = bodyLimit
+        options.keyLog = try keyLogs.load { printError("diffai: \($0)") }
 
         let output = BufferedFileOutput(descriptor: STDOUT_FILENO)
         let sink: HTTPTransactionSink
