@@ -22,6 +22,7 @@ final class HTTPFlowAdapter: TCPFlowHandler {
     /// The capture time of the bytes being decrypted (the plaintext is parsed at that time).
     private var now = Timestamp(microseconds: 0)
     private var tlsNoted = false
+    private var lookedAtGeneration = -1
 
     init(analyzer: HTTPConnectionAnalyzer, tls: TLSDecryption?) {
         self.analyzer = analyzer
@@ -44,6 +45,7 @@ final class HTTPFlowAdapter: TCPFlowHandler {
             return analyzer.receive(bytes, fromClient: direction == .fromInitiator, at: time) ? .keepGoing : .ignoreFlow
         case .tls(let session):
             now = time
+            retryIfSecretsArrived(session)
             session.receive(bytes, from: direction == .fromInitiator ? .clientToServer : .serverToClient)
             guard session.isFinished else { return .keepGoing }
             finishTLS(session)
@@ -62,8 +64,20 @@ final class HTTPFlowAdapter: TCPFlowHandler {
         _ = plaintext.withUnsafeBytes { analyzer.receive($0, fromClient: direction == .clientToServer, at: now) }
     }
 
+    /// A followed key log grew since this session last looked: held records are tried again.
+    private func retryIfSecretsArrived(_ session: TLSSession) {
+        guard let tls, session.isWaitingForSecrets else { return }
+        tls.keyLog.refresh()
+        let generation = tls.keyLog.generation
+        guard generation != lookedAtGeneration else { return }
+        lookedAtGeneration = generation
+        session.secretsMayHaveArrived()
+    }
+
     /// Counts the session's outcome once.
     private func finishTLS(_ session: TLSSession) {
+        // The secrets may have come after the session's last bytes.
+        retryIfSecretsArrived(session)
         tls?.statistics.record(session.finish())
         mode = session.state == .decrypting ? .http : .opaque
     }

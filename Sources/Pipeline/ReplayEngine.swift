@@ -67,19 +67,24 @@ public final class PipelineCore {
     public let httpStatistics: HTTPStatistics
     /// The HTTP stage's share of the memory budget.
     public let httpMemory: HTTPMemoryPool
+    /// TLS decryption on this thread's HTTP stage (monitor), when there are key logs.
+    public let tls: TLSDecryption?
 
     /// Streams go straight to the HTTP stage on this thread.
     public convenience init(options: PipelineOptions, sink: HTTPTransactionSink) {
         let statistics = HTTPStatistics()
         let memory = HTTPMemoryPool(limit: options.httpHeldBytes)
+        let tls = options.keyLog.map(TLSDecryption.init)
         self.init(options: options, httpStatistics: statistics, httpMemory: memory,
-                  factory: HTTPFlowFactory(limits: options.http, statistics: statistics, memory: memory, sink: sink,
-                                           tls: options.keyLog.map(TLSDecryption.init)))
+                  factory: HTTPFlowFactory(limits: options.http, statistics: statistics, memory: memory, sink: sink, tls: tls),
+                  tls: tls)
     }
 
     /// Streams go to `factory`'s handlers (replay: the hand-off to the analysing thread, whose
     /// HTTP stage counts into `httpStatistics` and holds its memory in `httpMemory`).
-    public init(options: PipelineOptions, httpStatistics: HTTPStatistics, httpMemory: HTTPMemoryPool, factory: TCPFlowHandlerFactory) {
+    public init(options: PipelineOptions, httpStatistics: HTTPStatistics, httpMemory: HTTPMemoryPool, factory: TCPFlowHandlerFactory,
+                tls: TLSDecryption? = nil) {
+        self.tls = tls
         decoder = PacketDecoder(fragmentLimits: options.fragments)
         reassembler = TCPReassembler(limits: options.reassembly, factory: factory)
         self.httpStatistics = httpStatistics
@@ -99,6 +104,7 @@ public final class PipelineCore {
         statistics.notHTTPConnections = httpStatistics.notHTTPConnections
         statistics.requestsShedForMemory = httpStatistics.requestsShedForMemory
         statistics.httpMemory = httpMemory.statistics
+        if let tls { statistics.tls = tls.statistics }
         statistics.peakResidentBytes = PipelineStatistics.peakResidentBytes()
         return statistics
     }

@@ -121,6 +121,7 @@ public struct KeyLog: Sendable {
 /// takes only when it needs its secrets.
 public final class KeyLogStore: Sendable {
     private let log: Mutex<KeyLog>
+    private let changes = Atomic<Int>(0)
 
     public init(capacity: Int = 200_000) {
         log = Mutex(KeyLog(capacity: capacity))
@@ -133,7 +134,32 @@ public final class KeyLogStore: Sendable {
     /// Reads the complete lines of `bytes`; returns the bytes consumed.
     @discardableResult
     public func read(_ bytes: [UInt8]) -> Int {
-        log.withLock { $0.read(bytes) }
+        let consumed = log.withLock { $0.read(bytes) }
+        if consumed > 0 { changes.add(1, ordering: .releasing) }
+        return consumed
+    }
+
+    /// Bumped whenever lines were read: a session waiting for secrets looks again only then.
+    public var generation: Int { changes.load(ordering: .acquiring) }
+
+    private let refresher = Mutex<(@Sendable () -> Void)?>(nil)
+    private let lastRefresh = Atomic<Int64>(0)
+
+    /// What reads the files now (the follower's poll), for `refresh`.
+    public func setRefresher(_ body: (@Sendable () -> Void)?) {
+        refresher.withLock { $0 = body }
+    }
+
+    /// A session needs secrets the store does not have: the followed files are read now rather
+    /// than at the follower's next poll (a server writes a session's secrets during its
+    /// handshake, moments before the records they open), at most every `interval` seconds
+    /// whichever sessions ask.
+    public func refresh(interval: Double = 0.005) {
+        let now = Int64(SystemClock.monotonicSeconds() * 1_000_000)
+        let last = lastRefresh.load(ordering: .relaxed)
+        guard now - last >= Int64(interval * 1_000_000),
+              lastRefresh.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
+        refresher.withLock { $0 }?()
     }
 
     public var sessions: Int { log.withLock { $0.count } }

@@ -76,6 +76,9 @@ public final class TLSSession {
         self.deliver = deliver
     }
 
+    /// Protected records are held for secrets the key log did not have.
+    public var isWaitingForSecrets: Bool { !client.held.isEmpty || !server.held.isEmpty }
+
     public var isFinished: Bool {
         if case .undecryptable = state { return true }
         return false

@@ -34,6 +34,7 @@ struct MonitorCommand: ParsableCommand {
     @Option(help: "BPF filter instead of 'tcp port PORT'.")
     var filter: String?
     @OptionGroup var detectionOptions: DetectionOptions
+    @OptionGroup var keyLogs: KeyLogOptions
     @OptionGroup var files: AlertFileOptions
     var alertLog: String { files.alertLog }
     var eve: String { files.eve }
@@ -74,6 +75,9 @@ struct MonitorCommand: ParsableCommand {
         let budget = try memory.budget
         var pipelineOptions = PipelineOptions()
         budget.apply(to: &pipelineOptions)
+        let keyLog = keyLogs.follow(report: report)
+        defer { keyLog?.follower.stop() }
+        pipelineOptions.keyLog = keyLog?.store
         let engine = MonitorEngine(options: pipelineOptions, sink: detection, memoryBudget: budget,
                                    queueBytes: queueMB.map { $0 << 20 }, diagnostics: report)
         engine.analysisNice = analysisNice
@@ -132,6 +136,7 @@ struct MonitorCommand: ParsableCommand {
             + "requests \(pipeline.requests), alerts \(detection.alertsRaised) (\(detection.outputs.alertsNotWritten) not written), alert latency \(latency.summary); "
             + "\(pipeline.lossSummary); \(pipeline.memorySummary)"
             + (detection.detector.regexLimitSummary.map { "; \($0)" } ?? "")
+            + (pipeline.tls.summaryLine.map { "; \($0)" } ?? "")
     }
 }
 

@@ -72,7 +72,8 @@ func freePort() -> Int {
 /// A private Apache (event MPM, mod_proxy_http) run in the foreground from `directory`,
 /// listening on 127.0.0.1 at `ports`; `proxying` holds its ProxyPass lines or virtual hosts.
 /// Stop it with SIGTERM.
-func startApache(_ apache: String, directory: URL, ports: [Int], proxying: String) throws -> Process {
+/// `environment`: variables for Apache itself (SSLKEYLOGFILE, say).
+func startApache(_ apache: String, directory: URL, ports: [Int], proxying: String, environment: [String: String] = [:]) throws -> Process {
     let listen = ports.map { "Listen 127.0.0.1:\($0)\n" }.joined()
     let config = "ServerRoot \(directory.path)\n" + listen + """
         PidFile \(directory.path)/apache.pid
@@ -88,7 +89,8 @@ func startApache(_ apache: String, directory: URL, ports: [Int], proxying: Strin
 
         """ + proxying
     try Data(config.utf8).write(to: directory.appendingPathComponent("httpd.conf"))
-    return try launchWithCleanSignalMask([apache, "-f", directory.appendingPathComponent("httpd.conf").path, "-DFOREGROUND"],
+    let variables = environment.isEmpty ? [] : ["/usr/bin/env"] + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+    return try launchWithCleanSignalMask(variables + [apache, "-f", directory.appendingPathComponent("httpd.conf").path, "-DFOREGROUND"],
                                          output: directory.appendingPathComponent("apache.out"))
 }
 
