@@ -24,6 +24,8 @@ public func fuzzTLS(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         let piece = input.take(Int(input.byte()) + 1)
         session.receive(piece, from: direction)
         if piece.first == 0xFF { session.secretsMayHaveArrived() }
+        if piece.first == 0xFE && piece.count == 1 { session.lost() }
     }
+    _ = session.finish()
     return 0
 }
