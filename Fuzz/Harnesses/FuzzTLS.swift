@@ -6,6 +6,8 @@ import TLS
 /// one. Whatever the bytes, the session decrypts, holds within its bound or gives up with a
 /// reason; it never traps.
 nonisolated(unsafe) var fuzzDelivered = 0
+/// Small, so the limit is reached; every session gives its bytes back (asserted).
+nonisolated(unsafe) let fuzzMemory = TLSMemory(limit: 1 << 16)
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzTLS(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
@@ -18,7 +20,8 @@ public func fuzzTLS(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     secrets.clientApplication = Array(secret.prefix(32))
     secrets.serverApplication = Array(secret.prefix(32))
     let withSecrets = input.byte() & 1 == 1
-    let session = TLSSession(lookup: { _ in withSecrets ? secrets : nil }, deliver: { _, bytes in fuzzDelivered &+= bytes.count })
+    let session = TLSSession(lookup: { _ in withSecrets ? secrets : nil }, memory: fuzzMemory,
+                             deliver: { _, bytes in fuzzDelivered &+= bytes.count })
     while !input.isAtEnd {
         let direction: TLSSession.Direction = input.byte() & 1 == 0 ? .clientToServer : .serverToClient
         let piece = input.take(Int(input.byte()) + 1)
@@ -27,5 +30,6 @@ public func fuzzTLS(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         if piece.first == 0xFE && piece.count == 1 { session.lost() }
     }
     _ = session.finish()
+    precondition(fuzzMemory.used == 0, "a finished session holds nothing")
     return 0
 }

@@ -33,7 +33,7 @@ final class HTTPFlowAdapter: TCPFlowHandler {
         switch mode {
         case .undecided:
             if let tls, TLSSession.looksLikeTLS(bytes) {
-                let session = TLSSession(lookup: { tls.keyLog.secrets(forClientRandom: $0) }) { [unowned self] direction, plaintext in
+                let session = TLSSession(lookup: { tls.keyLog.secrets(forClientRandom: $0) }, memory: tls.memory) { [unowned self] direction, plaintext in
                     decrypted(plaintext, from: direction)
                 }
                 mode = .tls(session)
@@ -142,8 +142,11 @@ public final class HTTPFlowFactory: TCPFlowHandlerFactory {
 public final class TLSDecryption {
     public let keyLog: KeyLogStore
     public var statistics = TLSStatistics()
+    /// What all TLS sessions hold together, at most.
+    public let memory: TLSMemory
 
-    public init(keyLog: KeyLogStore) {
+    public init(keyLog: KeyLogStore, memory: TLSMemory = TLSMemory()) {
         self.keyLog = keyLog
+        self.memory = memory
     }
 }

@@ -74,7 +74,7 @@ public final class PipelineCore {
     public convenience init(options: PipelineOptions, sink: HTTPTransactionSink) {
         let statistics = HTTPStatistics()
         let memory = HTTPMemoryPool(limit: options.httpHeldBytes)
-        let tls = options.keyLog.map(TLSDecryption.init)
+        let tls = options.keyLog.map { TLSDecryption(keyLog: $0) }
         self.init(options: options, httpStatistics: statistics, httpMemory: memory,
                   factory: HTTPFlowFactory(limits: options.http, statistics: statistics, memory: memory, sink: sink, tls: tls),
                   tls: tls)
@@ -151,7 +151,7 @@ public final class ReplayEngine {
         let statistics = HTTPStatistics()
         let memory = HTTPMemoryPool(limit: options.httpHeldBytes)
         core = PipelineCore(options: options, httpStatistics: statistics, httpMemory: memory, factory: writer)
-        tls = options.keyLog.map(TLSDecryption.init)
+        tls = options.keyLog.map { TLSDecryption(keyLog: $0) }
         dispatcher = StreamEventDispatcher(
             factory: HTTPFlowFactory(limits: options.http, statistics: statistics, memory: memory, sink: sink, tls: tls),
             diagnostics: diagnostics)

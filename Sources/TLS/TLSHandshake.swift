@@ -22,6 +22,9 @@ struct TLSHandshakeReader {
     private var pending: [UInt8] = []
     private(set) var broken = false
 
+    /// Bytes of a message not complete yet.
+    var bufferedBytes: Int { pending.count }
+
     mutating func append(_ bytes: [UInt8]) {
         guard !broken else { return }
         pending += bytes

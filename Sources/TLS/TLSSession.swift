@@ -29,6 +29,9 @@ public final class TLSSession {
         case streamGap = "stream_gap"
         /// The connection ended before its handshake did.
         case incompleteHandshake = "incomplete_handshake"
+        /// What every session held together reached the stage's memory limit (`TLSMemory`):
+        /// the session that asked for more let go.
+        case memoryLimit = "memory_limit"
     }
 
     public enum State: Equatable {
@@ -68,12 +71,37 @@ public final class TLSSession {
     private var serverRandom: [UInt8]?
     private let lookup: ([UInt8]) -> KeyLog.Secrets?
     private let deliver: (Direction, [UInt8]) -> Void
+    private let memory: TLSMemory?
+    /// What this session holds now, as charged to `memory`.
+    private var charged = 0
 
     /// `lookup` finds a session's secrets by client random; `deliver` receives the decrypted
-    /// application data of each direction, in order.
-    public init(lookup: @escaping ([UInt8]) -> KeyLog.Secrets?, deliver: @escaping (Direction, [UInt8]) -> Void) {
+    /// application data of each direction, in order; `memory` bounds what all sessions hold.
+    public init(lookup: @escaping ([UInt8]) -> KeyLog.Secrets?, memory: TLSMemory? = nil,
+                deliver: @escaping (Direction, [UInt8]) -> Void) {
         self.lookup = lookup
+        self.memory = memory
         self.deliver = deliver
+    }
+
+    deinit { memory?.release(charged) }
+
+    /// Bytes held: records waiting for secrets, partial records and partial handshake messages.
+    public var heldBytes: Int {
+        client.heldBytes + server.heldBytes + client.records.bufferedBytes + server.records.bufferedBytes
+            + client.handshake.bufferedBytes + server.handshake.bufferedBytes
+    }
+
+    /// Charges what the session holds now; past the stage's limit the session lets go.
+    private func account() {
+        guard let memory else { return }
+        let now = heldBytes
+        if now > charged, !memory.reserve(now - charged) {
+            give(up: .memoryLimit)
+            return
+        }
+        if now < charged { memory.release(charged - now) }
+        charged = now
     }
 
     /// Protected records are held for secrets the key log did not have.
@@ -96,6 +124,7 @@ public final class TLSSession {
             }
         }
         if withSide(direction, { $0.records.state == .broken }) { give(up: .malformed) }
+        account()
     }
 
     /// Bytes were lost in one direction (a gap in the capture).
@@ -134,6 +163,7 @@ public final class TLSSession {
     public func secretsMayHaveArrived() {
         drainHeld(.clientToServer)
         drainHeld(.serverToClient)
+        account()
     }
 
     // MARK: records
@@ -290,6 +320,8 @@ public final class TLSSession {
         // Nothing more is kept for a session that will not be read.
         client = Side()
         server = Side()
+        memory?.release(charged)
+        charged = 0
     }
 
     private func withSide<R>(_ direction: Direction, _ body: (inout Side) -> R) -> R {

@@ -151,6 +151,22 @@ import TestSupport
         #expect(Self.decrypt(cbc, seed: "tls cbc").0.state == .undecryptable(.unsupportedSuite))
     }
 
+    @Test func whatAllSessionsHoldIsBoundedAndGivenBack() throws {
+        let exchange = try Self.exchange("1.3", "TLS_AES_128_GCM_SHA256")
+        let memory = TLSMemory(limit: 64 << 10)
+        let output = Output()
+        // No secrets: every protected record is held.
+        let first = TLSSession(lookup: { _ in nil }, memory: memory, deliver: output.add)
+        _ = Self.decrypt(exchange, session: first, keyLog: KeyLog(), seed: "tls memory 1", output: output)
+        #expect(first.state == .awaitingHellos && memory.used == first.heldBytes && memory.used > 32 << 10)
+        let second = TLSSession(lookup: { _ in nil }, memory: memory, deliver: output.add)
+        _ = Self.decrypt(exchange, session: second, keyLog: KeyLog(), seed: "tls memory 2", output: output)
+        #expect(second.state == .undecryptable(.memoryLimit), "the session that asked for more let go")
+        #expect(memory.used == first.heldBytes)
+        #expect(first.finish() == .noSecrets)
+        #expect(memory.used == 0, "a finished session gives its bytes back")
+    }
+
     @Test func bytesThatAreNotTLSEndTheSessionAtOnce() {
         let session = TLSSession(lookup: { _ in nil }, deliver: { _, _ in })
         session.receive(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8), from: .clientToServer)
