@@ -6,6 +6,7 @@ import Detection
 import JSONOutput
 import Pipeline
 import Synchronization
+import TLS
 
 /// `--console HOST:PORT` / `--no-console` for every mode that shows the console.
 struct ConsoleOptions: ParsableArguments {
@@ -134,6 +135,18 @@ final class ConsoleBridge: Sendable {
         json.key("budget_bytes"); json.number(stats.memoryBudgetBytes)
         json.key("peak_resident_bytes"); json.number(PipelineStatistics.peakResidentBytes())
         json.endObject()
+        // TLS sessions decrypted, and the others by reason (only when key logs are given).
+        if stats.tls.sessions > 0 {
+            json.key("tls")
+            json.beginObject()
+            json.key("sessions"); json.number(stats.tls.sessions)
+            json.key("decrypted"); json.number(stats.tls.decrypted)
+            json.key("not_decrypted")
+            json.beginObject()
+            for reason in TLSSession.Undecryptable.allCases { json.key(reason.rawValue); json.number(stats.tls.undecryptable[reason] ?? 0) }
+            json.endObject()
+            json.endObject()
+        }
         for (key, value) in extra { json.key(key); json.string(value) }
         json.endObject()
         return json.bytes

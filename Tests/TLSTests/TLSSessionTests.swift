@@ -35,12 +35,13 @@ import TestSupport
 
     /// A session of `version` with the TLS 1.3 suite (through an OpenSSL configuration) or the
     /// TLS 1.2 cipher string given.
-    static func exchange(_ version: String, _ suite: String, ec: Bool = false, alpn: String? = nil) throws -> Exchange {
+    static func exchange(_ version: String, _ suite: String, ec: Bool = false, alpn: String? = nil, resume: Bool = false) throws -> Exchange {
         let certificates = try #require(certificates, "openssl makes the test certificates")
         let (cert, key) = ec ? certificates.ec : certificates.rsa
-        let out = certificates.folder.appendingPathComponent("\(version)-\(suite)-\(alpn ?? "").json").path
+        let out = certificates.folder.appendingPathComponent("\(version)-\(suite)-\(alpn ?? "")-\(resume).json").path
         var environment = ProcessInfo.processInfo.environment
         environment["DH_PARAMS"] = certificates.dh
+        if resume { environment["RESUME"] = "1" }
         if version == "1.3" {
             let config = certificates.folder.appendingPathComponent("\(suite).cnf")
             try Data("""
@@ -107,6 +108,16 @@ import TestSupport
         #expect(output.clientToServer == exchange.clientToServer, "requests as sent")
         #expect(output.serverToClient == exchange.serverToClient, "responses as sent, the 40 KB one over several records")
         #expect(session.closeNotified)
+    }
+
+    /// Resumption: a TLS 1.3 PSK from a session ticket, a TLS 1.2 abbreviated handshake.
+    @Test(arguments: [("1.3", "TLS_AES_256_GCM_SHA384"), ("1.2", "ECDHE-RSA-AES256-GCM-SHA384")])
+    func resumedSessionsDecryptToo(version: String, suite: String) throws {
+        let exchange = try Self.exchange(version, suite, resume: true)
+        let (session, output) = Self.decrypt(exchange, seed: "tls resumed \(suite)")
+        #expect(session.state == .decrypting)
+        #expect(output.clientToServer == exchange.clientToServer)
+        #expect(output.serverToClient == exchange.serverToClient)
     }
 
     @Test func ecdsaSuitesToo() throws {
