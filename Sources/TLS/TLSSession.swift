@@ -172,8 +172,9 @@ public final class TLSSession {
     private func process(_ record: TLSRecordReader.Record, _ direction: Direction) -> Bool {
         switch record.contentType {
         case TLSRecordReader.ContentType.changeCipherSpec:
-            // TLS 1.2: this side protects its records from here on. (TLS 1.3: compatibility only.)
-            if version != 0x0304 { withSide(direction) { $0.protected = true; $0.decryptor = nil } }
+            // TLS 1.2: this side protects its records from here on. (TLS 1.3, and anything before
+            // the ServerHello, as around a HelloRetryRequest: compatibility only.)
+            if version == 0x0303 { withSide(direction) { $0.protected = true; $0.decryptor = nil } }
             return true
         case TLSRecordReader.ContentType.applicationData where version == nil:
             return false  // protected before the ServerHello was seen: held

@@ -22,6 +22,9 @@ def context(server):
         ctx.load_cert_chain(cert, key)
         if os.environ.get("DH_PARAMS"):
             ctx.load_dh_params(os.environ["DH_PARAMS"])
+        if os.environ.get("HRR"):
+            # A group the client offers but sends no key share for: a HelloRetryRequest.
+            ctx.set_ecdh_curve("secp384r1")
     else:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
