@@ -60,10 +60,8 @@ struct ClientHello: Equatable {
         serverName = nil
         alpn = []
         guard !reader.isAtEnd else { return }
-        guard let extensions = reader.vector16() else { return nil }
-        var list = ByteCursor(extensions)
-        while !list.isAtEnd {
-            guard let type = list.uint16(), let data = list.vector16() else { return nil }
+        guard let extensions = reader.extensions() else { return nil }
+        for (type, data) in extensions {
             var ext = ByteCursor(data)
             switch type {
             case 0:  // server_name: a list of (type, name); type 0 is a host name
@@ -109,10 +107,8 @@ struct ServerHello: Equatable {
         version = legacy
         alpn = nil
         guard !reader.isAtEnd else { return }
-        guard let extensions = reader.vector16() else { return nil }
-        var list = ByteCursor(extensions)
-        while !list.isAtEnd {
-            guard let type = list.uint16(), let data = list.vector16() else { return nil }
+        guard let extensions = reader.extensions() else { return nil }
+        for (type, data) in extensions {
             var ext = ByteCursor(data)
             switch type {
             case 43:  // supported_versions: the selected version
@@ -134,10 +130,8 @@ struct EncryptedExtensions: Equatable {
 
     init?(_ body: [UInt8]) {
         var reader = ByteCursor(body)
-        guard let extensions = reader.vector16() else { return nil }
-        var list = ByteCursor(extensions)
-        while !list.isAtEnd {
-            guard let type = list.uint16(), let data = list.vector16() else { return nil }
+        guard let extensions = reader.extensions() else { return nil }
+        for (type, data) in extensions {
             if type == 16 {
                 var ext = ByteCursor(data)
                 guard var protocols = ext.vector16().map(ByteCursor.init), let name = protocols.vector8() else { return nil }
@@ -174,5 +168,17 @@ struct ByteCursor {
     mutating func vector16() -> [UInt8]? {
         guard let length = uint16() else { return nil }
         return take(Int(length))
+    }
+
+    /// A hello's extension block: (type, data) pairs, nil when it is cut short.
+    mutating func extensions() -> [(type: UInt16, data: [UInt8])]? {
+        guard let block = vector16() else { return nil }
+        var list = ByteCursor(block)
+        var found: [(type: UInt16, data: [UInt8])] = []
+        while !list.isAtEnd {
+            guard let type = list.uint16(), let data = list.vector16() else { return nil }
+            found.append((type, data))
+        }
+        return found
     }
 }

@@ -39,7 +39,7 @@ import TestSupport
                          helloRetry: Bool = false) throws -> Exchange {
         let certificates = try #require(certificates, "openssl makes the test certificates")
         let (cert, key) = ec ? certificates.ec : certificates.rsa
-        let out = certificates.folder.appendingPathComponent("\(version)-\(suite)-\(alpn ?? "")-\(resume)-\(helloRetry).json").path
+        let out = certificates.folder.appendingPathComponent("\(version)-\(suite)-\(alpn ?? "")-\(resume)-\(helloRetry)-\(UUID().uuidString).json").path
         var environment = ProcessInfo.processInfo.environment
         environment["DH_PARAMS"] = certificates.dh
         if resume { environment["RESUME"] = "1" }
@@ -55,7 +55,7 @@ import TestSupport
                 [system_default_sect]
                 Ciphersuites = \(suite)
 
-                """.utf8).write(to: config)
+                """.utf8).write(to: config, options: .atomic)
             environment["OPENSSL_CONF"] = config.path
         }
         let script = TestPaths.packageRoot.appendingPathComponent("Tests/TLSTests/tls-exchange.py").path

@@ -92,26 +92,22 @@ requests = [b"GET /search?q=1%27%20UNION%20SELECT%20password HTTP/1.1\r\nHost: s
             b"POST /login HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 11\r\n\r\nuser=alice" + b"x" * 1]
 responses = [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfound", b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n"]
 big = b"HTTP/1.1 200 OK\r\nContent-Length: 40000\r\n\r\n" + bytes(range(256)) * 156 + b"0123456789012345678901234567890123456789"[:40000 - 256 * 156]
-for request, response in zip(requests, responses + [big]):
+def drain(side):
+    """Everything the peer sent that `side` can read now."""
+    try:
+        while True:
+            side.read(65536)
+    except ssl.SSLWantReadError:
+        pass
+
+for request, response in zip(requests, responses):
     client.write(request); move()
-    try:
-        while True:
-            server.read(65536)
-    except ssl.SSLWantReadError:
-        pass
+    drain(server)
     server.write(response); move()
-    try:
-        while True:
-            client.read(65536)
-    except ssl.SSLWantReadError:
-        pass
+    drain(client)
 # A response spread over several records (16 KiB each at most).
 server.write(big); move()
-try:
-    while True:
-        client.read(65536)
-except ssl.SSLWantReadError:
-    pass
+drain(client)
 try:
     client.unwrap()
 except ssl.SSLWantReadError:
