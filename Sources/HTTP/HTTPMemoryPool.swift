@@ -1,3 +1,5 @@
+import NetworkTypes
+
 /// The bytes one HTTP stage holds across deliveries, for all its connections together: heads
 /// being collected, request bodies kept for inspection, requests waiting for their responses.
 /// Single-threaded, like the stage it belongs to.
@@ -18,8 +20,7 @@ public final class HTTPMemoryPool {
     public let limit: Int
     public private(set) var used = 0
     public private(set) var statistics = Statistics()
-    private var oldest: HTTPConnectionAnalyzer?
-    private unowned(unsafe) var newest: HTTPConnectionAnalyzer?
+    private var holders = IntrusiveList<PoolLinks>()
     private var listed = 0
     private var shedding = false
 
@@ -47,21 +48,23 @@ public final class HTTPMemoryPool {
 
     func remove(_ analyzer: HTTPConnectionAnalyzer) {
         guard analyzer.isPoolListed else { return }
-        if let older = analyzer.poolOlder { older.poolNewer = analyzer.poolNewer } else { oldest = analyzer.poolNewer }
-        if let newer = analyzer.poolNewer { newer.poolOlder = analyzer.poolOlder } else { newest = analyzer.poolOlder }
-        analyzer.poolNewer = nil
-        analyzer.poolOlder = nil
+        holders.remove(analyzer)
         analyzer.isPoolListed = false
         listed -= 1
     }
 
     private func append(_ analyzer: HTTPConnectionAnalyzer) {
-        analyzer.poolOlder = newest
-        analyzer.poolNewer = nil
-        if let newest { newest.poolNewer = analyzer } else { oldest = analyzer }
-        newest = analyzer
+        holders.append(analyzer)
         analyzer.isPoolListed = true
         listed += 1
+    }
+
+    /// The links of the holders' list, in the analyzers.
+    enum PoolLinks: IntrusiveListLinks {
+        static func newer(of analyzer: HTTPConnectionAnalyzer) -> HTTPConnectionAnalyzer? { analyzer.poolNewer }
+        static func setNewer(of analyzer: HTTPConnectionAnalyzer, to newer: HTTPConnectionAnalyzer?) { analyzer.poolNewer = newer }
+        static func older(of analyzer: HTTPConnectionAnalyzer) -> HTTPConnectionAnalyzer? { analyzer.poolOlder }
+        static func setOlder(of analyzer: HTTPConnectionAnalyzer, to older: HTTPConnectionAnalyzer?) { analyzer.poolOlder = older }
     }
 
     /// Down to seven eighths of the limit, oldest holders first, so one shed is not needed
@@ -72,14 +75,14 @@ public final class HTTPMemoryPool {
         let target = limit - limit / 8
         // One pass over the holders at most: each is asked once.
         var remaining = listed
-        while used > target, remaining > 0, let victim = oldest {
+        while used > target, remaining > 0, let victim = holders.oldest {
             remaining -= 1
             let before = victim.accountedBytes
             statistics.sheds += 1
             victim.shedForMemory()
             statistics.shedBytes += before - victim.accountedBytes
             // Whatever it still holds is new (a head started again): it goes to the back.
-            if victim.isPoolListed && oldest === victim {
+            if victim.isPoolListed && holders.oldest === victim {
                 remove(victim)
                 if victim.accountedBytes > 0 { append(victim) }
             }

@@ -47,31 +47,37 @@ final class Flow {
     }
 }
 
+/// The links of a flow's two lists.
+enum FlowActivityLinks: IntrusiveListLinks {
+    static func newer(of flow: Flow) -> Flow? { flow.newer }
+    static func setNewer(of flow: Flow, to newer: Flow?) { flow.newer = newer }
+    static func older(of flow: Flow) -> Flow? { flow.older }
+    static func setOlder(of flow: Flow, to older: Flow?) { flow.older = older }
+}
+
+enum PendingHolderLinks: IntrusiveListLinks {
+    static func newer(of flow: Flow) -> Flow? { flow.pendingNewer }
+    static func setNewer(of flow: Flow, to newer: Flow?) { flow.pendingNewer = newer }
+    static func older(of flow: Flow) -> Flow? { flow.pendingOlder }
+    static func setOlder(of flow: Flow, to older: Flow?) { flow.pendingOlder = older }
+}
+
 /// Least-recently-active first.
 struct FlowActivityList {
-    private(set) var oldest: Flow?
-    private unowned(unsafe) var newest: Flow?
+    private var list = IntrusiveList<FlowActivityLinks>()
 
-    mutating func append(_ flow: Flow) {
-        flow.older = newest
-        flow.newer = nil
-        if let newest { newest.newer = flow } else { oldest = flow }
-        newest = flow
-    }
+    var oldest: Flow? { list.oldest }
 
-    mutating func remove(_ flow: Flow) {
-        if let older = flow.older { older.newer = flow.newer } else { oldest = flow.newer }
-        if let newer = flow.newer { newer.older = flow.older } else { newest = flow.older }
-        flow.newer = nil
-        flow.older = nil
-    }
+    mutating func append(_ flow: Flow) { list.append(flow) }
+
+    mutating func remove(_ flow: Flow) { list.remove(flow) }
 
     /// Moves a flow that turned out to be active since it was listed to the end.
     mutating func relist(_ flow: Flow) {
         flow.listedAt = flow.lastSeen
-        guard newest !== flow else { return }
-        remove(flow)
-        append(flow)
+        guard list.newest !== flow else { return }
+        list.remove(flow)
+        list.append(flow)
     }
 }
 
@@ -79,24 +85,19 @@ struct FlowActivityList {
 /// bound is enforced on the oldest holder first, so a flood of held segments costs the flooder's
 /// flows, not the next connection's.
 struct PendingHolderList {
-    private(set) var oldest: Flow?
-    private unowned(unsafe) var newest: Flow?
+    private var list = IntrusiveList<PendingHolderLinks>()
+
+    var oldest: Flow? { list.oldest }
 
     mutating func append(_ flow: Flow) {
         assert(!flow.isPendingListed, "a flow is listed once")
-        flow.pendingOlder = newest
-        flow.pendingNewer = nil
-        if let newest { newest.pendingNewer = flow } else { oldest = flow }
-        newest = flow
+        list.append(flow)
         flow.isPendingListed = true
     }
 
     mutating func remove(_ flow: Flow) {
         guard flow.isPendingListed else { return }
-        if let older = flow.pendingOlder { older.pendingNewer = flow.pendingNewer } else { oldest = flow.pendingNewer }
-        if let newer = flow.pendingNewer { newer.pendingOlder = flow.pendingOlder } else { newest = flow.pendingOlder }
-        flow.pendingNewer = nil
-        flow.pendingOlder = nil
+        list.remove(flow)
         flow.isPendingListed = false
     }
 }
