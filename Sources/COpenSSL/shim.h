@@ -7,16 +7,23 @@
 #include <openssl/params.h>
 #include <string.h>
 
+/// Runs the KDF `name` ("HKDF", "TLS1-PRF") with `params` into `out_len` bytes. 1 on success.
+static inline int diffai_kdf(const char *name, const OSSL_PARAM *params, unsigned char *out, size_t out_len) {
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, name, NULL);
+    if (kdf == NULL) return 0;
+    EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(kdf);
+    EVP_KDF_free(kdf);
+    if (ctx == NULL) return 0;
+    int ok = EVP_KDF_derive(ctx, out, out_len, params) == 1;
+    EVP_KDF_CTX_free(ctx);
+    return ok;
+}
+
 /// HKDF-Expand (RFC 5869) with `digest` ("SHA256", "SHA384"): `out_len` bytes from a
 /// pseudorandom key and info. 1 on success.
 static inline int diffai_hkdf_expand(const char *digest, const unsigned char *prk, size_t prk_len,
                                      const unsigned char *info, size_t info_len,
                                      unsigned char *out, size_t out_len) {
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-    if (kdf == NULL) return 0;
-    EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(kdf);
-    EVP_KDF_free(kdf);
-    if (ctx == NULL) return 0;
     int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
     OSSL_PARAM params[5];
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)digest, 0);
@@ -24,9 +31,7 @@ static inline int diffai_hkdf_expand(const char *digest, const unsigned char *pr
     params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, info_len);
     params[3] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
     params[4] = OSSL_PARAM_construct_end();
-    int ok = EVP_KDF_derive(ctx, out, out_len, params) == 1;
-    EVP_KDF_CTX_free(ctx);
-    return ok;
+    return diffai_kdf("HKDF", params, out, out_len);
 }
 
 /// The TLS 1.2 PRF (RFC 5246 §5) with `digest`: `out_len` bytes from a secret and a seed
@@ -34,19 +39,12 @@ static inline int diffai_hkdf_expand(const char *digest, const unsigned char *pr
 static inline int diffai_tls12_prf(const char *digest, const unsigned char *secret, size_t secret_len,
                                    const unsigned char *seed, size_t seed_len,
                                    unsigned char *out, size_t out_len) {
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
-    if (kdf == NULL) return 0;
-    EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(kdf);
-    EVP_KDF_free(kdf);
-    if (ctx == NULL) return 0;
     OSSL_PARAM params[4];
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)digest, 0);
     params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, (void *)secret, secret_len);
     params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, (void *)seed, seed_len);
     params[3] = OSSL_PARAM_construct_end();
-    int ok = EVP_KDF_derive(ctx, out, out_len, params) == 1;
-    EVP_KDF_CTX_free(ctx);
-    return ok;
+    return diffai_kdf("TLS1-PRF", params, out, out_len);
 }
 
 /// Names the AEAD ("AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305") and sets its key on a
