@@ -61,10 +61,9 @@ final class RecordDecryptor {
             aad += [header[0], header[1], header[2], UInt8(sealedLength >> 8), UInt8(sealedLength & 0xFF)]
         }
         var plaintext = [UInt8](repeating: 0, count: max(1, sealedLength))
-        let sealed = Array(ciphertext)
         let ok = nonce.withUnsafeBufferPointer { n in
             aad.withUnsafeBufferPointer { a in
-                sealed.withUnsafeBufferPointer { c in
+                ciphertext.withUnsafeBufferPointer { c in
                     plaintext.withUnsafeMutableBufferPointer { out in
                         diffai_aead_open(context, n.baseAddress, a.baseAddress, a.count, c.baseAddress, sealedLength,
                                          c.baseAddress! + sealedLength, out.baseAddress)

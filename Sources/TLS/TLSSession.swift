@@ -138,8 +138,7 @@ public final class TLSSession {
         case .decrypting: return nil
         case .undecryptable(let reason): return reason
         case .awaitingHellos:
-            let waited = client.heldBytes + server.heldBytes > 0
-            give(up: waited ? .noSecrets : .incompleteHandshake)
+            give(up: isWaitingForSecrets ? .noSecrets : .incompleteHandshake)
             if case .undecryptable(let reason) = state { return reason }
             return nil
         }
